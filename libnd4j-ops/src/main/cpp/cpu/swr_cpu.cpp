@@ -1,0 +1,85 @@
+/*
+ * SWR on the CPU (docs/SWR.md section 1): the O(L) recurrence per channel, exact for any length and
+ * block phase. The 16 channels of a head share one decay, so they are the SIMD lanes: a tile of
+ * TILE steps x 16 channels is transposed into a small stack buffer, run through the recurrence with
+ * channel-wide vector operations, and transposed back.
+ *
+ * Parallelism: work items are (batch, head, run of whole blocks). Blocks only talk to their left
+ * neighbour (one value per channel: its terminal local state), so a run that does not start at
+ * t = 0 recomputes that value from one block of look-behind instead of waiting for the run before
+ * it. The arithmetic per output is the same either way, so results do not depend on the thread
+ * count or on the split.
+ *
+ * Included by the JavaCPP-generated JNI source (org.phalanx.nativeops.SwrCpu), which compiles only
+ * itself and what it includes.
+ */
+#include "swr/swr_cpu.h"
+
+#include <algorithm>
+#include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* The kernels twice: for processors with AVX2 + FMA, and for any x86-64; picked once at run time.
+ * (The std headers come first so that none of their code is compiled for AVX2.) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
+#define SWR_HAVE_V3 1
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define SWR_KERNEL_NS phalanx_swr_v3
+#include "swr_cpu_kernels.h"
+#undef SWR_KERNEL_NS
+#pragma GCC pop_options
+#endif
+#define SWR_KERNEL_NS phalanx_swr_base
+#include "swr_cpu_kernels.h"
+#undef SWR_KERNEL_NS
+
+static bool swr_use_v3() {
+#ifdef SWR_HAVE_V3
+    static const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return v3;
+#else
+    return false;
+#endif
+}
+
+#ifdef SWR_HAVE_V3
+#define SWR_DISPATCH(...) (swr_use_v3() ? phalanx_swr_v3::__VA_ARGS__ : phalanx_swr_base::__VA_ARGS__)
+#else
+#define SWR_DISPATCH(...) (phalanx_swr_base::__VA_ARGS__)
+#endif
+
+static int swr_valid(int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) {
+    return B >= 1 && H >= 1 && L >= 1 && block >= 1 && (k == 1 || k == 2);
+}
+
+#define SWR_DEFINE(SUFFIX, T)                                                                          \
+    extern "C" int swr_cpu_forward_##SUFFIX(const T* a, const T* u, T* y, int64_t B, int64_t H,       \
+                                            int64_t L, int32_t block, int32_t k) {                    \
+        if (!swr_valid(B, H, L, block, k) || !a || !u || !y) return SWR_EINVAL;                       \
+        if (k == 2) SWR_DISPATCH(forward<T, 2>(a, u, y, B, H, L, block));                            \
+        else SWR_DISPATCH(forward<T, 1>(a, u, y, B, H, L, block));                                   \
+        return SWR_OK;                                                                                \
+    }                                                                                                 \
+    extern "C" int swr_cpu_forward_stream_##SUFFIX(const T* a, const T* u, T* y, int64_t B,          \
+                                                   int64_t H, int64_t L, int32_t block, int32_t k,    \
+                                                   T* h, T* P, T* v, int64_t pos) {                   \
+        if (!swr_valid(B, H, L, block, k) || pos < 0 || !a || !u || !y || !h || !P || (k == 2 && !v)) \
+            return SWR_EINVAL;                                                                        \
+        if (k == 2) SWR_DISPATCH(forward_stream<T, 2>(a, u, y, B, H, L, block, h, P, v, pos));       \
+        else SWR_DISPATCH(forward_stream<T, 1>(a, u, y, B, H, L, block, h, P, v, pos));              \
+        return SWR_OK;                                                                                \
+    }                                                                                                 \
+    extern "C" int swr_cpu_backward_##SUFFIX(const T* a, const T* u, const T* dy, T* da, T* du,      \
+                                             int64_t B, int64_t H, int64_t L, int32_t block,          \
+                                             int32_t k) {                                             \
+        if (!swr_valid(B, H, L, block, k) || !a || !u || !dy || !da || !du) return SWR_EINVAL;        \
+        if (k == 2) SWR_DISPATCH(backward<T, 2>(a, u, dy, da, du, B, H, L, block));                  \
+        else SWR_DISPATCH(backward<T, 1>(a, u, dy, da, du, B, H, L, block));                         \
+        return SWR_OK;                                                                                \
+    }
+
+SWR_DEFINE(f32, float)
+SWR_DEFINE(f64, double)

@@ -1,0 +1,54 @@
+package org.phalanx.nativeops;
+
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * Thin JavaCPP binding of the SWR CPU kernels ({@code src/main/cpp/include/swr/swr_cpu.h}).
+ *
+ * <p>Arguments are raw host addresses of contiguous, row-major buffers. Nothing here checks them:
+ * callers (the ND4J op in {@code dl4j-phalanx}) validate shapes, types and layout first. Each call
+ * returns {@link #SWR_OK} or an error code from {@code swr.h}.
+ */
+@Platform(include = {"swr/swr.h", "swr/swr_cpu.h", "swr_cpu.cpp"})
+public final class SwrCpu {
+    static {
+        Loader.load();
+    }
+
+    public static final int SWR_OK = 0, SWR_EINVAL = 1, SWR_EDTYPE = 2, SWR_ECUDA = 3;
+    /** Channels per head (one decay per 16 channels). */
+    public static final int HEAD = 16;
+    public static final int DEFAULT_BLOCK = 16, DEFAULT_WINDOW = 2;
+
+    private SwrCpu() {
+    }
+
+    /** Loads the native library; throws {@link UnsatisfiedLinkError} where it cannot. */
+    public static void load() {
+        Loader.load(SwrCpu.class);
+    }
+
+    public static native int swr_cpu_forward_f32(@Cast("const float*") long a, @Cast("const float*") long u,
+            @Cast("float*") long y, long B, long H, long L, int block, int k);
+
+    public static native int swr_cpu_forward_f64(@Cast("const double*") long a, @Cast("const double*") long u,
+            @Cast("double*") long y, long B, long H, long L, int block, int k);
+
+    public static native int swr_cpu_forward_stream_f32(@Cast("const float*") long a, @Cast("const float*") long u,
+            @Cast("float*") long y, long B, long H, long L, int block, int k,
+            @Cast("float*") long h, @Cast("float*") long P, @Cast("float*") long v, long pos);
+
+    public static native int swr_cpu_forward_stream_f64(@Cast("const double*") long a, @Cast("const double*") long u,
+            @Cast("double*") long y, long B, long H, long L, int block, int k,
+            @Cast("double*") long h, @Cast("double*") long P, @Cast("double*") long v, long pos);
+
+    public static native int swr_cpu_backward_f32(@Cast("const float*") long a, @Cast("const float*") long u,
+            @Cast("const float*") long dy, @Cast("float*") long da, @Cast("float*") long du,
+            long B, long H, long L, int block, int k);
+
+    public static native int swr_cpu_backward_f64(@Cast("const double*") long a, @Cast("const double*") long u,
+            @Cast("const double*") long dy, @Cast("double*") long da, @Cast("double*") long du,
+            long B, long H, long L, int block, int k);
+}

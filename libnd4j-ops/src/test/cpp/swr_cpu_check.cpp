@@ -1,0 +1,51 @@
+// Quick native check of the CPU kernels against swr_reference.h (float64 brute force).
+// Build: g++ -O2 -fopenmp -I../../main/cpp/include -I../../main/cpp/cpu swr_cpu_check.cpp ../../main/cpp/cpu/swr_cpu.cpp
+#include "swr/swr_cpu.h"
+#include "swr_reference.h"
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+static double relerr(const std::vector<double>& x, const std::vector<double>& r) {
+    double n = 0, d = 0;
+    for (size_t i = 0; i < x.size(); ++i) { n += (x[i] - r[i]) * (x[i] - r[i]); d += r[i] * r[i]; }
+    return std::sqrt(n / (d > 0 ? d : 1));
+}
+
+int main() {
+    std::mt19937_64 rng(42);
+    int fails = 0;
+    const int64_t Ls[] = {1, 2, 15, 16, 17, 31, 33, 100, 257, 4097};
+    for (int k = 1; k <= 2; ++k)
+        for (int block : {16, 1, 5}) 
+            for (int64_t L : Ls) {
+                int64_t B = L > 1000 ? 1 : 2, H = L > 1000 ? 1 : 2, C = 16 * H;
+                std::uniform_real_distribution<double> ua(0.0, 1.0), uu(-1, 1);
+                std::vector<double> a(B * H * L), u(B * C * L), dy(B * C * L);
+                for (auto& x : a) x = ua(rng);
+                if (L > 3) { a[3] = 0.0; a[1] = 1.0; }
+                for (auto& x : u) x = uu(rng);
+                for (auto& x : dy) x = uu(rng);
+                std::vector<double> yr, dar, dur, y(B * C * L), da(B * H * L), du(B * C * L);
+                swr_ref::forward(a, u, yr, B, H, L, block, k);
+                swr_ref::backward(a, u, dy, dar, dur, B, H, L, block, k);
+                swr_cpu_forward_f64(a.data(), u.data(), y.data(), B, H, L, block, k);
+                swr_cpu_backward_f64(a.data(), u.data(), dy.data(), da.data(), du.data(), B, H, L, block, k);
+                // streaming in pieces of 3
+                std::vector<double> ys(B * C * L), h(B * C), P(B * H), v(B * C);
+                std::vector<double> ap(B * H * 3), up(B * C * 3), yp(B * C * 3);
+                for (int64_t t0 = 0; t0 < L; t0 += 3) {
+                    int64_t n = std::min<int64_t>(3, L - t0);
+                    for (int64_t r = 0; r < B * H; ++r) for (int64_t i = 0; i < n; ++i) ap[r * n + i] = a[r * L + t0 + i];
+                    for (int64_t r = 0; r < B * C; ++r) for (int64_t i = 0; i < n; ++i) up[r * n + i] = u[r * L + t0 + i];
+                    swr_cpu_forward_stream_f64(ap.data(), up.data(), yp.data(), B, H, n, block, k, h.data(), P.data(), v.data(), t0);
+                    for (int64_t r = 0; r < B * C; ++r) for (int64_t i = 0; i < n; ++i) ys[r * L + t0 + i] = yp[r * n + i];
+                }
+                double e1 = relerr(y, yr), e2 = relerr(da, dar), e3 = relerr(du, dur), e4 = relerr(ys, yr);
+                bool bad = !(e1 < 1e-12 && e2 < 1e-12 && e3 < 1e-12 && e4 < 1e-12);
+                if (bad || L >= 257) printf("k=%d l=%d L=%ld  y %.2e da %.2e du %.2e stream %.2e %s\n", k, block, (long) L, e1, e2, e3, e4, bad ? "FAIL" : "ok");
+                fails += bad;
+            }
+    printf("%d failed\n", fails);
+    return fails != 0;
+}
