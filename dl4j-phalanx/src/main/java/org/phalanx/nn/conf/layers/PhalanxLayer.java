@@ -1,0 +1,259 @@
+package org.phalanx.nn.conf.layers;
+
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.ParamInitializer;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.RNNFormat;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.BaseRecurrentLayer;
+import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
+import org.deeplearning4j.nn.conf.memory.MemoryReport;
+import org.deeplearning4j.optimize.api.TrainingListener;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.phalanx.nn.layers.PhalanxLayerImpl;
+import org.phalanx.nn.params.PhalanxParamInitializer;
+
+import java.util.Collection;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The Phalanx layer (docs/SWR.md section 2): a drop-in for a (windowed) attention layer built on the
+ * Sliding Window Recurrence. Input {@code [B, nIn, L]} (NCW) or {@code [B, L, nIn]} (NWC), output the same
+ * layout with {@code nOut} channels. Per step, with {@code x_t} a row and {@code H = nIn / 16} heads:
+ *
+ * <pre>
+ *   a_t    = sigmoid(x_t Wa + ba)           Wa: [nIn, H]        one decay per head
+ *   beta_t = sigmoid(x_t Wb + bb)           Wb: [nIn, 16 Hkv]   input gate
+ *   c_t    = x_t Wc + bc                    Wc: [nIn, 16 Hkv]   readout gate (no activation)
+ *   v_t    = x_t Wv                         Wv: [nIn, nIn]
+ *   u_t    = repeat(beta_t) * v_t           head h uses kv head h / (H / Hkv)
+ *   h      = SWR_{blockSize, window}(a, u)
+ *   out_t  = (h_t * repeat(c_t) + v_t) Wo   Wo: [nIn, nOut]
+ * </pre>
+ *
+ * Parameters (in this order): {@code Wa, ba, Wb, bb, Wc, bc, Wv, Wo}; weights {@code [nIn, n]} ('f' order views
+ * of the flattened parameters, as in DL4J's own layers), biases {@code [n]}.
+ *
+ * <p>Builder: {@code nIn} (a positive multiple of 16; may come from {@code InputType.recurrent}), {@code nOut}
+ * (default {@code nIn}), {@code kvHeads} (default {@code nIn / 16}; must divide it), {@code blockSize} (16),
+ * {@code window} (2 blocks; 1 or 2), {@code weightInit}, {@code dataFormat} (NCW or NWC).
+ *
+ * <p>Initialisation (see {@link PhalanxParamInitializer}): weights from the configured weight init, except
+ * {@code Wa} which is scaled by 0.1 so that each head starts near the decay its bias sets; {@code ba} gives
+ * the heads decay time constants log-spaced from 2 to 32 steps (decays 0.61 .. 0.97, spanning the SWR window
+ * of 17..32 steps); {@code bb = 0} (input gate 0.5); {@code bc = 1} (the recurrent path starts open).
+ *
+ * <p>Masks: DL4J feature masks {@code [B, L]}. A masked step passes the recurrent state through unchanged
+ * (its decay is 1 and its input 0) and its output is 0; with right-padded masks, valid steps equal the
+ * sequence run alone, and masked steps contribute nothing to any gradient.
+ *
+ * <p>Streaming: {@code rnnTimeStep} keeps an O(channels) SWR state; truncated BPTT is not supported (SWR's
+ * memory is O(L) and its window is at most {@code blockSize * window} steps: train on whole sequences).
+ */
+public class PhalanxLayer extends BaseRecurrentLayer {
+
+    /** Channels per head. */
+    public static final int HEAD = 16;
+    public static final int DEFAULT_BLOCK_SIZE = 16;
+    public static final int DEFAULT_WINDOW = 2;
+
+    /** Number of key/value heads sharing the input and readout gates; 0 means one per head. */
+    private int kvHeads;
+    private int blockSize = DEFAULT_BLOCK_SIZE;
+    private int window = DEFAULT_WINDOW;
+
+    protected PhalanxLayer(Builder builder) {
+        super(builder);
+        this.kvHeads = builder.kvHeads;
+        this.blockSize = builder.blockSize;
+        this.window = builder.window;
+        if (this.nOut <= 0 && this.nIn > 0) {
+            this.nOut = this.nIn;
+        }
+        validate(getLayerName(), -1, nIn, nOut, kvHeads, blockSize, window, getRnnDataFormat(), false);
+        initializeConstraints(builder);
+    }
+
+    /** For JSON deserialization. */
+    private PhalanxLayer() {
+    }
+
+    /**
+     * Checks a configuration; {@code requireNIn} also demands that nIn be set (at instantiation).
+     * Every message names the layer and the offending setting.
+     */
+    public static void validate(String layerName, int layerIndex, long nIn, long nOut, int kvHeads, int blockSize,
+                                int window, RNNFormat format, boolean requireNIn) {
+        String where = "PhalanxLayer" + (layerName != null ? " \"" + layerName + "\"" : "")
+                + (layerIndex >= 0 ? " (layer index " + layerIndex + ")" : "") + ": ";
+        if (nIn < 0 || (nIn == 0 && requireNIn) || nIn % HEAD != 0) {
+            throw new IllegalArgumentException(where + "nIn must be a positive multiple of " + HEAD
+                    + " (heads of 16 channels); got nIn = " + nIn
+                    + (nIn == 0 ? " (not set: call nIn(...) or give the network an InputType.recurrent)" : ""));
+        }
+        if (nOut < 0 || (nOut == 0 && requireNIn)) {
+            throw new IllegalArgumentException(where + "nOut must be positive (default: nIn); got nOut = " + nOut);
+        }
+        if (kvHeads < 0) {
+            throw new IllegalArgumentException(where + "kvHeads must be >= 1 (or 0 for one per head); got " + kvHeads);
+        }
+        if (nIn > 0 && kvHeads > 0) {
+            long heads = nIn / HEAD;
+            if (kvHeads > heads || heads % kvHeads != 0) {
+                throw new IllegalArgumentException(where + "kvHeads must divide the number of heads H = nIn / 16 = "
+                        + heads + " (nIn = " + nIn + "); got kvHeads = " + kvHeads);
+            }
+        }
+        if (blockSize < 1) {
+            throw new IllegalArgumentException(where + "blockSize must be >= 1; got " + blockSize);
+        }
+        if (window != 1 && window != 2) {
+            throw new IllegalArgumentException(where + "window (in blocks) must be 1 or 2; got " + window);
+        }
+        if (format != null && format != RNNFormat.NCW && format != RNNFormat.NWC) {
+            throw new IllegalArgumentException(where + "dataFormat must be NCW or NWC; got " + format);
+        }
+    }
+
+    /** Number of heads {@code H = nIn / 16}. */
+    public long numHeads() {
+        return nIn / HEAD;
+    }
+
+    /** Number of key/value heads actually used ({@code kvHeads}, or {@code H} when unset). */
+    public long numKvHeads() {
+        return kvHeads > 0 ? kvHeads : numHeads();
+    }
+
+    @Override
+    public void setNIn(InputType inputType, boolean override) {
+        super.setNIn(inputType, override);
+        if (nOut <= 0) {
+            nOut = nIn;
+        }
+        validate(getLayerName(), -1, nIn, nOut, kvHeads, blockSize, window, getRnnDataFormat(), true);
+    }
+
+    @Override
+    public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> trainingListeners,
+                             int layerIndex, INDArray layerParamsView, boolean initializeParams,
+                             DataType networkDataType) {
+        validate(getLayerName(), layerIndex, nIn, nOut, kvHeads, blockSize, window, getRnnDataFormat(), true);
+        PhalanxLayerImpl ret = new PhalanxLayerImpl(conf, networkDataType);
+        ret.setListeners(trainingListeners);
+        ret.setIndex(layerIndex);
+        ret.setParamsViewArray(layerParamsView);
+        Map<String, INDArray> paramTable = initializer().init(conf, layerParamsView, initializeParams);
+        ret.setParamTable(paramTable);
+        ret.setConf(conf);
+        return ret;
+    }
+
+    @Override
+    public ParamInitializer initializer() {
+        return PhalanxParamInitializer.getInstance();
+    }
+
+    @Override
+    public LayerMemoryReport getMemoryReport(InputType inputType) {
+        InputType outputType = getOutputType(-1, inputType);
+        long numParams = initializer().numParams(this);
+        int updaterStateSize = (int) getIUpdater().stateSize(numParams);
+        long d = nIn, g = HEAD * numKvHeads(), h = numHeads();
+        long perStep = h + 2 * g + d;                      // projections a, beta, c, v
+        long ws = inputType.arrayElementsPerExample() / Math.max(1, d) * perStep;
+        long train = inputType.arrayElementsPerExample() / Math.max(1, d) * (perStep + 3 * d); // + u, y, m
+        return new LayerMemoryReport.Builder(getLayerName(), PhalanxLayer.class, inputType, outputType)
+                .standardMemory(numParams, updaterStateSize)
+                .workingMemory(0, ws, 0, train)
+                .cacheMemory(MemoryReport.CACHE_MODE_ALL_ZEROS, MemoryReport.CACHE_MODE_ALL_ZEROS)
+                .build();
+    }
+
+    public int getKvHeads() {
+        return kvHeads;
+    }
+
+    public void setKvHeads(int kvHeads) {
+        this.kvHeads = kvHeads;
+    }
+
+    public int getBlockSize() {
+        return blockSize;
+    }
+
+    public void setBlockSize(int blockSize) {
+        this.blockSize = blockSize;
+    }
+
+    public int getWindow() {
+        return window;
+    }
+
+    public void setWindow(int window) {
+        this.window = window;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (this == o) return true;
+        if (!(o instanceof PhalanxLayer)) return false;
+        PhalanxLayer p = (PhalanxLayer) o;
+        return super.equals(o) && kvHeads == p.kvHeads && blockSize == p.blockSize && window == p.window;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(super.hashCode(), kvHeads, blockSize, window);
+    }
+
+    @Override
+    public String toString() {
+        return "PhalanxLayer(nIn=" + nIn + ", nOut=" + nOut + ", kvHeads=" + kvHeads + ", blockSize=" + blockSize
+                + ", window=" + window + ", dataFormat=" + getRnnDataFormat() + ", " + super.toString() + ")";
+    }
+
+    /** Builder in DL4J style: {@code new PhalanxLayer.Builder().nIn(256).kvHeads(4).build()}. */
+    public static class Builder extends BaseRecurrentLayer.Builder<Builder> {
+        private int kvHeads = 0;
+        private int blockSize = DEFAULT_BLOCK_SIZE;
+        private int window = DEFAULT_WINDOW;
+
+        public Builder() {
+        }
+
+        /** Same as {@code new Builder().nIn(nIn)}. */
+        public Builder(long nIn) {
+            nIn(nIn);
+        }
+
+        /**
+         * Number of key/value heads: the input gate and readout are shared by groups of {@code H / kvHeads}
+         * heads (as keys and values are in grouped-query attention). Default: one per head.
+         */
+        public Builder kvHeads(int kvHeads) {
+            this.kvHeads = kvHeads;
+            return this;
+        }
+
+        /** SWR block size in steps (default 16). */
+        public Builder blockSize(int blockSize) {
+            this.blockSize = blockSize;
+            return this;
+        }
+
+        /** SWR window in blocks: 2 (default; 17..32 steps for blockSize 16) or 1 (block-local). */
+        public Builder window(int window) {
+            this.window = window;
+            return this;
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public PhalanxLayer build() {
+            return new PhalanxLayer(this);
+        }
+    }
+}
