@@ -35,11 +35,11 @@ public final class PhalanxTestUtil {
         return net;
     }
 
-    /** Parameters to N(0, 0.3^2) plus a spread of offsets: a realistic but asymmetric point. */
+    /** Parameters to N(0, 0.25^2): gates well spread over (0, 1), no symmetry. */
     public static void randomise(INDArray params, long seed) {
         Random r = new Random(seed);
         for (long i = 0; i < params.length(); i++) {
-            params.putScalar(i, 0.3 * r.nextGaussian());
+            params.putScalar(i, 0.25 * r.nextGaussian());
         }
     }
 
