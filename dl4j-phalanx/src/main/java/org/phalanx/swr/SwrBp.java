@@ -34,6 +34,11 @@ public class SwrBp extends SwrOpBase {
     }
 
     @Override
+    public int getNumOutputs() {
+        return 2;
+    }
+
+    @Override
     public List<LongShapeDescriptor> outputShapes(List<INDArray> inputs) {
         SwrOps.checkInputCount(OP_NAME, inputs, 3, "a, u, dy");
         INDArray a = inputs.get(0), u = inputs.get(1);

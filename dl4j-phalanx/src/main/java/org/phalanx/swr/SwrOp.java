@@ -36,6 +36,11 @@ public class SwrOp extends SwrOpBase {
     }
 
     @Override
+    public int getNumOutputs() {
+        return 1;
+    }
+
+    @Override
     public List<LongShapeDescriptor> outputShapes(List<INDArray> inputs) {
         SwrOps.checkInputCount(OP_NAME, inputs, 2, "a, u");
         Swr.check("forward", inputs.get(0), inputs.get(1), null, blockSize, k);
