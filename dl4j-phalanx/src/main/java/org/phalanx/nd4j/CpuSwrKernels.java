@@ -33,13 +33,8 @@ public final class CpuSwrKernels implements SwrKernels {
     @Override
     public void forwardStream(INDArray a, INDArray u, INDArray y, int blockSize, int k,
                               INDArray h, INDArray p, INDArray v, long position) {
-        long[] s = dims(a, u);
-        int rc = a.dataType() == DataType.DOUBLE
-                ? SwrCpu.swr_cpu_forward_stream_f64(addr(a), addr(u), addr(y), s[0], s[1], s[2], blockSize, k,
-                        addr(h), addr(p), addr(v), position)
-                : SwrCpu.swr_cpu_forward_stream_f32(addr(a), addr(u), addr(y), s[0], s[1], s[2], blockSize, k,
-                        addr(h), addr(p), addr(v), position);
-        check(rc, "forward (streaming)");
+        forwardStreamAt(a.dataType(), addr(a), addr(u), addr(y), a.size(0), a.size(1), a.size(2), blockSize, k,
+                addr(h), addr(p), addr(v), position);
     }
 
     @Override
@@ -49,6 +44,16 @@ public final class CpuSwrKernels implements SwrKernels {
                 ? SwrCpu.swr_cpu_backward_f64(addr(a), addr(u), addr(dy), addr(da), addr(du), s[0], s[1], s[2], blockSize, k)
                 : SwrCpu.swr_cpu_backward_f32(addr(a), addr(u), addr(dy), addr(da), addr(du), s[0], s[1], s[2], blockSize, k);
         check(rc, "backward");
+    }
+
+    /** The streaming kernel on raw host addresses (also used by the CUDA backend for decode steps). */
+    public static void forwardStreamAt(DataType t, long a, long u, long y, long B, long H, long L, int blockSize, int k,
+                                       long h, long p, long v, long position) {
+        SwrCpu.load();
+        int rc = t == DataType.DOUBLE
+                ? SwrCpu.swr_cpu_forward_stream_f64(a, u, y, B, H, L, blockSize, k, h, p, v, position)
+                : SwrCpu.swr_cpu_forward_stream_f32(a, u, y, B, H, L, blockSize, k, h, p, v, position);
+        check(rc, "forward (streaming)");
     }
 
     private static long[] dims(INDArray a, INDArray u) {

@@ -93,6 +93,20 @@ class SwrKernelTest {
                 "directional derivative " + analytic + " vs finite difference " + numeric + " (seed " + seed + ")");
     }
 
+    /** Shapes nobody chose: B, H, L, gates and type drawn afresh on every run. */
+    @org.junit.jupiter.api.RepeatedTest(12)
+    void randomShapesMatchTheReference() {
+        long seed = System.nanoTime();
+        Random r = new Random(seed);
+        int B = 1 + r.nextInt(4), H = 1 + r.nextInt(5), L = 1 + r.nextInt(r.nextBoolean() ? 64 : 3000), C = 16 * H;
+        int k = 1 + r.nextInt(2);
+        DataType t = r.nextBoolean() ? DataType.FLOAT : DataType.DOUBLE;
+        Gates g = Gates.values()[r.nextInt(Gates.values().length)];
+        INDArray a = arr(gates(r, B * H * L, g), t, B, H, L), u = arr(normal(r, B * C * L), t, B, C, L);
+        double err = relErr(flat(Swr.forward(a, u, 16, k)), SwrReference.forward(flat(a), flat(u), B, H, L, 16, k));
+        assertTrue(err < tol(t), "B=" + B + " H=" + H + " L=" + L + " k=" + k + " " + t + " " + g + ": " + err + " (seed " + seed + ")");
+    }
+
     static double dot(double[] x, double[] y) {
         double s = 0;
         for (int i = 0; i < x.length; i++) s += x[i] * y[i];
