@@ -16,15 +16,23 @@
 #include "swr/swr_cpu.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <vector>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-/* The kernels twice: for processors with AVX2 + FMA, and for any x86-64; picked once at run time.
- * (The std headers come first so that none of their code is compiled for AVX2.) */
+/* The kernels three times: for AVX-512 (a head's 16 float channels fill one register), for AVX2 +
+ * FMA, and for any x86-64; picked once at run time. (The std headers come first so that none of
+ * their code is compiled for the wider instruction sets.) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
 #define SWR_HAVE_V3 1
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
+#define SWR_KERNEL_NS phalanx_swr_v4
+#include "swr_cpu_kernels.h"
+#undef SWR_KERNEL_NS
+#pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define SWR_KERNEL_NS phalanx_swr_v3
@@ -36,17 +44,24 @@
 #include "swr_cpu_kernels.h"
 #undef SWR_KERNEL_NS
 
-static bool swr_use_v3() {
+/* 4: AVX-512, 3: AVX2 + FMA, 0: baseline. PHALANX_SWR_ISA=0/3/4 caps it (for comparisons). */
+static int swr_isa() {
 #ifdef SWR_HAVE_V3
-    static const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return v3;
+    static const int isa = [] {
+        int best = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")
+                       ? 4 : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 3 : 0;
+        const char* cap = getenv("PHALANX_SWR_ISA");
+        if (cap && *cap) best = std::min(best, atoi(cap));
+        return best;
+    }();
+    return isa;
 #else
-    return false;
+    return 0;
 #endif
 }
 
 #ifdef SWR_HAVE_V3
-#define SWR_DISPATCH(...) (swr_use_v3() ? phalanx_swr_v3::__VA_ARGS__ : phalanx_swr_base::__VA_ARGS__)
+#define SWR_DISPATCH(...) (swr_isa() >= 4 ? phalanx_swr_v4::__VA_ARGS__ : swr_isa() >= 3 ? phalanx_swr_v3::__VA_ARGS__ : phalanx_swr_base::__VA_ARGS__)
 #else
 #define SWR_DISPATCH(...) (phalanx_swr_base::__VA_ARGS__)
 #endif

@@ -1,0 +1,34 @@
+/*
+ * TEST SUPPORT ONLY: minimal device-memory helpers so that a JVM with no CUDA bindings of its own
+ * (bench/gpu/java/SwrCudaCheck.java) can exercise the SWR CUDA kernels through the same JNI library.
+ * Not for production paths: ND4J owns device memory and streams there. Each call is a thin wrapper of
+ * the CUDA runtime call named in its comment and returns SWR_OK or SWR_ECUDA.
+ */
+#ifndef PHALANX_SWR_CUDA_TESTING_H
+#define PHALANX_SWR_CUDA_TESTING_H
+
+#include "swr.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* cudaGetDeviceCount; *count = 0 (and SWR_ECUDA) where there is no driver or no GPU. */
+int swr_cuda_test_device_count(int32_t* count);
+/* cudaMalloc of `bytes`; the device address goes to *ptr (0 on failure). */
+int swr_cuda_test_malloc(int64_t bytes, void** ptr);
+/* cudaFree */
+int swr_cuda_test_free(void* ptr);
+/* cudaMemcpy host -> device and device -> host (synchronous). */
+int swr_cuda_test_to_device(void* dst_device, const void* src_host, int64_t bytes);
+int swr_cuda_test_to_host(void* dst_host, const void* src_device, int64_t bytes);
+/* cudaMemset (bytes of value `byte`), e.g. to poison outputs. */
+int swr_cuda_test_memset(void* ptr, int32_t byte, int64_t bytes);
+/* cudaDeviceSynchronize, then cudaGetLastError. */
+int swr_cuda_test_sync(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
