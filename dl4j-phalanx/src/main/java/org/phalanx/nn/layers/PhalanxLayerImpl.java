@@ -413,6 +413,11 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
 
     @Override
     public INDArray rnnTimeStep(INDArray input, LayerWorkspaceMgr workspaceMgr) {
+        if (layerConf().getRnnDataFormat() == RNNFormat.NWC && input.rank() == 3 && input.size(2) == 1
+                && input.size(1) == d()) {
+            // MultiLayerNetwork.rnnTimeStep reshapes a single step [B, nIn] to [B, nIn, 1] whatever the format.
+            input = input.permute(0, 2, 1);
+        }
         setInput(input, workspaceMgr);
         streamState = stepState(streamState, "rnnTimeStep");
         INDArray x = ncwInput(workspaceMgr, ArrayType.FF_WORKING_MEM);
