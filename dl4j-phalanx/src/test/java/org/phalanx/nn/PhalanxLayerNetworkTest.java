@@ -105,7 +105,11 @@ class PhalanxLayerNetworkTest {
         double a0 = 1 / (1 + Math.exp(-ba.getDouble(0))), a3 = 1 / (1 + Math.exp(-ba.getDouble(3)));
         assertEquals(Math.exp(-1 / 2.0), a0, 1e-6);
         assertEquals(Math.exp(-1 / 32.0), a3, 1e-6);
-        assertEquals(0.0, p.get("bb").amaxNumber().doubleValue(), 0.0);
+        // Input gate 1 - a, averaged over each kv group (2 heads per kv head here).
+        double beta0 = 1 / (1 + Math.exp(-p.get("bb").getDouble(0)));
+        double aHead0 = 1 / (1 + Math.exp(-ba.getDouble(0))), aHead1 = 1 / (1 + Math.exp(-ba.getDouble(1)));
+        assertEquals(1 - (aHead0 + aHead1) / 2, beta0, 1e-6);
+        assertEquals(p.get("bb").getDouble(0), p.get("bb").getDouble(15), 0.0);
         assertEquals(1.0, p.get("bc").minNumber().doubleValue(), 0.0);
         assertTrue(p.get("Wa").amaxNumber().doubleValue() < 0.1 * p.get("Wv").amaxNumber().doubleValue() * 1.5);
         assertTrue(p.get("Wo").stdNumber().doubleValue() > 0.01);

@@ -30,7 +30,9 @@ import java.util.Map;
  *   <li>{@code ba}: head {@code i} of {@code H} gets decay {@code a_i = exp(-1 / tau_i)} with time constants
  *       {@code tau_i} log-spaced from {@value #TAU_MIN} to {@value #TAU_MAX} steps ({@code ba = logit(a_i)}):
  *       decays 0.61 .. 0.97, covering the 17..32-step window of SWR(16, 2) from short to full memory.</li>
- *   <li>{@code bb = 0}: the input gate starts at 0.5.</li>
+ *   <li>{@code bb}: the input gate starts at {@code 1 - a} of the heads it serves (mean over a kv group), so
+ *       each head starts as a normalised moving average ({@code h ~ v}) instead of a sum that grows with the
+ *       window; without it two stacked layers start with outputs ~100x their inputs.</li>
  *   <li>{@code bc = 1}: the readout gate starts around 1, so the recurrent path is open from the start.</li>
  * </ul>
  */
@@ -67,6 +69,28 @@ public class PhalanxParamInitializer implements ParamInitializer {
             b[i] = Math.log(a / (1 - a));
         }
         return b;
+    }
+
+    /**
+     * The initial input-gate bias of the {@code 16 kvHeads} gate channels: {@code beta = 1 - a} of the heads the
+     * kv head serves (averaged over its group), so that each head starts as a normalised exponential moving
+     * average of its values ({@code h} of the order of {@code v}) rather than a sum that grows with the window.
+     */
+    public static double[] inputGateBias(long heads, long kvHeads) {
+        double[] ba = decayBias(heads);
+        long rep = heads / kvHeads;
+        double[] bb = new double[(int) (16 * kvHeads)];
+        for (int k = 0; k < kvHeads; k++) {
+            double beta = 0;
+            for (long r = 0; r < rep; r++) {
+                beta += 1 - 1 / (1 + Math.exp(-ba[(int) (k * rep + r)]));
+            }
+            beta /= rep;
+            for (int j = 0; j < 16; j++) {
+                bb[16 * k + j] = Math.log(beta / (1 - beta));
+            }
+        }
+        return bb;
     }
 
     private static PhalanxLayer conf(Layer layer) {
@@ -142,7 +166,11 @@ public class PhalanxParamInitializer implements ParamInitializer {
             for (int i = 0; i < ba.length; i++) {
                 bav.putScalar(i, ba[i]);
             }
-            m.get(BB).assign(0.0);
+            double[] bbv = inputGateBias(c.numHeads(), c.numKvHeads());
+            INDArray bbArr = m.get(BB);
+            for (int i = 0; i < bbv.length; i++) {
+                bbArr.putScalar(i, bbv[i]);
+            }
             m.get(BC).assign(READOUT_BIAS);
         }
         for (String k : KEYS) {

@@ -43,7 +43,8 @@ import java.util.Objects;
  * <p>Initialisation (see {@link PhalanxParamInitializer}): weights from the configured weight init, except
  * {@code Wa} which is scaled by 0.1 so that each head starts near the decay its bias sets; {@code ba} gives
  * the heads decay time constants log-spaced from 2 to 32 steps (decays 0.61 .. 0.97, spanning the SWR window
- * of 17..32 steps); {@code bb = 0} (input gate 0.5); {@code bc = 1} (the recurrent path starts open).
+ * of 17..32 steps); {@code bb} so that the input gate starts at {@code 1 - a} (each head a normalised moving
+ * average, keeping the output scale of the order of the input's); {@code bc = 1} (the recurrent path starts open).
  *
  * <p>Masks: DL4J feature masks {@code [B, L]}. A masked step passes the recurrent state through unchanged
  * (its decay is 1 and its input 0) and its output is 0; with right-padded masks, valid steps equal the
