@@ -171,6 +171,28 @@ class PhalanxLayerStreamingTest {
                 "a different batch without rnnClearPreviousState");
     }
 
+    @Test
+    void previousStateCanBeSavedAndRestored() {
+        for (RNNFormat f : RNNFormat.values()) {
+            MultiLayerNetwork net = mln(f);
+            INDArray x = input(f);
+            INDArray full = net.output(x);
+            net.rnnTimeStep(x.get(time(f, 0, 21)));
+            java.util.Map<String, INDArray> s0 = net.rnnGetPreviousState(0), s1 = net.rnnGetPreviousState(1);
+            assertEquals(21, s0.get("swr_position").getLong(0));
+            assertArrayEquals(new long[]{B, D}, s0.get("swr_h").shape());
+            INDArray a = net.rnnTimeStep(x.get(time(f, 21, 30)));
+            net.rnnTimeStep(x.get(time(f, 30, 50)));        // move on, then go back
+            net.rnnSetPreviousState(0, s0);
+            net.rnnSetPreviousState(1, s1);
+            INDArray b = net.rnnTimeStep(x.get(time(f, 21, 30)));
+            assertEquals(a, b);
+            assertTrue(b.sub(full.get(time(f, 21, 30))).amaxNumber().doubleValue() < 1e-12);
+            net.rnnSetPreviousState(0, new java.util.HashMap<>());
+            assertNull(((PhalanxLayerImpl) net.getLayer(0)).getStreamState());
+        }
+    }
+
     private static long stateElements(SwrState s) throws Exception {
         long n = 0;
         for (String name : new String[]{"h", "p", "v"}) {

@@ -20,6 +20,7 @@ import org.nd4j.common.primitives.Pair;
 import org.phalanx.nn.conf.layers.PhalanxLayer;
 import org.phalanx.swr.Swr;
 import org.phalanx.swr.SwrState;
+import org.phalanx.swr.SwrStateMaps;
 
 import java.util.Arrays;
 import java.util.HashMap;
@@ -485,9 +486,33 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         tbpttState = null;
     }
 
+    /** Key prefix of the SWR state in {@link #rnnGetPreviousState()}: swr_h, swr_P, swr_v, swr_position. */
+    public static final String STATE_PREFIX = "swr_";
+
+    /** The streaming state as copies: {@code swr_h [B, C], swr_P [B, H], swr_v [B, C], swr_position}. */
     @Override
     public Map<String, INDArray> rnnGetPreviousState() {
-        return new HashMap<>(stateMap);
+        Map<String, INDArray> m = new HashMap<>(stateMap);
+        if (streamState != null) {
+            m.putAll(SwrStateMaps.toMap(streamState, STATE_PREFIX));
+        }
+        return m;
+    }
+
+    /** Restores a state from {@link #rnnGetPreviousState()} (an empty map clears it). */
+    @Override
+    public void rnnSetPreviousState(Map<String, INDArray> stateMap) {
+        super.rnnSetPreviousState(stateMap);
+        if (SwrStateMaps.contains(stateMap, STATE_PREFIX)) {
+            SwrState s = SwrStateMaps.fromMap(stateMap, STATE_PREFIX, heads());
+            if (s.dataType() != dataType) {
+                throw new IllegalArgumentException(where() + "rnnSetPreviousState: state of type " + s.dataType()
+                        + "; the layer runs in " + dataType);
+            }
+            streamState = s;
+        } else {
+            streamState = null;
+        }
     }
 
     @Override
