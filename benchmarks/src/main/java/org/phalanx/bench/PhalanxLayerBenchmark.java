@@ -8,6 +8,7 @@ import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.RnnLossLayer;
 import org.deeplearning4j.nn.conf.layers.SelfAttentionLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
@@ -121,25 +122,7 @@ public final class PhalanxLayerBenchmark {
         INDArray r = Nd4j.create(DataType.FLOAT, 2048, 2048);
         Runnable sq = () -> Nd4j.gemm(p, q, r, false, false, 1.0, 0.0);
 
-        // The layer alone: activate(training) + backpropGradient in a workspace, as a network runs it.
-        MultiLayerNetwork alone = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(1)
-                .dataType(DataType.FLOAT).list().layer(new PhalanxLayer.Builder().nIn(d).build())
-                .setInputType(InputType.recurrent(d)).build());
-        alone.init();
-        alone.initGradientsView();
-        org.deeplearning4j.nn.api.Layer layer = alone.getLayer(0);
-        INDArray eps = Nd4j.randn(DataType.FLOAT, b, d, l);
-        WorkspaceConfiguration wc = WorkspaceConfiguration.builder().initialSize(0).overallocationLimit(0.05)
-                .policyLearning(LearningPolicy.FIRST_LOOP).policyReset(ResetPolicy.BLOCK_LEFT)
-                .policyAllocation(AllocationPolicy.OVERALLOCATE).policySpill(SpillPolicy.REALLOCATE).build();
-        LayerWorkspaceMgr mgr = LayerWorkspaceMgr.builder().defaultWorkspace("PHALANX_BENCH", wc).build();
-        Runnable fwdBwd = () -> {
-            try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(wc, "PHALANX_BENCH")) {
-                layer.setInput(ds.getFeatures(), mgr);
-                layer.activate(true, mgr);
-                layer.backpropGradient(eps, mgr);
-            }
-        };
+        Runnable fwdBwd = layerFwdBwd(new PhalanxLayer.Builder().nIn(d).build(), d, ds.getFeatures());
 
         double[] tg = new double[reps], ts = new double[reps], tl = new double[reps], tf = new double[reps];
         for (int i = -2; i < reps; i++) {
@@ -165,15 +148,59 @@ public final class PhalanxLayerBenchmark {
                 b, d, l, t, step, floor, Math.max(rate, rateSq) / 1e9, t / floor, threads);
     }
 
+    /**
+     * The layer alone, as a network runs it: activate(training) + backpropGradient (epsilon of the output's
+     * shape) inside a workspace that is reused from call to call.
+     */
+    static Runnable layerFwdBwd(Layer conf, int d, INDArray x) {
+        MultiLayerNetwork alone = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(1)
+                .dataType(DataType.FLOAT).list().layer(conf).setInputType(InputType.recurrent(d)).build());
+        alone.init();
+        alone.initGradientsView();
+        org.deeplearning4j.nn.api.Layer layer = alone.getLayer(0);
+        INDArray eps = Nd4j.randn(DataType.FLOAT, x.shape());
+        WorkspaceConfiguration wc = WorkspaceConfiguration.builder().initialSize(0).overallocationLimit(0.05)
+                .policyLearning(LearningPolicy.FIRST_LOOP).policyReset(ResetPolicy.BLOCK_LEFT)
+                .policyAllocation(AllocationPolicy.OVERALLOCATE).policySpill(SpillPolicy.REALLOCATE).build();
+        // Workspaces as MultiLayerNetwork's training uses them: activations (and the forward cache) live across
+        // forward and backward, working memory per pass, RNN loop memory per step, gradients to the layer below.
+        LayerWorkspaceMgr mgr = LayerWorkspaceMgr.builder()
+                .with(ArrayType.INPUT, "B_ACT", wc).with(ArrayType.ACTIVATIONS, "B_ACT", wc)
+                .with(ArrayType.FF_CACHE, "B_ACT", wc)
+                .with(ArrayType.FF_WORKING_MEM, "B_WORK", wc).with(ArrayType.BP_WORKING_MEM, "B_WORK", wc)
+                .with(ArrayType.RNN_FF_LOOP_WORKING_MEM, "B_LOOP", wc).with(ArrayType.RNN_BP_LOOP_WORKING_MEM, "B_LOOP", wc)
+                .with(ArrayType.ACTIVATION_GRAD, "B_GRAD", wc).with(ArrayType.UPDATER_WORKING_MEM, "B_WORK", wc)
+                .build();
+        return () -> {
+            try (MemoryWorkspace act = mgr.notifyScopeEntered(ArrayType.ACTIVATIONS);
+                 MemoryWorkspace grad = mgr.notifyScopeEntered(ArrayType.ACTIVATION_GRAD)) {
+                layer.setInput(x, mgr);
+                try (MemoryWorkspace w = mgr.notifyScopeEntered(ArrayType.FF_WORKING_MEM)) {
+                    layer.activate(true, mgr);
+                }
+                try (MemoryWorkspace w = mgr.notifyScopeEntered(ArrayType.BP_WORKING_MEM)) {
+                    layer.backpropGradient(eps, mgr);
+                }
+            }
+        };
+    }
+
     static void other(String name, Layer layer, int b, int d, int l, int reps, String threads) {
-        MultiLayerNetwork net = net(layer, d);
+        MultiLayerNetwork net = net(layer.clone(), d);
         DataSet warm = data(b, d, Math.min(l, 256));
         net.fit(warm);
+        layerFwdBwd(layer.clone(), d, warm.getFeatures()).run();
         DataSet ds = data(b, d, l);
-        double[] ts = new double[reps];
-        for (int i = 0; i < reps; i++) ts[i] = seconds(() -> net.fit(ds));
-        double t = median(ts);
-        System.out.printf("%s fit step: median %.3f s of %d (%s)%n", name, t, reps, threads);
-        System.out.printf("RESULT %s B=%d d=%d L=%d step_s=%.4f %s%n", name.replace(' ', '_'), b, d, l, t, threads);
+        Runnable fwdBwd = layerFwdBwd(layer.clone(), d, ds.getFeatures());
+        double[] ts = new double[reps], tf = new double[reps];
+        for (int i = 0; i < reps; i++) {
+            tf[i] = seconds(fwdBwd);
+            ts[i] = seconds(() -> net.fit(ds));
+        }
+        double t = median(ts), f = median(tf);
+        System.out.printf("%s layer fwd+bwd: median %.3f s of %d (%s)%n", name, f, reps, threads);
+        System.out.printf("%s fit step [layer -> RnnLossLayer]: median %.3f s of %d (%s)%n", name, t, reps, threads);
+        System.out.printf("RESULT %s B=%d d=%d L=%d fwdbwd_s=%.4f fitstep_s=%.4f %s%n", name.replace(' ', '_'), b, d, l,
+                f, t, threads);
     }
 }
