@@ -2,22 +2,29 @@
  * SWR on NVIDIA GPUs (docs/SWR.md section 1): forward and backward, block l = 16, window k = 1, 2,
  * storage float32, float64, float16, bfloat16 (float32 accumulation for the 16-bit types).
  *
- * Design (see docs/CUDA.md):
- *   - One thread owns one block of SWR_BLOCK = 16 steps of one channel. A thread block (CTA) owns one
- *     head of one batch row over TILE_BLOCKS = 32 consecutive blocks: warp w = channel w of the head
- *     (16 warps, 512 threads), lane = block within the tile. Each thread reads its 16 contiguous
- *     elements with 16-byte vector loads where the row is aligned (scalar loads otherwise).
- *   - The decays of the tile (plus one block of halo on each side) are staged once in shared memory
- *     and shared by the 16 channel warps.
- *   - Blocks talk only to their neighbours, one value per channel: forward, the left neighbour's
- *     terminal LOCAL state (it depends only on that block's own u and a); backward, in addition, the
- *     right neighbour's q = sum P * dy. Inside a warp the value comes by shuffle; at the tile's edges
- *     lane 0 (lane 31) recomputes it from one block of look-behind (look-ahead). There is no carry
- *     between thread blocks at all, so every length and every tile boundary is exact by construction,
- *     and each output is a fixed sequence of operations: results are bitwise reproducible.
- *   - da, the sum over the head's 16 channels, is reduced in shared memory in a fixed order (no
- *     atomics).
- *   - The entry points only validate and enqueue one kernel: no allocation, no synchronisation.
+ * Design (see docs/CUDA.md). Blocks talk only to their neighbours, one value per channel: forward,
+ * the left neighbour's terminal LOCAL state (it depends only on that block's own u and a); backward,
+ * in addition, the right neighbour's q = sum P * dy. Whoever needs such a value at a tile edge
+ * recomputes it from one block of look-behind (look-ahead): there is no carry between thread blocks
+ * at all, so every length and every tile boundary is exact by construction, and each output is a
+ * fixed sequence of operations (bitwise reproducible; no atomics: da, the sum over the head's 16
+ * channels, is reduced in shared memory in channel order). One thread owns one block of 16 steps of
+ * one channel at a time. Two kernel families:
+ *
+ *   - "general" (any length and alignment): a CTA is one head (16 warps = 16 channels) x 32 blocks
+ *     (lane = block); each thread loads its 16 contiguous elements into registers (16-byte vector loads
+ *     where the row is aligned), the decays are staged in shared memory, neighbours by shuffle, and
+ *     lane 0 / lane 31 reload the halo block at the tile edges.
+ *   - "staged" (rows 16-byte aligned: L * sizeof(T) % 16 == 0 and aligned pointers): the CTA copies
+ *     its whole tile plus halos into shared memory with cp.async 16-byte copies, all issued at once;
+ *     threads work from shared memory and recompute the neighbour values there; outputs leave through
+ *     shared memory in fully coalesced 16-byte stores. Small CTAs (forward: 4 channels x 32 KiB of u;
+ *     backward: 16 channels x 256 steps), many resident per multiprocessor.
+ *
+ * Defaults (measured on the H200, docs/BENCHMARKS.md): forward staged for every type; backward staged
+ * for float16/bfloat16, general for float32/float64. The entry points only validate and enqueue one
+ * kernel: no allocation, no synchronisation (cudaFuncSetAttribute, a host-side attribute, is set for
+ * kernels that need over 48 KiB of shared memory).
  *
  * Included by the JavaCPP-generated JNI source (org.phalanx.nativeops.SwrCuda, compiled by nvcc),
  * and by the GPU harness in bench/gpu/.
@@ -643,7 +650,10 @@ static int forward(const void* a, const void* u, void* y, int64_t B, int64_t H, 
                   : launch(swr_forward_kernel<T, 1>, grid, blk, 0, stream, ap, up, yp, H, L, tiles);
 }
 
-constexpr int BWD_DEFAULT_VARIANT = 2;
+/* Backward default: the staged kernel for the 16-bit types; for float32 and float64 the register
+ * kernel (one 512-thread CTA per head and 512 steps, neighbours by shuffle), which measured faster
+ * for float32 on the H200 (0.36 against 0.48 ms at 32768 tokens x 2048 channels; docs/BENCHMARKS.md). */
+template <typename T> struct BwdDefault { static constexpr int value = sizeof(T) == 2 ? 2 : 3; };
 
 template <typename T>
 static int backward(const void* a, const void* u, const void* dy, void* da, void* du,
@@ -653,7 +663,7 @@ static int backward(const void* a, const void* u, const void* dy, void* da, void
     T *dap = (T*) da, *dup = (T*) du;
     int64_t tiles;
     unsigned grid;
-    if (variant == 0) variant = BWD_DEFAULT_VARIANT;
+    if (variant == 0) variant = BwdDefault<T>::value;
     if (variant != 3 && (L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(u) && aligned16(dy) &&
         aligned16(du)) {
         if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
