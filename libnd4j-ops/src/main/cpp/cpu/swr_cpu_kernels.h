@@ -11,6 +11,8 @@ constexpr int TILE = 16;
 /* A run of blocks handed to one thread covers at least this many steps, so the one-block
  * look-behind costs a few percent at most. */
 constexpr int64_t MIN_RUN_STEPS = 1024;
+/* Below this many elements of u a call runs on the calling thread: waking a team costs more. */
+constexpr int64_t MIN_PARALLEL_ELEMENTS = 1 << 16;
 
 
 static inline int max_threads() {
@@ -97,7 +99,7 @@ static void forward(const T* a, const T* u, T* y, int64_t B, int64_t H, int64_t 
     const int64_t per_run = blocks_per_run(B, H, L, block);
     const int64_t runs = (nblocks + per_run - 1) / per_run;
     const int64_t items = B * H * runs;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
     for (int64_t item = 0; item < items; ++item) {
         const int64_t run = item % runs, bh = item / runs;
         const int64_t b = bh / H, hd = bh % H;
@@ -119,7 +121,7 @@ static void forward_stream(const T* a, const T* u, T* y, int64_t B, int64_t H, i
                            T* hs, T* Ps, T* vs, int64_t pos) {
     const int64_t C = H * HEAD;
     const int64_t phase = pos % block;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
     for (int64_t bh = 0; bh < B * H; ++bh) {
         const int64_t b = bh / H, hd = bh % H;
         T* h = hs + b * C + hd * HEAD;
@@ -149,7 +151,7 @@ static void backward(const T* a, const T* u, const T* dy, T* da, T* du,
     const int64_t per_run = blocks_per_run(B, H, L, block);
     const int64_t runs = (nblocks + per_run - 1) / per_run;
     const int64_t items = B * H * runs;
-#pragma omp parallel
+#pragma omp parallel if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
     {
         /* Per-thread scratch, allocated once per call: local states, prefix products, gradients. */
         std::vector<T> scratch((size_t) block * (2 * HEAD + 2) + 64);
