@@ -92,20 +92,15 @@ static inline void terminals(const float* ap, const float* up_, int64_t L, int64
 
 template <int K>
 static void forward(const float* a, const float* u, float* y, int64_t B, int64_t H, int64_t L) {
-    const int64_t C = H * HEAD;
-    const int64_t nblocks = (L + BLOCK - 1) / BLOCK;
-    const int64_t per_run = phalanx_swr_v4::blocks_per_run(B, H, L, BLOCK);
-    const int64_t runs = (nblocks + per_run - 1) / per_run;
-    const int64_t items = B * H * runs;
-    const bool streaming = (int64_t) sizeof(float) * B * C * L >= STREAM_STORE_MIN_BYTES;
+    const phalanx_swr_v4::WorkSplit split(B, H, L, BLOCK);
+    const bool streaming = (int64_t) sizeof(float) * B * H * HEAD * L >= STREAM_STORE_MIN_BYTES;
 #pragma omp parallel for schedule(static) if (B * H * HEAD * L >= phalanx_swr_v4::MIN_PARALLEL_ELEMENTS)
-    for (int64_t item = 0; item < items; ++item) {
-        const int64_t run = item % runs, bh = item / runs;
-        const int64_t b = bh / H, hd = bh % H;
-        const float* ap = a + (b * H + hd) * L;
-        const float* up_ = u + (b * C + hd * HEAD) * L;
-        float* yp = y + (b * C + hd * HEAD) * L;
-        const int64_t c0 = run * per_run, c1 = std::min(nblocks, c0 + per_run);
+    for (int64_t item = 0; item < split.items; ++item) {
+        const phalanx_swr_v4::WorkSplit::Item w = split.at(item);
+        const float* ap = a + w.decay_offset;
+        const float* up_ = u + w.channel_offset;
+        float* yp = y + w.channel_offset;
+        const int64_t c0 = w.c0, c1 = w.c1;
         __m512 v[HEAD];
         for (int ch = 0; ch < HEAD; ++ch) v[ch] = _mm512_setzero_ps();
         if (K == 2 && c0 > 0) terminals(ap, up_, L, (c0 - 1) * BLOCK, v);
@@ -128,22 +123,18 @@ static void forward(const float* a, const float* u, float* y, int64_t B, int64_t
 template <int K>
 static void backward(const float* a, const float* u, const float* dy, float* da, float* du,
                      int64_t B, int64_t H, int64_t L) {
-    const int64_t C = H * HEAD;
-    const int64_t nblocks = (L + BLOCK - 1) / BLOCK;
-    const int64_t per_run = phalanx_swr_v4::blocks_per_run(B, H, L, BLOCK);
-    const int64_t runs = (nblocks + per_run - 1) / per_run;
-    const int64_t items = B * H * runs;
-    const bool streaming = (int64_t) sizeof(float) * B * C * L >= STREAM_STORE_MIN_BYTES;
+    const phalanx_swr_v4::WorkSplit split(B, H, L, BLOCK);
+    const int64_t nblocks = split.nblocks;
+    const bool streaming = (int64_t) sizeof(float) * B * H * HEAD * L >= STREAM_STORE_MIN_BYTES;
 #pragma omp parallel for schedule(static) if (B * H * HEAD * L >= phalanx_swr_v4::MIN_PARALLEL_ELEMENTS)
-    for (int64_t item = 0; item < items; ++item) {
-        const int64_t run = item % runs, bh = item / runs;
-        const int64_t b = bh / H, hd = bh % H;
-        const float* ap = a + (b * H + hd) * L;
-        const float* up_ = u + (b * C + hd * HEAD) * L;
-        const float* gp = dy + (b * C + hd * HEAD) * L;
-        float* dap = da + (b * H + hd) * L;
-        float* dup = du + (b * C + hd * HEAD) * L;
-        const int64_t c0 = run * per_run, c1 = std::min(nblocks, c0 + per_run);
+    for (int64_t item = 0; item < split.items; ++item) {
+        const phalanx_swr_v4::WorkSplit::Item w = split.at(item);
+        const float* ap = a + w.decay_offset;
+        const float* up_ = u + w.channel_offset;
+        const float* gp = dy + w.channel_offset;
+        float* dap = da + w.decay_offset;
+        float* dup = du + w.channel_offset;
+        const int64_t c0 = w.c0, c1 = w.c1;
         __m512 v[HEAD];
         for (int ch = 0; ch < HEAD; ++ch) v[ch] = _mm512_setzero_ps();
         if (K == 2 && c0 > 0) terminals(ap, up_, L, (c0 - 1) * BLOCK, v);
