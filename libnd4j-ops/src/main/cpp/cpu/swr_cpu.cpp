@@ -35,7 +35,11 @@
 #define SWR_KERNEL_NS phalanx_swr_v4
 #include "swr_cpu_kernels.h"
 #undef SWR_KERNEL_NS
+/* GCC 12's _mm512_alignr_epi32 starts from an "undefined" register: a false -Wmaybe-uninitialized. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "swr_cpu_avx512.h"
+#pragma GCC diagnostic pop
 #pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")

@@ -16,7 +16,7 @@ constexpr int BLOCK = 16; /* lanes of a float32 zmm register */
 
 /* lane i <- x[i - D] (lanes below D: zero) */
 template <int D> static inline __m512 up(__m512 x) {
-    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(x), _mm512_setzero_si512(), 16 - D));
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(x), _mm512_set1_epi32(0), 16 - D));
 }
 /* lane i <- x[i - D] (lanes below D: one) */
 template <int D> static inline __m512 up1(__m512 x) {
@@ -24,7 +24,7 @@ template <int D> static inline __m512 up1(__m512 x) {
 }
 /* lane i <- x[i + D] (lanes from 16 - D: zero) */
 template <int D> static inline __m512 down(__m512 x) {
-    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_setzero_si512(), _mm512_castps_si512(x), D));
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_set1_epi32(0), _mm512_castps_si512(x), D));
 }
 /* lane i <- x[i + D] (lanes from 16 - D: one) */
 template <int D> static inline __m512 down1(__m512 x) {
@@ -102,7 +102,7 @@ static void forward(const float* a, const float* u, float* y, int64_t B, int64_t
         float* yp = y + w.channel_offset;
         const int64_t c0 = w.c0, c1 = w.c1;
         __m512 v[HEAD];
-        for (int ch = 0; ch < HEAD; ++ch) v[ch] = _mm512_setzero_ps();
+        for (int ch = 0; ch < HEAD; ++ch) v[ch] = _mm512_set1_ps(0.f);
         if (K == 2 && c0 > 0) terminals(ap, up_, L, (c0 - 1) * BLOCK, v);
         for (int64_t c = c0; c < c1; ++c) {
             const int64_t s = c * BLOCK;
@@ -136,7 +136,7 @@ static void backward(const float* a, const float* u, const float* dy, float* da,
         float* dup = du + w.channel_offset;
         const int64_t c0 = w.c0, c1 = w.c1;
         __m512 v[HEAD];
-        for (int ch = 0; ch < HEAD; ++ch) v[ch] = _mm512_setzero_ps();
+        for (int ch = 0; ch < HEAD; ++ch) v[ch] = _mm512_set1_ps(0.f);
         if (K == 2 && c0 > 0) terminals(ap, up_, L, (c0 - 1) * BLOCK, v);
         for (int64_t c = c0; c < c1; ++c) {
             const int64_t s = c * BLOCK;
@@ -159,7 +159,7 @@ static void backward(const float* a, const float* u, const float* dy, float* da,
             const bool has_next = K == 2 && c + 1 < nblocks;
             BlockDecays next;
             if (has_next) next.load(ap, s + BLOCK, (int) std::min<int64_t>(BLOCK, L - s - BLOCK));
-            __m512 dacc = _mm512_setzero_ps();
+            __m512 dacc = _mm512_set1_ps(0.f);
             for (int ch = 0; ch < HEAD; ++ch) {
                 const __m512 h = d.scan(_mm512_maskz_loadu_ps(d.mask, up_ + ch * L + s));
                 const __m512 hprev = up<1>(h);
