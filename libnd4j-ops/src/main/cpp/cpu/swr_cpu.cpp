@@ -16,15 +16,31 @@
 #include "swr/swr_cpu.h"
 
 #include <algorithm>
+#include <cstdlib>
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
+#include <immintrin.h>
+#endif
 #include <vector>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-/* The kernels twice: for processors with AVX2 + FMA, and for any x86-64; picked once at run time.
- * (The std headers come first so that none of their code is compiled for AVX2.) */
+/* The kernels three times: for AVX-512 (a head's 16 float channels fill one register), for AVX2 +
+ * FMA, and for any x86-64; picked once at run time. (The std headers come first so that none of
+ * their code is compiled for the wider instruction sets.) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
 #define SWR_HAVE_V3 1
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
+#define SWR_KERNEL_NS phalanx_swr_v4
+#include "swr_cpu_kernels.h"
+#undef SWR_KERNEL_NS
+/* GCC 12's _mm512_alignr_epi32 starts from an "undefined" register: a false -Wmaybe-uninitialized. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "swr_cpu_avx512.h"
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define SWR_KERNEL_NS phalanx_swr_v3
@@ -36,20 +52,54 @@
 #include "swr_cpu_kernels.h"
 #undef SWR_KERNEL_NS
 
-static bool swr_use_v3() {
+/* 4: AVX-512, 3: AVX2 + FMA, 0: baseline. PHALANX_SWR_ISA=0/3/4 caps it (for comparisons). */
+static int swr_isa() {
 #ifdef SWR_HAVE_V3
-    static const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return v3;
+    static const int isa = [] {
+        int best = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")
+                       ? 4 : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 3 : 0;
+        const char* cap = getenv("PHALANX_SWR_ISA");
+        if (cap && *cap) best = std::min(best, atoi(cap));
+        return best;
+    }();
+    return isa;
 #else
-    return false;
+    return 0;
 #endif
 }
 
 #ifdef SWR_HAVE_V3
-#define SWR_DISPATCH(...) (swr_use_v3() ? phalanx_swr_v3::__VA_ARGS__ : phalanx_swr_base::__VA_ARGS__)
+#define SWR_DISPATCH(...) (swr_isa() >= 4 ? phalanx_swr_v4::__VA_ARGS__ : swr_isa() >= 3 ? phalanx_swr_v3::__VA_ARGS__ : phalanx_swr_base::__VA_ARGS__)
 #else
 #define SWR_DISPATCH(...) (phalanx_swr_base::__VA_ARGS__)
 #endif
+
+/* float32 with block 16 on AVX-512: the in-register scans of swr_cpu_avx512.h. */
+static bool swr_fast_forward(const float* a, const float* u, float* y, int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) {
+#ifdef SWR_HAVE_V3
+    if (swr_isa() < 4 || block != 16) return false;
+    if (k == 2) phalanx_swr_avx512::forward<2>(a, u, y, B, H, L);
+    else phalanx_swr_avx512::forward<1>(a, u, y, B, H, L);
+    return true;
+#else
+    return false;
+#endif
+}
+static bool swr_fast_forward(const double*, const double*, double*, int64_t, int64_t, int64_t, int32_t, int32_t) { return false; }
+
+static bool swr_fast_backward(const float* a, const float* u, const float* dy, float* da, float* du, int64_t B, int64_t H,
+                              int64_t L, int32_t block, int32_t k) {
+#ifdef SWR_HAVE_V3
+    if (swr_isa() < 4 || block != 16) return false;
+    if (k == 2) phalanx_swr_avx512::backward<2>(a, u, dy, da, du, B, H, L);
+    else phalanx_swr_avx512::backward<1>(a, u, dy, da, du, B, H, L);
+    return true;
+#else
+    return false;
+#endif
+}
+static bool swr_fast_backward(const double*, const double*, const double*, double*, double*, int64_t, int64_t, int64_t,
+                              int32_t, int32_t) { return false; }
 
 static int swr_valid(int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) {
     return B >= 1 && H >= 1 && L >= 1 && block >= 1 && (k == 1 || k == 2);
@@ -59,6 +109,7 @@ static int swr_valid(int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) 
     extern "C" int swr_cpu_forward_##SUFFIX(const T* a, const T* u, T* y, int64_t B, int64_t H,       \
                                             int64_t L, int32_t block, int32_t k) {                    \
         if (!swr_valid(B, H, L, block, k) || !a || !u || !y) return SWR_EINVAL;                       \
+        if (swr_fast_forward(a, u, y, B, H, L, block, k)) return SWR_OK;                              \
         if (k == 2) SWR_DISPATCH(forward<T, 2>(a, u, y, B, H, L, block));                            \
         else SWR_DISPATCH(forward<T, 1>(a, u, y, B, H, L, block));                                   \
         return SWR_OK;                                                                                \
@@ -76,6 +127,7 @@ static int swr_valid(int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) 
                                              int64_t B, int64_t H, int64_t L, int32_t block,          \
                                              int32_t k) {                                             \
         if (!swr_valid(B, H, L, block, k) || !a || !u || !dy || !da || !du) return SWR_EINVAL;        \
+        if (swr_fast_backward(a, u, dy, da, du, B, H, L, block, k)) return SWR_OK;                   \
         if (k == 2) SWR_DISPATCH(backward<T, 2>(a, u, dy, da, du, B, H, L, block));                  \
         else SWR_DISPATCH(backward<T, 1>(a, u, dy, da, du, B, H, L, block));                         \
         return SWR_OK;                                                                                \

@@ -1,0 +1,73 @@
+package org.phalanx.nd4j;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.phalanx.nativeops.SwrCpu;
+
+/**
+ * SWR on nd4j-native: host buffers handed to the C++ kernels ({@code libnd4j-ops}) by address.
+ * A view's {@code data().addressPointer()} already includes its offset, so no offset is added.
+ */
+public final class CpuSwrKernels implements SwrKernels {
+
+    public static final CpuSwrKernels INSTANCE = new CpuSwrKernels();
+
+    private CpuSwrKernels() {
+        SwrCpu.load();
+    }
+
+    @Override
+    public boolean supports(DataType dataType) {
+        return dataType == DataType.FLOAT || dataType == DataType.DOUBLE;
+    }
+
+    @Override
+    public void forward(INDArray a, INDArray u, INDArray y, int blockSize, int k) {
+        long[] s = dims(a, u);
+        int rc = a.dataType() == DataType.DOUBLE
+                ? SwrCpu.swr_cpu_forward_f64(addr(a), addr(u), addr(y), s[0], s[1], s[2], blockSize, k)
+                : SwrCpu.swr_cpu_forward_f32(addr(a), addr(u), addr(y), s[0], s[1], s[2], blockSize, k);
+        check(rc, "forward");
+    }
+
+    @Override
+    public void forwardStream(INDArray a, INDArray u, INDArray y, int blockSize, int k,
+                              INDArray h, INDArray p, INDArray v, long position) {
+        forwardStreamAt(a.dataType(), addr(a), addr(u), addr(y), a.size(0), a.size(1), a.size(2), blockSize, k,
+                addr(h), addr(p), addr(v), position);
+    }
+
+    @Override
+    public void backward(INDArray a, INDArray u, INDArray dy, INDArray da, INDArray du, int blockSize, int k) {
+        long[] s = dims(a, u);
+        int rc = a.dataType() == DataType.DOUBLE
+                ? SwrCpu.swr_cpu_backward_f64(addr(a), addr(u), addr(dy), addr(da), addr(du), s[0], s[1], s[2], blockSize, k)
+                : SwrCpu.swr_cpu_backward_f32(addr(a), addr(u), addr(dy), addr(da), addr(du), s[0], s[1], s[2], blockSize, k);
+        check(rc, "backward");
+    }
+
+    /** The streaming kernel on raw host addresses (also used by the CUDA backend for decode steps). */
+    public static void forwardStreamAt(DataType t, long a, long u, long y, long B, long H, long L, int blockSize, int k,
+                                       long h, long p, long v, long position) {
+        SwrCpu.load();
+        int rc = t == DataType.DOUBLE
+                ? SwrCpu.swr_cpu_forward_stream_f64(a, u, y, B, H, L, blockSize, k, h, p, v, position)
+                : SwrCpu.swr_cpu_forward_stream_f32(a, u, y, B, H, L, blockSize, k, h, p, v, position);
+        check(rc, "forward (streaming)");
+    }
+
+    private static long[] dims(INDArray a, INDArray u) {
+        return new long[]{a.size(0), a.size(1), a.size(2)};
+    }
+
+    private static long addr(INDArray x) {
+        return x == null ? 0L : x.data().addressPointer().address();
+    }
+
+    static void check(int rc, String what) {
+        if (rc != SwrCpu.SWR_OK) {
+            throw new IllegalStateException("SWR " + what + " kernel rejected its arguments (code " + rc
+                    + "); this is a bug in the argument checks of org.phalanx.swr.Swr");
+        }
+    }
+}

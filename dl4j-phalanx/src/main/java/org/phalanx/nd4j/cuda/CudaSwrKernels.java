@@ -1,0 +1,142 @@
+package org.phalanx.nd4j.cuda;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.phalanx.nativeops.SwrCuda;
+import org.phalanx.nd4j.CpuSwrKernels;
+import org.phalanx.nd4j.SwrKernels;
+
+import java.util.Arrays;
+
+/**
+ * SWR on nd4j-cuda: our CUDA kernels ({@code libjniSwrCuda}) on the arrays' device buffers, enqueued
+ * on the backend's stream. Where ND4J keeps the data ({@link CudaDevice}) and how the kernels are
+ * launched ({@link Launcher}) are seams, so the marshalling is unit-tested without a GPU.
+ *
+ * <p>Which GPUs: nd4j-cuda-11.6 (the only ND4J CUDA backend on Maven Central) carries machine code
+ * for sm_37..sm_86 and no PTX, so this path runs where ND4J itself runs: Turing (sm_75), Ampere
+ * (sm_80, sm_86) and Ada-class GPUs via sm_86 compatibility; not Hopper. Our kernels are built for
+ * sm_75, 80, 86 and 90 plus PTX.
+ */
+public final class CudaSwrKernels implements SwrKernels {
+
+    /** Where ND4J's CUDA backend keeps an array's data. */
+    public interface CudaDevice {
+        /** The stream ND4J's ops run on (as a raw cudaStream_t). */
+        long stream();
+
+        /** Device address of the array's first element, with its data current on the device. */
+        long deviceAddress(INDArray array);
+
+        /** Host address, with the data current on the host (for the streaming path). */
+        long hostAddress(INDArray array);
+
+        /** The kernel wrote these arrays on the device. */
+        void markDeviceWrite(INDArray... arrays);
+
+        /** These arrays were written on the host. */
+        void markHostWrite(INDArray... arrays);
+    }
+
+    /** The CUDA entry points (swr_cuda.h). */
+    public interface Launcher {
+        int forward(int dtype, long a, long u, long y, long B, long H, long L, int block, int k, long stream);
+
+        int backward(int dtype, long a, long u, long dy, long da, long du, long B, long H, long L, int block, int k,
+                     long stream);
+    }
+
+    /** The real launcher: {@link SwrCuda}. */
+    public static final Launcher NATIVE = new Launcher() {
+        @Override
+        public int forward(int dtype, long a, long u, long y, long B, long H, long L, int block, int k, long stream) {
+            return SwrCuda.swr_cuda_forward(dtype, a, u, y, B, H, L, block, k, stream);
+        }
+
+        @Override
+        public int backward(int dtype, long a, long u, long dy, long da, long du, long B, long H, long L, int block,
+                            int k, long stream) {
+            return SwrCuda.swr_cuda_backward(dtype, a, u, dy, da, du, B, H, L, block, k, stream);
+        }
+    };
+
+    /** Used by {@code PhalanxRuntime} when ND4J's backend is CUDA. */
+    public static final CudaSwrKernels INSTANCE = new CudaSwrKernels(new Nd4jCudaDevice(), NATIVE);
+
+    private final CudaDevice device;
+    private final Launcher launcher;
+
+    public CudaSwrKernels(CudaDevice device, Launcher launcher) {
+        this.device = device;
+        this.launcher = launcher;
+    }
+
+    @Override
+    public boolean supports(DataType t) {
+        return t == DataType.FLOAT || t == DataType.DOUBLE || t == DataType.HALF || t == DataType.BFLOAT16;
+    }
+
+    /** swr.h's code for an ND4J type. */
+    public static int dtypeCode(DataType t) {
+        switch (t) {
+            case FLOAT: return SwrCuda.SWR_F32;
+            case DOUBLE: return SwrCuda.SWR_F64;
+            case HALF: return SwrCuda.SWR_F16;
+            case BFLOAT16: return SwrCuda.SWR_BF16;
+            default: throw new IllegalArgumentException("SWR on CUDA takes FLOAT, DOUBLE, HALF or BFLOAT16; got " + t);
+        }
+    }
+
+    @Override
+    public void forward(INDArray a, INDArray u, INDArray y, int blockSize, int k) {
+        checkBlock(blockSize);
+        long stream = device.stream();
+        int rc = launcher.forward(dtypeCode(a.dataType()), device.deviceAddress(a), device.deviceAddress(u),
+                device.deviceAddress(y), a.size(0), a.size(1), a.size(2), blockSize, k, stream);
+        check(rc, "forward", a);
+        device.markDeviceWrite(y);
+    }
+
+    @Override
+    public void backward(INDArray a, INDArray u, INDArray dy, INDArray da, INDArray du, int blockSize, int k) {
+        checkBlock(blockSize);
+        long stream = device.stream();
+        int rc = launcher.backward(dtypeCode(a.dataType()), device.deviceAddress(a), device.deviceAddress(u),
+                device.deviceAddress(dy), device.deviceAddress(da), device.deviceAddress(du),
+                a.size(0), a.size(1), a.size(2), blockSize, k, stream);
+        check(rc, "backward", a);
+        device.markDeviceWrite(da, du);
+    }
+
+    /**
+     * Streaming decode steps are a few values per channel: they run on the host copy (our CPU kernel)
+     * rather than launch a kernel per token. FLOAT and DOUBLE only.
+     */
+    @Override
+    public void forwardStream(INDArray a, INDArray u, INDArray y, int blockSize, int k,
+                              INDArray h, INDArray p, INDArray v, long position) {
+        DataType t = a.dataType();
+        if (t != DataType.FLOAT && t != DataType.DOUBLE) {
+            throw new IllegalArgumentException("Swr.forward (streaming) on CUDA takes FLOAT or DOUBLE; got " + t);
+        }
+        CpuSwrKernels.forwardStreamAt(t, device.hostAddress(a), device.hostAddress(u), device.hostAddress(y),
+                a.size(0), a.size(1), a.size(2), blockSize, k,
+                device.hostAddress(h), device.hostAddress(p), v == null ? 0 : device.hostAddress(v), position);
+        if (v == null) device.markHostWrite(y, h, p);
+        else device.markHostWrite(y, h, p, v);
+    }
+
+    private static void checkBlock(int blockSize) {
+        if (blockSize != SwrCuda.BLOCK) {
+            throw new IllegalArgumentException("Swr on CUDA: blockSize must be " + SwrCuda.BLOCK + " on the GPU; got " + blockSize);
+        }
+    }
+
+    private static void check(int rc, String what, INDArray a) {
+        if (rc != SwrCuda.SWR_OK) {
+            throw new IllegalStateException("SWR " + what + " CUDA kernel failed with code " + rc + " ("
+                    + (rc == SwrCuda.SWR_ECUDA ? "CUDA launch error" : rc == SwrCuda.SWR_EDTYPE ? "data type" : "arguments")
+                    + ") for a " + Arrays.toString(a.shape()) + " " + a.dataType());
+        }
+    }
+}

@@ -1,0 +1,185 @@
+package org.phalanx.swr;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.Shape;
+import org.nd4j.linalg.factory.Nd4j;
+import org.phalanx.nd4j.PhalanxRuntime;
+import org.phalanx.nd4j.SwrKernels;
+
+import java.util.Arrays;
+
+/**
+ * The Sliding Window Recurrence (docs/SWR.md section 1) on ND4J arrays.
+ *
+ * <pre>
+ *   y_t = sum_{s = s0(t)}^{t} (prod_{r = s+1}^{t} a_r) u_s,   s0(t) = l * max(0, floor(t / l) - k + 1)
+ * </pre>
+ *
+ * Layout NCW: {@code a [B, H, L]} (one decay per head and step), {@code u, y [B, C, L]} with
+ * {@code C = 16 H}; channel {@code j} uses head {@code j / 16}. Block size {@code l} (default 16) and window
+ * {@code k} in blocks (1 or 2, default 2). Any length {@code L >= 1}; FLOAT or DOUBLE on the CPU.
+ *
+ * <p>Inputs are validated (rank, sizes, type) and never modified; views, 'f'-order and other
+ * non-contiguous arrays are copied to contiguous 'c' order first. Outputs are new arrays (in the
+ * current workspace, if one is open). Thread-safe: the kernels hold no state.
+ */
+public final class Swr {
+
+    /** Channels per head: one decay per 16 channels. */
+    public static final int HEAD = 16;
+    public static final int DEFAULT_BLOCK = 16;
+    public static final int DEFAULT_WINDOW = 2;
+
+    private Swr() {
+    }
+
+    /** {@code y = SWR(a, u)} with block 16 and window 2. */
+    public static INDArray forward(INDArray a, INDArray u) {
+        return forward(a, u, DEFAULT_BLOCK, DEFAULT_WINDOW);
+    }
+
+    /** {@code y = SWR(a, u)} with the given block size and window (in blocks). */
+    public static INDArray forward(INDArray a, INDArray u, int blockSize, int k) {
+        SwrKernels kernels = check("forward", a, u, null, blockSize, k);
+        INDArray ac = contiguous(a), uc = contiguous(u);
+        INDArray y = Nd4j.createUninitialized(u.dataType(), u.shape(), 'c');
+        kernels.forward(ac, uc, y, blockSize, k);
+        return y;
+    }
+
+    /**
+     * Streaming forward: continues the sequences held by {@code state} (which must match B, H and the
+     * type) with the next {@code L} steps, and advances the state. Feeding a sequence in pieces of any
+     * sizes gives the same outputs as one {@link #forward(INDArray, INDArray, int, int)} over it, provided
+     * {@code blockSize} and {@code k} stay the same.
+     */
+    public static INDArray forward(INDArray a, INDArray u, int blockSize, int k, SwrState state) {
+        SwrKernels kernels = check("forward", a, u, null, blockSize, k);
+        if (state == null) {
+            throw new IllegalArgumentException("Swr.forward: state must not be null (use SwrState.create)");
+        }
+        state.checkCompatible(a);
+        INDArray ac = contiguous(a), uc = contiguous(u);
+        INDArray y = Nd4j.createUninitialized(u.dataType(), u.shape(), 'c');
+        kernels.forwardStream(ac, uc, y, blockSize, k, state.h, state.p, k == 2 ? state.v : null, state.position);
+        state.position += a.size(2);
+        return y;
+    }
+
+    /** Gradients {@code {da, du}} of {@code sum(dy * y)} with block 16 and window 2. */
+    public static INDArray[] backward(INDArray a, INDArray u, INDArray dy) {
+        return backward(a, u, dy, DEFAULT_BLOCK, DEFAULT_WINDOW);
+    }
+
+    /**
+     * Gradients of {@code sum(dy * SWR(a, u))}: returns {@code {da [B, H, L], du [B, C, L]}}, where
+     * {@code da} is summed over each head's 16 channels.
+     */
+    public static INDArray[] backward(INDArray a, INDArray u, INDArray dy, int blockSize, int k) {
+        SwrKernels kernels = check("backward", a, u, dy, blockSize, k);
+        INDArray ac = contiguous(a), uc = contiguous(u), gc = contiguous(dy);
+        INDArray da = Nd4j.createUninitialized(a.dataType(), a.shape(), 'c');
+        INDArray du = Nd4j.createUninitialized(u.dataType(), u.shape(), 'c');
+        kernels.backward(ac, uc, gc, da, du, blockSize, k);
+        return new INDArray[]{da, du};
+    }
+
+    /**
+     * {@code y = SWR(a, u)} written into the given output array (any layout; a contiguous 'c' array is
+     * written directly, anything else through a temporary). Lets callers reuse buffers.
+     */
+    public static INDArray forwardInto(INDArray a, INDArray u, INDArray y, int blockSize, int k) {
+        SwrKernels kernels = check("forward", a, u, null, blockSize, k);
+        checkOutput("forward", "y", y, u);
+        INDArray yc = writable(y);
+        kernels.forward(contiguous(a), contiguous(u), yc, blockSize, k);
+        if (yc != y) y.assign(yc);
+        return y;
+    }
+
+    /** {@link #backward(INDArray, INDArray, INDArray, int, int)} written into {@code da} and {@code du}. */
+    public static void backwardInto(INDArray a, INDArray u, INDArray dy, INDArray da, INDArray du, int blockSize, int k) {
+        SwrKernels kernels = check("backward", a, u, dy, blockSize, k);
+        checkOutput("backward", "da", da, a);
+        checkOutput("backward", "du", du, u);
+        INDArray dac = writable(da), duc = writable(du);
+        kernels.backward(contiguous(a), contiguous(u), contiguous(dy), dac, duc, blockSize, k);
+        if (dac != da) da.assign(dac);
+        if (duc != du) du.assign(duc);
+    }
+
+    private static void checkOutput(String op, String name, INDArray out, INDArray like) {
+        if (out == null || !Arrays.equals(out.shape(), like.shape()) || out.dataType() != like.dataType()) {
+            throw new IllegalArgumentException("Swr." + op + ": output " + name + " must have shape "
+                    + Arrays.toString(like.shape()) + " and type " + like.dataType() + "; got "
+                    + (out == null ? "null" : Arrays.toString(out.shape()) + " " + out.dataType()));
+        }
+    }
+
+    private static INDArray writable(INDArray out) {
+        if (out.ordering() == 'c' && Shape.hasDefaultStridesForShape(out)) return out;
+        return Nd4j.createUninitialized(out.dataType(), out.shape(), 'c');
+    }
+
+    /**
+     * Validates the arguments of an SWR call and returns the backend's kernels. Every message names
+     * the argument and what was expected.
+     */
+    public static SwrKernels check(String op, INDArray a, INDArray u, INDArray dy, int blockSize, int k) {
+        String where = "Swr." + op + ": ";
+        if (a == null) throw new IllegalArgumentException(where + "a must not be null (expected [B, H, L])");
+        if (u == null) throw new IllegalArgumentException(where + "u must not be null (expected [B, 16*H, L])");
+        if (a.rank() != 3) {
+            throw new IllegalArgumentException(where + "a must have rank 3, shape [B, H, L]; got shape "
+                    + Arrays.toString(a.shape()));
+        }
+        if (u.rank() != 3) {
+            throw new IllegalArgumentException(where + "u must have rank 3, shape [B, C, L] with C = 16*H; got shape "
+                    + Arrays.toString(u.shape()));
+        }
+        long b = a.size(0), h = a.size(1), l = a.size(2);
+        long[] expectU = {b, HEAD * h, l};
+        if (!Arrays.equals(u.shape(), expectU)) {
+            throw new IllegalArgumentException(where + "u must have shape [B, 16*H, L] = " + Arrays.toString(expectU)
+                    + " to match a " + Arrays.toString(a.shape()) + "; got " + Arrays.toString(u.shape()));
+        }
+        if (b < 1 || h < 1 || l < 1) {
+            throw new IllegalArgumentException(where + "a must have B, H, L >= 1; got shape " + Arrays.toString(a.shape()));
+        }
+        if (dy != null && !Arrays.equals(dy.shape(), expectU)) {
+            throw new IllegalArgumentException(where + "dy must have the shape of y, " + Arrays.toString(expectU)
+                    + "; got " + Arrays.toString(dy.shape()));
+        }
+        if (blockSize < 1) {
+            throw new IllegalArgumentException(where + "blockSize must be >= 1; got " + blockSize);
+        }
+        if (k != 1 && k != 2) {
+            throw new IllegalArgumentException(where + "k (window in blocks) must be 1 or 2; got " + k);
+        }
+        DataType t = a.dataType();
+        if (!t.isFPType()) {
+            throw new IllegalArgumentException(where + "a must have a floating-point type; got " + t);
+        }
+        if (u.dataType() != t) {
+            throw new IllegalArgumentException(where + "u must have the type of a (" + t + "); got " + u.dataType());
+        }
+        if (dy != null && dy.dataType() != t) {
+            throw new IllegalArgumentException(where + "dy must have the type of a (" + t + "); got " + dy.dataType());
+        }
+        SwrKernels kernels = PhalanxRuntime.kernels();
+        if (!kernels.supports(t)) {
+            throw new IllegalArgumentException(where + "the " + PhalanxRuntime.backendName()
+                    + " backend runs SWR on FLOAT and DOUBLE arrays; a, u have type " + t + " (cast them first)");
+        }
+        return kernels;
+    }
+
+    /** The array itself if it is 'c'-ordered with default strides, else a contiguous copy. */
+    public static INDArray contiguous(INDArray x) {
+        if (x.ordering() == 'c' && Shape.hasDefaultStridesForShape(x) && !x.isEmpty()) {
+            return x;
+        }
+        return x.dup('c');
+    }
+}

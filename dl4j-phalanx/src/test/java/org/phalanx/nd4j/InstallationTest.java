@@ -1,0 +1,49 @@
+package org.phalanx.nd4j;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Adding the dependency is enough: fresh JVMs, without any flag or property, that touch
+ * dl4j-phalanx first in different ways (loading a saved graph before any of our classes; our API
+ * before ND4J; our op class before ND4J) all find the executioner installed and the ops registered.
+ */
+class InstallationTest {
+
+    @Test
+    void thisJvmHasThePhalanxExecutioner() {
+        assertInstanceOf(PhalanxNativeOpExecutioner.class, Nd4j.getExecutioner());
+        assertTrue(PhalanxRuntime.status().startsWith("installed"), PhalanxRuntime.status());
+    }
+
+    @Test
+    void freshJvmsWorkWhateverIsTouchedFirst(@TempDir File dir) throws Exception {
+        String graph = new File(dir, "g.sd").getPath();
+        run("save", graph);
+        run("load-first", graph);
+        run("swr-first");
+        run("op-class-first");
+    }
+
+    static void run(String... args) throws Exception {
+        String java = System.getProperty("java.home") + "/bin/java";
+        List<String> cmd = new java.util.ArrayList<>(List.of(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"),
+                FreshJvmMain.class.getName()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "child JVM timed out");
+        assertEquals(0, p.exitValue(), "child JVM " + args[0] + " failed:\n" + out);
+        assertTrue(out.contains("OK " + args[0]), out);
+    }
+}

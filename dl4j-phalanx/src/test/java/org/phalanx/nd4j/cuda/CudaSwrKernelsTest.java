@@ -1,0 +1,142 @@
+package org.phalanx.nd4j.cuda;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.phalanx.nativeops.SwrCuda;
+import org.phalanx.swr.Swr;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The ND4J-CUDA dispatch without a GPU: a fake {@link CudaSwrKernels.CudaDevice} hands out one made-up
+ * device address per array and records the write ticks; a recording {@link CudaSwrKernels.Launcher}
+ * captures what would reach the CUDA entry points.
+ */
+class CudaSwrKernelsTest {
+
+    static final long STREAM = 0x5eed_0000L;
+
+    static final class FakeDevice implements CudaSwrKernels.CudaDevice {
+        final Map<INDArray, Long> addresses = new IdentityHashMap<>();
+        final List<INDArray> deviceWrites = new ArrayList<>(), hostWrites = new ArrayList<>();
+
+        @Override
+        public long stream() {
+            return STREAM;
+        }
+
+        @Override
+        public long deviceAddress(INDArray x) {
+            return addresses.computeIfAbsent(x, k -> 0x1000_0000L * (addresses.size() + 1));
+        }
+
+        @Override
+        public long hostAddress(INDArray x) { // CPU arrays stand in for the host copies
+            return x.data().addressPointer().address();
+        }
+
+        @Override
+        public void markDeviceWrite(INDArray... xs) {
+            deviceWrites.addAll(List.of(xs));
+        }
+
+        @Override
+        public void markHostWrite(INDArray... xs) {
+            hostWrites.addAll(List.of(xs));
+        }
+    }
+
+    static final class RecordingLauncher implements CudaSwrKernels.Launcher {
+        long[] last;
+        int rc = SwrCuda.SWR_OK;
+
+        @Override
+        public int forward(int dtype, long a, long u, long y, long B, long H, long L, int block, int k, long stream) {
+            last = new long[]{dtype, a, u, y, B, H, L, block, k, stream};
+            return rc;
+        }
+
+        @Override
+        public int backward(int dtype, long a, long u, long dy, long da, long du, long B, long H, long L, int block, int k, long stream) {
+            last = new long[]{dtype, a, u, dy, da, du, B, H, L, block, k, stream};
+            return rc;
+        }
+    }
+
+    final FakeDevice device = new FakeDevice();
+    final RecordingLauncher launcher = new RecordingLauncher();
+    final CudaSwrKernels kernels = new CudaSwrKernels(device, launcher);
+
+    @Test
+    void forwardPassesDeviceBuffersShapeAndTheBackendStream() {
+        INDArray a = Nd4j.rand(DataType.FLOAT, 3, 2, 33), u = Nd4j.rand(DataType.FLOAT, 3, 32, 33), y = Nd4j.create(DataType.FLOAT, 3, 32, 33);
+        kernels.forward(a, u, y, 16, 2);
+        assertArrayEquals(new long[]{SwrCuda.SWR_F32, device.deviceAddress(a), device.deviceAddress(u), device.deviceAddress(y),
+                3, 2, 33, 16, 2, STREAM}, launcher.last);
+        assertEquals(List.of(y), device.deviceWrites);
+    }
+
+    @Test
+    void backwardPassesAllFiveBuffersAndMarksBothOutputs() {
+        INDArray a = Nd4j.rand(DataType.HALF, 1, 4, 5), u = Nd4j.rand(DataType.HALF, 1, 64, 5), dy = Nd4j.rand(DataType.HALF, 1, 64, 5);
+        INDArray da = Nd4j.create(DataType.HALF, 1, 4, 5), du = Nd4j.create(DataType.HALF, 1, 64, 5);
+        kernels.backward(a, u, dy, da, du, 16, 1);
+        assertArrayEquals(new long[]{SwrCuda.SWR_F16, device.deviceAddress(a), device.deviceAddress(u), device.deviceAddress(dy),
+                device.deviceAddress(da), device.deviceAddress(du), 1, 4, 5, 16, 1, STREAM}, launcher.last);
+        assertEquals(List.of(da, du), device.deviceWrites);
+    }
+
+    @Test
+    void typesBlockSizeAndKernelErrors() {
+        assertEquals(SwrCuda.SWR_F32, CudaSwrKernels.dtypeCode(DataType.FLOAT));
+        assertEquals(SwrCuda.SWR_F64, CudaSwrKernels.dtypeCode(DataType.DOUBLE));
+        assertEquals(SwrCuda.SWR_F16, CudaSwrKernels.dtypeCode(DataType.HALF));
+        assertEquals(SwrCuda.SWR_BF16, CudaSwrKernels.dtypeCode(DataType.BFLOAT16));
+        assertThrows(IllegalArgumentException.class, () -> CudaSwrKernels.dtypeCode(DataType.INT));
+        assertTrue(kernels.supports(DataType.BFLOAT16) && !kernels.supports(DataType.INT));
+
+        INDArray a = Nd4j.rand(DataType.FLOAT, 1, 1, 4), u = Nd4j.rand(DataType.FLOAT, 1, 16, 4), y = Nd4j.create(DataType.FLOAT, 1, 16, 4);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> kernels.forward(a, u, y, 8, 2));
+        assertTrue(e.getMessage().contains("blockSize must be 16"), e.getMessage());
+        assertNull(launcher.last, "nothing may be launched for a rejected block size");
+        launcher.rc = SwrCuda.SWR_ECUDA;
+        IllegalStateException f = assertThrows(IllegalStateException.class, () -> kernels.forward(a, u, y, 16, 2));
+        assertTrue(f.getMessage().contains("CUDA launch error"), f.getMessage());
+        assertTrue(device.deviceWrites.isEmpty(), "a failed launch must not mark outputs written");
+    }
+
+    @Test
+    void streamingRunsOnTheHostCopiesAndMarksTheStateWritten() {
+        INDArray a = Nd4j.rand(DataType.DOUBLE, 2, 1, 40), u = Nd4j.randn(DataType.DOUBLE, 2, 16, 40);
+        INDArray h = Nd4j.zeros(DataType.DOUBLE, 2, 16), p = Nd4j.ones(DataType.DOUBLE, 2, 1), v = Nd4j.zeros(DataType.DOUBLE, 2, 16);
+        INDArray y = Nd4j.create(DataType.DOUBLE, 2, 16, 40);
+        kernels.forwardStream(a, u, y, 16, 2, h, p, v, 0);
+        assertEquals(Swr.forward(a, u), y);
+        assertEquals(List.of(y, h, p, v), device.hostWrites);
+    }
+
+    @Test
+    void theCudaLibraryLoadsWithoutAGpuAndChecksItsArguments() {
+        try {
+            SwrCuda.load();
+        } catch (UnsatisfiedLinkError e) {
+            org.junit.jupiter.api.Assumptions.abort("built with -Dphalanx.cuda.skip=true: " + e.getMessage());
+        }
+        assertEquals(SwrCuda.SWR_EINVAL, SwrCuda.swr_cuda_forward(SwrCuda.SWR_F32, 1, 2, 3, 0, 1, 1, 16, 2, 0), "B = 0");
+        assertEquals(SwrCuda.SWR_EINVAL, SwrCuda.swr_cuda_forward(SwrCuda.SWR_F32, 1, 2, 3, 1, 1, 1, 16, 3, 0), "k = 3");
+        assertEquals(SwrCuda.SWR_EINVAL, SwrCuda.swr_cuda_backward(SwrCuda.SWR_F32, 1, 2, 3, 4, 5, 1, 1, 1, 8, 2, 0), "block 8");
+        assertEquals(SwrCuda.SWR_EDTYPE, SwrCuda.swr_cuda_forward(7, 1, 2, 3, 1, 1, 1, 16, 2, 0), "dtype 7");
+        int[] count = {-1};
+        SwrCuda.swr_cuda_test_device_count(count);
+        org.junit.jupiter.api.Assumptions.assumeTrue(count[0] == 0, "a GPU is present: the no-GPU error path is not testable here");
+        assertEquals(SwrCuda.SWR_ECUDA, SwrCuda.swr_cuda_forward(SwrCuda.SWR_F32, 1, 2, 3, 1, 1, 16, 16, 2, 0),
+                "a launch without a GPU must fail cleanly");
+    }
+}

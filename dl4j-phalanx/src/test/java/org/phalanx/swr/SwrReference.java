@@ -1,0 +1,62 @@
+package org.phalanx.swr;
+
+/**
+ * Independent float64 references for SWR (docs/SWR.md section 1) on flat NCW arrays: the windowed
+ * sum evaluated term by term, and its exact gradient summed term by term. Nothing here shares code
+ * or formulas (block states, carriers) with the kernels.
+ */
+public final class SwrReference {
+
+    private SwrReference() {
+    }
+
+    static long windowStart(long t, long block, long k) {
+        long c = t / block;
+        return block * Math.max(0, c - k + 1);
+    }
+
+    /** y[b, j, t] = sum_{s = s0(t)}^{t} prod_{r = s+1}^{t} a[b, j/16, r] * u[b, j, s]. */
+    public static double[] forward(double[] a, double[] u, int B, int H, int L, int block, int k) {
+        int C = 16 * H;
+        double[] y = new double[B * C * L];
+        for (int b = 0; b < B; b++) {
+            for (int j = 0; j < C; j++) {
+                int ao = (b * H + j / 16) * L, uo = (b * C + j) * L;
+                for (int t = 0; t < L; t++) {
+                    double acc = 0, prod = 1;
+                    for (long s = t; s >= windowStart(t, block, k); s--) {
+                        acc += prod * u[uo + (int) s];
+                        prod *= a[ao + (int) s];
+                    }
+                    y[uo + t] = acc;
+                }
+            }
+        }
+        return y;
+    }
+
+    /** Exact {da, du} of sum(dy * y): each term dy_t u_s prod_{r=s+1}^{t} a_r differentiated directly. */
+    public static double[][] backward(double[] a, double[] u, double[] dy, int B, int H, int L, int block, int k) {
+        int C = 16 * H;
+        double[] da = new double[B * H * L], du = new double[B * C * L];
+        for (int b = 0; b < B; b++) {
+            for (int j = 0; j < C; j++) {
+                int ao = (b * H + j / 16) * L, uo = (b * C + j) * L;
+                for (int t = 0; t < L; t++) {
+                    long s0 = windowStart(t, block, k);
+                    for (int s = t; s >= s0; s--) {
+                        double prod = 1;
+                        for (int r = s + 1; r <= t; r++) prod *= a[ao + r];
+                        du[uo + s] += dy[uo + t] * prod;
+                        for (int r = s + 1; r <= t; r++) {
+                            double without = 1;
+                            for (int q = s + 1; q <= t; q++) if (q != r) without *= a[ao + q];
+                            da[ao + r] += dy[uo + t] * u[uo + s] * without;
+                        }
+                    }
+                }
+            }
+        }
+        return new double[][]{da, du};
+    }
+}
