@@ -212,8 +212,9 @@ static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, b
     for (int r = 0; r < 2; ++r) guards = guards && dy[r].guards_ok() && dda[r].guards_ok() && ddu[r].guards_ok();
     Err ey = compare(dt, y0, yr);
     Err ea = compare(dt, a0, dar), eu = compare(dt, u0, dur);
-    /* The other backward kernels (staged with per-thread du stores; the general kernel). */
-    for (int variant = 1; variant <= 3; ++variant) {
+    /* Every backward kernel (1 staged, per-thread du stores; 2 staged; 3 general; 4 staged with the
+     * channel sum by shuffles). */
+    for (int variant = 1; variant <= 4; ++variant) {
         dda[1].poison(); ddu[1].poison();
         rc |= swr_cuda_backward_variant(variant, dt, da_.p(), du_.p(), dg.p(), dda[1].p(), ddu[1].p(), B, H, L, 16, k, nullptr);
         CK(cudaDeviceSynchronize());
@@ -305,8 +306,8 @@ static int run_checks(bool small) {
     for (int dt : dts)
         printf("  %-4s  y %.2e  da %.2e  du %.2e  max %.2e   tol %.0e\n", dname(dt), worst[dt].y, worst[dt].da,
                worst[dt].du, worst[dt].maxn, tol(dt));
-    printf("other kernels bitwise equal to the default: forward %d of %d, backward %d of %d\n", n_variant_bitwise,
-           3 * n_cases, n_bvariant_bitwise, 3 * n_cases);
+    printf("kernel variants bitwise equal to the default: forward %d of %d, backward %d of %d\n", n_variant_bitwise,
+           3 * n_cases, n_bvariant_bitwise, 4 * n_cases);
     printf("cases: %d, failed: %d\n", n_cases, n_fail + fails);
     return fails + n_fail;
 }
@@ -384,8 +385,8 @@ static int run_bench() {
                 CK(cudaEventSynchronize(e1));
                 var_ms[variant] = time_ms(e0, e1) / reps;
             }
-            double bvar_ms[4] = {0, 0, 0, 0};
-            for (int variant = 1; variant <= 3; ++variant) {
+            double bvar_ms[5] = {0, 0, 0, 0, 0};
+            for (int variant = 1; variant <= 4; ++variant) {
                 for (int i = 0; i < 2; ++i)
                     rc |= swr_cuda_backward_variant(variant, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
                 CK(cudaEventRecord(e0));
@@ -413,8 +414,9 @@ static int run_bench() {
                    (long long) L, fwd, ffloor, fwd / ffloor, fb, fbfloor, fb / fbfloor, fbytes / fwd / 1e6,
                    bbytes / (fb - fwd) / 1e6);
             printf("VARIANTS dtype=%s B=%lld L=%lld fwd: staged_thread_stores_ms=%.4f staged_coalesced_ms=%.4f general_ms=%.4f"
-                   "  bwd: staged_thread_stores_ms=%.4f staged_coalesced_ms=%.4f general_ms=%.4f\n",
-                   dname(dt), (long long) B, (long long) L, var_ms[1], var_ms[2], var_ms[3], bvar_ms[1], bvar_ms[2], bvar_ms[3]);
+                   "  bwd: staged_thread_stores_ms=%.4f staged_coalesced_ms=%.4f general_ms=%.4f staged_shfl_ms=%.4f\n",
+                   dname(dt), (long long) B, (long long) L, var_ms[1], var_ms[2], var_ms[3], bvar_ms[1], bvar_ms[2],
+                   bvar_ms[3], bvar_ms[4]);
             printf("BENCH dtype=%s B=%lld L=%lld fwd_ms=%.5f fwd_floor_ms=%.5f fb_ms=%.5f fb_floor_ms=%.5f copy_GBs=%.1f\n",
                    dname(dt), (long long) B, (long long) L, fwd, ffloor, fb, fbfloor, copy_bw / 1e9);
             cudaFree(a); cudaFree(u); cudaFree(y); cudaFree(g); cudaFree(da); cudaFree(du);

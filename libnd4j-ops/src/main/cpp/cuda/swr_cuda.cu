@@ -19,12 +19,15 @@
  *     its whole tile plus halos into shared memory with cp.async 16-byte copies, all issued at once;
  *     threads work from shared memory and recompute the neighbour values there; outputs leave through
  *     shared memory in fully coalesced 16-byte stores. Small CTAs (forward: 4 channels x 32 KiB of u;
- *     backward: 16 channels x 256 steps), many resident per multiprocessor.
+ *     backward: 16 channels x 256 steps), many resident per multiprocessor. The backward's default
+ *     (swr_backward_shfl) puts 2 blocks x 16 channels in a warp and sums da over the channels by a
+ *     15-shuffle reduce-scatter in a fixed butterfly order.
  *
- * Defaults (measured on the H200, docs/BENCHMARKS.md): forward staged for every type; backward staged
- * for float16/bfloat16, general for float32/float64. The entry points only validate and enqueue one
- * kernel: no allocation, no synchronisation (cudaFuncSetAttribute, a host-side attribute, is set for
- * kernels that need over 48 KiB of shared memory).
+ * Defaults (measured on the H200, docs/BENCHMARKS.md): staged forward, staged backward with the
+ * shuffle reduction, for every type; rows that are not 16-byte aligned take the general kernels.
+ * The other kernels stay reachable through the benchmark-only *_variant entry points. The entry
+ * points only validate and enqueue one kernel: no allocation, no synchronisation
+ * (cudaFuncSetAttribute, a host-side attribute, is set for kernels over 48 KiB of shared memory).
  *
  * Included by the JavaCPP-generated JNI source (org.phalanx.nativeops.SwrCuda, compiled by nvcc),
  * and by the GPU harness in bench/gpu/.
@@ -594,6 +597,158 @@ swr_backward_staged(const T* __restrict__ a, const T* __restrict__ u, const T* _
     }
 }
 
+/*
+ * Backward, staged, with the channel sum by warp shuffles (variant 4). Thread block: 16 channels x
+ * BNB blocks as above, 256 threads, but a warp holds 2 blocks x all 16 channels (lane = channel +
+ * 16 x block parity), so da (the sum over the head's channels) is a reduce-scatter across the 16
+ * lanes of a half-warp: 15 shuffles and adds per thread, in a fixed butterfly order (bitwise
+ * reproducible), after which lane c holds da of step c of its block. Staged rows are padded by 16
+ * bytes so that the 16 channel rows fall in different shared-memory banks.
+ */
+template <typename T>
+__host__ __device__ constexpr int pad_elems() { return 16 / (int) sizeof(T); }
+template <typename T>
+__host__ __device__ constexpr size_t bwd4_region() {
+    typedef typename Acc<T>::type A;
+    constexpr size_t stage = sizeof(T) * HEAD * ((BNB * BLK + BLK + pad_elems<T>()) * 2);
+    constexpr size_t ybuf = sizeof(A) * BTHREADS * (BLK + 1);
+    return ((stage > ybuf ? stage : ybuf) + 15) / 16 * 16;
+}
+template <typename T>
+constexpr size_t bwd4_smem() {
+    return bwd4_region<T>() + sizeof(T) * (BNB * BLK + 2 * BLK) + sizeof(T) * HEAD * (BNB * BLK + pad_elems<T>());
+}
+
+template <typename T>
+__device__ __forceinline__ void stage_rows_pitch(T* dst, const T* __restrict__ src, int rows, int cols, int pitch,
+                                                 int64_t L, int64_t c0, int tid) {
+    constexpr int PER = 16 / sizeof(T);
+    const int cpr = cols / PER, n = rows * cpr;
+    for (int i = tid; i < n; i += BTHREADS) {
+        const int r = i / cpr, c = i - r * cpr;
+        const int64_t t = c0 + (int64_t) c * PER;
+        T* d = dst + r * pitch + c * PER;
+        if (t >= 0 && t < L) cp16(d, src + r * L + t);
+        else *reinterpret_cast<uint4*>(d) = make_uint4(0, 0, 0, 0);
+    }
+}
+
+/* One butterfly round: lanes whose bit `m` is clear keep the lower half of x[0..2n), the others
+ * the upper half; each adds its partner's copy of the half it keeps. */
+template <typename A, int N>
+__device__ __forceinline__ void reduce_half(A* x, int lane, int m) {
+    const bool upper = (lane & m) != 0;
+#pragma unroll
+    for (int j = 0; j < N; ++j) {
+        const A send = upper ? x[j] : x[j + N];
+        const A keep = upper ? x[j + N] : x[j];
+        x[j] = keep + __shfl_xor_sync(0xffffffffu, send, m);
+    }
+}
+
+template <typename T, int K>
+__global__ void __launch_bounds__(BTHREADS, MinBlocks<T, BTHREADS>::value)
+swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __restrict__ dy,
+                  T* __restrict__ da, T* __restrict__ du, int64_t H, int64_t L, int64_t tiles) {
+    typedef typename Acc<T>::type A;
+    constexpr int STEPS = BNB * BLK, PADE = pad_elems<T>();
+    constexpr int UCOLS = STEPS + BLK, UP = UCOLS + PADE;            /* u: halo block before */
+    constexpr int GCOLS = K == 2 ? STEPS + BLK : STEPS, GP = STEPS + BLK + PADE; /* dy: halo after */
+    constexpr int ACOLS = STEPS + 2 * BLK;
+    constexpr int DP = STEPS + PADE;                                  /* du staging pitch */
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    T* us = reinterpret_cast<T*>(smem_raw);                           /* [HEAD][UP] */
+    T* gs = us + HEAD * UP;                                           /* [HEAD][GP] */
+    A* ybuf = reinterpret_cast<A*>(smem_raw);                         /* [BTHREADS][BLK + 1], later */
+    T* as = reinterpret_cast<T*>(smem_raw + bwd4_region<T>());        /* [ACOLS] */
+    T* dus = as + ACOLS;                                              /* [HEAD][DP] */
+    const int64_t bh = blockIdx.x / tiles, tile = blockIdx.x % tiles;
+    const int64_t t0 = tile * STEPS;
+    const int64_t row0 = bh * HEAD * L;
+    const int tid = threadIdx.x;
+    stage_rows_pitch<T>(us, u + row0, HEAD, UCOLS, UP, L, t0 - BLK, tid);
+    stage_rows_pitch<T>(gs, dy + row0, HEAD, GCOLS, GP, L, t0, tid);
+    stage_rows_pitch<T>(as, a + bh * L, 1, ACOLS, ACOLS, L, t0 - BLK, tid);
+    cp_wait_all();
+    __syncthreads();
+
+    const int lane = tid % WARP, ch = lane % HEAD, bi = 2 * (tid / WARP) + lane / HEAD;
+    const int64_t s = t0 + (int64_t) bi * BLK;
+    const T* ub = us + ch * UP + BLK + bi * BLK;
+    const T* gb = gs + ch * GP + bi * BLK;
+    const T* ab = as + BLK + bi * BLK;
+    A h[BLK], g[BLK];
+    smem_block<T, A>(ub, h);
+    smem_block<T, A>(gb, g);
+    {
+        A am[BLK];
+        smem_block<T, A>(ab, am);
+#pragma unroll
+        for (int i = 1; i < BLK; ++i) h[i] = fma(am[i], h[i - 1], h[i]);
+    }
+    A q = A(0), v = A(0);
+    if (K == 2) {
+        v = s > 0 ? smem_terminal<T, A>(ub - BLK, ab - BLK) : A(0);
+        A gn[BLK], an[BLK];
+        smem_block<T, A>(gb + BLK, gn);
+        smem_block<T, A>(ab + BLK, an);
+        A P = an[0];
+        q = P * gn[0];
+#pragma unroll
+        for (int i = 1; i < BLK; ++i) { P *= an[i]; q = fma(P, gn[i], q); }
+    }
+    __syncthreads(); /* the staged u and dy are consumed: ybuf may overwrite them */
+
+    A* yp = ybuf + tid * (BLK + 1);                                   /* this thread's y = h + P v */
+    if (K == 2) {
+        A P = to_acc(ab[0]);
+        yp[0] = fma(P, v, h[0]);
+#pragma unroll
+        for (int i = 1; i < BLK - 1; ++i) { P *= to_acc(ab[i]); yp[i] = fma(P, v, h[i]); }
+    }
+    A dav[BLK];
+    A rev = A(0), R = A(1), anext = A(0);
+#pragma unroll
+    for (int i = BLK - 1; i >= 1; --i) {
+        const A r = fma(anext, rev, g[i]);
+        if (K == 2) {
+            const A Rq = R * q;
+            g[i] = fma(R, q, r);
+            dav[i] = fma(r, yp[i - 1], Rq * h[i - 1]);
+        } else {
+            g[i] = r;
+            dav[i] = r * h[i - 1];
+        }
+        rev = r;
+        anext = to_acc(ab[i]);
+        R *= anext;
+    }
+    {
+        const A r = fma(anext, rev, g[0]);
+        g[0] = K == 2 ? fma(R, q, r) : r;
+        dav[0] = K == 2 ? r * v : A(0);
+    }
+    {   /* du -> shared memory (16-byte words), for coalesced stores below */
+        T* db = dus + ch * DP + bi * BLK;
+        constexpr int PER = 16 / sizeof(T);
+#pragma unroll
+        for (int w = 0; w < BLK / PER; ++w) reinterpret_cast<uint4*>(db)[w] = pack(g + w * PER, T());
+    }
+    /* da: reduce-scatter over the half-warp's 16 channels; lane c ends with step c of the block. */
+    reduce_half<A, 8>(dav, lane, 8);
+    reduce_half<A, 4>(dav, lane, 4);
+    reduce_half<A, 2>(dav, lane, 2);
+    reduce_half<A, 1>(dav, lane, 1);
+    if (s + ch < L) da[bh * L + s + ch] = store_cast(dav[0], T());
+    __syncthreads();
+    constexpr int PER = 16 / sizeof(T), CPR = STEPS / PER;
+    for (int i = tid; i < HEAD * CPR; i += BTHREADS) {
+        const int r = i / CPR, c = i - r * CPR;
+        const int64_t t = t0 + (int64_t) c * PER;
+        if (t < L) *reinterpret_cast<uint4*>(du + row0 + r * L + t) = reinterpret_cast<const uint4*>(dus + r * DP)[c];
+    }
+}
+
 static bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 /* Launches kern with `smem` bytes of dynamic shared memory (opting in above 48 KiB: a host-side
@@ -650,10 +805,11 @@ static int forward(const void* a, const void* u, void* y, int64_t B, int64_t H, 
                   : launch(swr_forward_kernel<T, 1>, grid, blk, 0, stream, ap, up, yp, H, L, tiles);
 }
 
-/* Backward default: the staged kernel for the 16-bit types; for float32 and float64 the register
- * kernel (one 512-thread CTA per head and 512 steps, neighbours by shuffle), which measured faster
- * for float32 on the H200 (0.36 against 0.48 ms at 32768 tokens x 2048 channels; docs/BENCHMARKS.md). */
-template <typename T> struct BwdDefault { static constexpr int value = sizeof(T) == 2 ? 2 : 3; };
+/* Backward default: the staged kernel with the channel sum by shuffles (variant 4), for every type:
+ * on the H200 it took 0.163 ms in bf16 and 0.232 ms in float32 at 32768 tokens x 2048 channels,
+ * against 0.216 / 0.478 for the staged kernel with the sum in shared memory and 0.219 / 0.357 for
+ * the general one (docs/BENCHMARKS.md). */
+template <typename T> struct BwdDefault { static constexpr int value = 4; };
 
 template <typename T>
 static int backward(const void* a, const void* u, const void* dy, void* da, void* du,
@@ -668,6 +824,11 @@ static int backward(const void* a, const void* u, const void* dy, void* da, void
         aligned16(du)) {
         if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
         const dim3 blk(BTHREADS);
+        if (variant == 4) {
+            const size_t smem = bwd4_smem<T>();
+            return k == 2 ? launch(swr_backward_shfl<T, 2>, grid, blk, smem, stream, ap, up, gp, dap, dup, H, L, tiles)
+                          : launch(swr_backward_shfl<T, 1>, grid, blk, smem, stream, ap, up, gp, dap, dup, H, L, tiles);
+        }
         if (variant == 2) {
             const size_t smem = bwd_staged_smem<T>(true);
             return k == 2 ? launch(swr_backward_staged<T, 2, true>, grid, blk, smem, stream, ap, up, gp, dap, dup, H, L, tiles)
@@ -720,7 +881,7 @@ extern "C" int swr_cuda_backward_variant(int32_t variant, int32_t dtype, const v
                                          void* da, void* du, int64_t B, int64_t H, int64_t L, int32_t block,
                                          int32_t k, void* stream) {
     using namespace phalanx_swr_cuda;
-    if (!valid(B, H, L, k) || block != BLK || !a || !u || !dy || !da || !du || variant < 0 || variant > 3)
+    if (!valid(B, H, L, k) || block != BLK || !a || !u || !dy || !da || !du || variant < 0 || variant > 4)
         return SWR_EINVAL;
     cudaStream_t st = (cudaStream_t) stream;
     switch (dtype) {

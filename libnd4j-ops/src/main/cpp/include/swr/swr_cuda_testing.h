@@ -33,7 +33,7 @@ int swr_cuda_test_sync(void);
 int swr_cuda_forward_variant(int32_t variant, int32_t dtype, const void* a, const void* u, void* y,
                              int64_t B, int64_t H, int64_t L, int32_t block, int32_t k, void* stream);
 /* BENCHMARKING ONLY: swr_cuda_backward with an explicit kernel (variants as above; 1 and 2 differ in
- * how du is stored). */
+ * how du is stored; 4 = staged with the channel sum of da by warp shuffles). */
 int swr_cuda_backward_variant(int32_t variant, int32_t dtype, const void* a, const void* u, const void* dy,
                               void* da, void* du, int64_t B, int64_t H, int64_t L, int32_t block, int32_t k,
                               void* stream);
