@@ -41,6 +41,20 @@ int main() {
                     swr_cpu_forward_stream_f64(ap.data(), up.data(), yp.data(), B, H, n, block, k, h.data(), P.data(), v.data(), t0);
                     for (int64_t r = 0; r < B * C; ++r) for (int64_t i = 0; i < n; ++i) ys[r * L + t0 + i] = yp[r * n + i];
                 }
+                // float32 (on AVX-512 with block 16: the in-register scan path), against the same reference
+                std::vector<float> af(a.begin(), a.end()), uf(u.begin(), u.end()), gf(dy.begin(), dy.end());
+                std::vector<float> yf(B * C * L), daf(B * H * L), duf(B * C * L);
+                swr_cpu_forward_f32(af.data(), uf.data(), yf.data(), B, H, L, block, k);
+                swr_cpu_backward_f32(af.data(), uf.data(), gf.data(), daf.data(), duf.data(), B, H, L, block, k);
+                std::vector<double> a32(af.begin(), af.end()), u32(uf.begin(), uf.end()), g32(gf.begin(), gf.end()), yr32, dar32, dur32;
+                swr_ref::forward(a32, u32, yr32, B, H, L, block, k);
+                swr_ref::backward(a32, u32, g32, dar32, dur32, B, H, L, block, k);
+                double f1 = relerr(std::vector<double>(yf.begin(), yf.end()), yr32);
+                double f2 = relerr(std::vector<double>(daf.begin(), daf.end()), dar32);
+                double f3 = relerr(std::vector<double>(duf.begin(), duf.end()), dur32);
+                bool bad32 = !(f1 < 2e-6 && f2 < 2e-5 && f3 < 2e-6);
+                if (bad32) printf("k=%d l=%d L=%ld  float32: y %.2e da %.2e du %.2e FAIL\n", k, block, (long) L, f1, f2, f3);
+                fails += bad32;
                 double e1 = relerr(y, yr), e2 = relerr(da, dar), e3 = relerr(du, dur), e4 = relerr(ys, yr);
                 bool bad = !(e1 < 1e-12 && e2 < 1e-12 && e3 < 1e-12 && e4 < 1e-12);
                 if (bad || L >= 257) printf("k=%d l=%d L=%ld  y %.2e da %.2e du %.2e stream %.2e %s\n", k, block, (long) L, e1, e2, e3, e4, bad ? "FAIL" : "ok");

@@ -17,6 +17,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
+#include <immintrin.h>
+#endif
 #include <vector>
 #ifdef _OPENMP
 #include <omp.h>
@@ -32,6 +35,11 @@
 #define SWR_KERNEL_NS phalanx_swr_v4
 #include "swr_cpu_kernels.h"
 #undef SWR_KERNEL_NS
+/* GCC 12's _mm512_alignr_epi32 starts from an "undefined" register: a false -Wmaybe-uninitialized. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "swr_cpu_avx512.h"
+#pragma GCC diagnostic pop
 #pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
@@ -66,6 +74,33 @@ static int swr_isa() {
 #define SWR_DISPATCH(...) (phalanx_swr_base::__VA_ARGS__)
 #endif
 
+/* float32 with block 16 on AVX-512: the in-register scans of swr_cpu_avx512.h. */
+static bool swr_fast_forward(const float* a, const float* u, float* y, int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) {
+#ifdef SWR_HAVE_V3
+    if (swr_isa() < 4 || block != 16) return false;
+    if (k == 2) phalanx_swr_avx512::forward<2>(a, u, y, B, H, L);
+    else phalanx_swr_avx512::forward<1>(a, u, y, B, H, L);
+    return true;
+#else
+    return false;
+#endif
+}
+static bool swr_fast_forward(const double*, const double*, double*, int64_t, int64_t, int64_t, int32_t, int32_t) { return false; }
+
+static bool swr_fast_backward(const float* a, const float* u, const float* dy, float* da, float* du, int64_t B, int64_t H,
+                              int64_t L, int32_t block, int32_t k) {
+#ifdef SWR_HAVE_V3
+    if (swr_isa() < 4 || block != 16) return false;
+    if (k == 2) phalanx_swr_avx512::backward<2>(a, u, dy, da, du, B, H, L);
+    else phalanx_swr_avx512::backward<1>(a, u, dy, da, du, B, H, L);
+    return true;
+#else
+    return false;
+#endif
+}
+static bool swr_fast_backward(const double*, const double*, const double*, double*, double*, int64_t, int64_t, int64_t,
+                              int32_t, int32_t) { return false; }
+
 static int swr_valid(int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) {
     return B >= 1 && H >= 1 && L >= 1 && block >= 1 && (k == 1 || k == 2);
 }
@@ -74,6 +109,7 @@ static int swr_valid(int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) 
     extern "C" int swr_cpu_forward_##SUFFIX(const T* a, const T* u, T* y, int64_t B, int64_t H,       \
                                             int64_t L, int32_t block, int32_t k) {                    \
         if (!swr_valid(B, H, L, block, k) || !a || !u || !y) return SWR_EINVAL;                       \
+        if (swr_fast_forward(a, u, y, B, H, L, block, k)) return SWR_OK;                              \
         if (k == 2) SWR_DISPATCH(forward<T, 2>(a, u, y, B, H, L, block));                            \
         else SWR_DISPATCH(forward<T, 1>(a, u, y, B, H, L, block));                                   \
         return SWR_OK;                                                                                \
@@ -91,6 +127,7 @@ static int swr_valid(int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) 
                                              int64_t B, int64_t H, int64_t L, int32_t block,          \
                                              int32_t k) {                                             \
         if (!swr_valid(B, H, L, block, k) || !a || !u || !dy || !da || !du) return SWR_EINVAL;        \
+        if (swr_fast_backward(a, u, dy, da, du, B, H, L, block, k)) return SWR_OK;                   \
         if (k == 2) SWR_DISPATCH(backward<T, 2>(a, u, dy, da, du, B, H, L, block));                  \
         else SWR_DISPATCH(backward<T, 1>(a, u, dy, da, du, B, H, L, block));                         \
         return SWR_OK;                                                                                \

@@ -11,6 +11,8 @@ constexpr int TILE = 16;
 /* A run of blocks handed to one thread covers at least this many steps, so the one-block
  * look-behind costs a few percent at most. */
 constexpr int64_t MIN_RUN_STEPS = 1024;
+/* Below this many elements of u a call runs on the calling thread: waking a team costs more. */
+constexpr int64_t MIN_PARALLEL_ELEMENTS = 1 << 16;
 
 
 static inline int max_threads() {
@@ -33,6 +35,31 @@ static inline int64_t blocks_per_run(int64_t B, int64_t H, int64_t L, int32_t bl
     per_run = std::max(per_run, min_blocks);
     return std::min(per_run, nblocks);
 }
+
+/* The work items of one call: (batch, head, run of whole blocks), and where each one's data lies. */
+struct WorkSplit {
+    int64_t H, L, nblocks, per_run, runs, items;
+
+    WorkSplit(int64_t B, int64_t H_, int64_t L_, int32_t block) : H(H_), L(L_) {
+        nblocks = (L + block - 1) / block;
+        per_run = blocks_per_run(B, H, L, block);
+        runs = (nblocks + per_run - 1) / per_run;
+        items = B * H * runs;
+    }
+
+    struct Item {
+        int64_t c0, c1;        /* blocks [c0, c1) */
+        int64_t decay_offset;  /* of the head's row in a, da: [B, H, L] */
+        int64_t channel_offset; /* of the head's first channel row in u, y, dy, du: [B, 16 H, L] */
+    };
+
+    Item at(int64_t i) const {
+        const int64_t run = i % runs, bh = i / runs;
+        const int64_t b = bh / H, hd = bh % H;
+        const int64_t c0 = run * per_run;
+        return {c0, std::min(nblocks, c0 + per_run), (b * H + hd) * L, (b * H * HEAD + hd * HEAD) * L};
+    }
+};
 
 /* Terminal local state of the block [s, s + block) (a full block: it precedes another one). */
 template <typename T>
@@ -92,20 +119,15 @@ static inline void forward_run(const T* ap, const T* up, T* yp, int64_t L, int64
 
 template <typename T, int K>
 static void forward(const T* a, const T* u, T* y, int64_t B, int64_t H, int64_t L, int32_t block) {
-    const int64_t C = H * HEAD;
-    const int64_t nblocks = (L + block - 1) / block;
-    const int64_t per_run = blocks_per_run(B, H, L, block);
-    const int64_t runs = (nblocks + per_run - 1) / per_run;
-    const int64_t items = B * H * runs;
-#pragma omp parallel for schedule(static)
-    for (int64_t item = 0; item < items; ++item) {
-        const int64_t run = item % runs, bh = item / runs;
-        const int64_t b = bh / H, hd = bh % H;
-        const T* ap = a + (b * H + hd) * L;
-        const T* up = u + (b * C + hd * HEAD) * L;
-        T* yp = y + (b * C + hd * HEAD) * L;
-        const int64_t t0 = run * per_run * block;
-        const int64_t t1 = std::min(L, t0 + per_run * block);
+    const WorkSplit split(B, H, L, block);
+#pragma omp parallel for schedule(static) if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
+    for (int64_t item = 0; item < split.items; ++item) {
+        const WorkSplit::Item w = split.at(item);
+        const T* ap = a + w.decay_offset;
+        const T* up = u + w.channel_offset;
+        T* yp = y + w.channel_offset;
+        const int64_t t0 = w.c0 * block;
+        const int64_t t1 = std::min(L, w.c1 * block);
         T h[HEAD] = {}, v[HEAD] = {};
         T P = T(1);
         /* At t0 a block starts and v becomes the previous block's terminal state: seed h with it. */
@@ -119,7 +141,7 @@ static void forward_stream(const T* a, const T* u, T* y, int64_t B, int64_t H, i
                            T* hs, T* Ps, T* vs, int64_t pos) {
     const int64_t C = H * HEAD;
     const int64_t phase = pos % block;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
     for (int64_t bh = 0; bh < B * H; ++bh) {
         const int64_t b = bh / H, hd = bh % H;
         T* h = hs + b * C + hd * HEAD;
@@ -144,12 +166,9 @@ static void forward_stream(const T* a, const T* u, T* y, int64_t B, int64_t H, i
 template <typename T, int K>
 static void backward(const T* a, const T* u, const T* dy, T* da, T* du,
                      int64_t B, int64_t H, int64_t L, int32_t block) {
-    const int64_t C = H * HEAD;
-    const int64_t nblocks = (L + block - 1) / block;
-    const int64_t per_run = blocks_per_run(B, H, L, block);
-    const int64_t runs = (nblocks + per_run - 1) / per_run;
-    const int64_t items = B * H * runs;
-#pragma omp parallel
+    const WorkSplit split(B, H, L, block);
+    const int64_t nblocks = split.nblocks;
+#pragma omp parallel if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
     {
         /* Per-thread scratch, allocated once per call: local states, prefix products, gradients. */
         std::vector<T> scratch((size_t) block * (2 * HEAD + 2) + 64);
@@ -158,15 +177,14 @@ static void backward(const T* a, const T* u, const T* dy, T* da, T* du,
         T* Ps = gs + (size_t) block * HEAD;        /* [block] */
         T* Pn = Ps + block;                        /* [block]: next block's prefix products */
 #pragma omp for schedule(static)
-        for (int64_t item = 0; item < items; ++item) {
-            const int64_t run = item % runs, bh = item / runs;
-            const int64_t b = bh / H, hd = bh % H;
-            const T* ap = a + (b * H + hd) * L;
-            const T* up = u + (b * C + hd * HEAD) * L;
-            const T* gp = dy + (b * C + hd * HEAD) * L;
-            T* dap = da + (b * H + hd) * L;
-            T* dup = du + (b * C + hd * HEAD) * L;
-            const int64_t c0 = run * per_run, c1 = std::min(nblocks, c0 + per_run);
+        for (int64_t item = 0; item < split.items; ++item) {
+            const WorkSplit::Item w = split.at(item);
+            const T* ap = a + w.decay_offset;
+            const T* up = u + w.channel_offset;
+            const T* gp = dy + w.channel_offset;
+            T* dap = da + w.decay_offset;
+            T* dup = du + w.channel_offset;
+            const int64_t c0 = w.c0, c1 = w.c1;
             T v[HEAD] = {};
             if (K == 2 && c0 > 0) block_terminal(ap, up, L, (c0 - 1) * block, block, v);
             for (int64_t c = c0; c < c1; ++c) {

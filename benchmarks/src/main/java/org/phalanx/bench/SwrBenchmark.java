@@ -56,6 +56,8 @@ public final class SwrBenchmark {
         double bwCopy = copyBytes / c, bwF = fwdBytes / f, bwB = bwdBytes / b;
         System.out.printf("SWR CPU benchmark: B=%d C=%d (H=%d) L=%d float32, k=2, block 16; OMP_NUM_THREADS=%s, %d cores; median of %d%n",
                 B, C, H, L, System.getenv().getOrDefault("OMP_NUM_THREADS", "unset"), Runtime.getRuntime().availableProcessors(), reps);
+        System.out.printf("output buffer addresses mod 64: y %d, da %d, du %d%n", y.data().addressPointer().address() % 64,
+                da.data().addressPointer().address() % 64, du.data().addressPointer().address() % 64);
         System.out.printf("%-10s %10s %10s %12s %14s%n", "pass", "ms", "MiB moved", "GB/s", "of copy bw");
         System.out.printf("%-10s %10.2f %10d %12.2f %14s%n", "copy", c * 1e3, copyBytes >> 20, bwCopy / 1e9, "100%");
         System.out.printf("%-10s %10.2f %10d %12.2f %13.0f%%%n", "forward", f * 1e3, fwdBytes >> 20, bwF / 1e9, 100 * bwF / bwCopy);

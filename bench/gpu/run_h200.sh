@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Build, check, sanitize and time the SWR CUDA kernels on a GPU machine in ONE call.
+#
+#   bash bench/gpu/run_h200.sh [SRC]        (SRC: tree holding libnd4j-ops/ and bench/; default: repo root)
+#
+# Environment:
+#   OUT        folder for the logs (default ./gpu-out); what the device tool brings back
+#   JAVA_DIR   folder with jre.tgz (a jlinked JRE: java.base, jdk.unsupported, java.logging),
+#              javacpp.jar, libnd4j-ops.jar and classes/SwrCudaCheck.class; the Java check is skipped
+#              (and reported so) where it is missing
+#   ARCH       nvcc -gencode for the harness (default sm_90)
+#   SKIP_FLEX=1 skips the FlexAttention timings; FLEX_TIMEOUT (s, default 420) bounds them
+# Logs under $OUT: build.log check.log sanitizer.log java.log bench.log flex.log summary.txt.
+# The summary table is printed last. Exit status: 0 only if every check passed.
+set -u
+SRC=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
+OUT=${OUT:-$PWD/gpu-out}
+ARCH=${ARCH:-arch=compute_90,code=sm_90}
+mkdir -p "$OUT"
+W=$(mktemp -d)
+INC="-I$SRC/libnd4j-ops/src/main/cpp/include -I$SRC/libnd4j-ops/src/main/cpp/cpu -I$SRC/libnd4j-ops/src/test/cpp"
+status=0
+note() { echo "$*" | tee -a "$OUT/summary.txt"; }
+: > "$OUT/summary.txt"
+
+{
+  date -u; nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,power.limit --format=csv
+  nvcc --version | tail -2
+  set -x
+  g++ -O2 -fopenmp -std=c++14 $INC -c "$SRC/libnd4j-ops/src/main/cpp/cpu/swr_cpu.cpp" -o "$W/swr_cpu.o" &&
+  nvcc -std=c++17 -O3 -gencode=$ARCH -Xptxas -v -Xcompiler -Wall,-fopenmp $INC \
+       "$SRC/bench/gpu/swr_gpu_check.cu" "$SRC/libnd4j-ops/src/main/cpp/cuda/swr_cuda.cu" "$W/swr_cpu.o" \
+       -o "$W/swr_gpu_check" -lgomp
+  set +x
+} > "$OUT/build.log" 2>&1
+if [ ! -x "$W/swr_gpu_check" ]; then note "BUILD FAILED (build.log)"; tail -30 "$OUT/build.log"; exit 1; fi
+note "GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader), $(date -u '+%Y-%m-%d %H:%M UTC')"
+note "build: ok ($(grep -c 'spill stores' "$OUT/build.log") kernels; spills: $(grep 'spill stores' "$OUT/build.log" | grep -vc ' 0 bytes spill stores'))"
+
+# 1. correctness
+t0=$SECONDS
+if "$W/swr_gpu_check" check > "$OUT/check.log" 2>&1; then r=ok; else r=FAILED; status=1; fi
+note "check: $r ($(grep '^cases' "$OUT/check.log"), $((SECONDS - t0)) s)"
+grep -A6 "^worst errors" "$OUT/check.log" | tee -a "$OUT/summary.txt"
+
+# 2. compute-sanitizer on small shapes
+: > "$OUT/sanitizer.log"
+for tool in memcheck racecheck initcheck synccheck; do
+  t0=$SECONDS
+  compute-sanitizer --tool $tool --error-exitcode 9 "$W/swr_gpu_check" small > "$W/san.log" 2>&1
+  rc=$?
+  { echo "=== $tool (rc $rc)"; cat "$W/san.log"; } >> "$OUT/sanitizer.log"
+  summ=$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$W/san.log" | tail -1)
+  [ $rc -ne 0 ] && status=1
+  note "sanitizer $tool: rc $rc, ${summ:-no summary line} ($((SECONDS - t0)) s)"
+done
+
+# 3. Java through JavaCPP
+JAVA_DIR=${JAVA_DIR:-}
+if [ -n "$JAVA_DIR" ] && [ -f "$JAVA_DIR/jre.tgz" ]; then
+  mkdir -p "$W/jre" && tar xzf "$JAVA_DIR/jre.tgz" -C "$W/jre" --strip-components=1
+  CP="$JAVA_DIR/classes:$JAVA_DIR/javacpp.jar:$JAVA_DIR/libnd4j-ops.jar"
+  if "$W/jre/bin/java" -Dorg.bytedeco.javacpp.cachedir="$W/jcache" -cp "$CP" SwrCudaCheck > "$OUT/java.log" 2>&1; then
+    r=ok; else r=FAILED; status=1; fi
+  note "java (JavaCPP SwrCuda vs SwrCpu): $r; $(grep -c ' ok$' "$OUT/java.log") cases ok"
+else
+  note "java: SKIPPED (no JAVA_DIR with jre.tgz)"
+fi
+
+# 4. timing
+"$W/swr_gpu_check" bench > "$OUT/bench.log" 2>&1 || status=1
+if [ "${SKIP_FLEX:-0}" != 1 ]; then
+  PYTHONUNBUFFERED=1 timeout "${FLEX_TIMEOUT:-420}" python3 "$SRC/bench/gpu/flex_attention_bench.py" > "$OUT/flex.log" 2>&1 ||
+    note "flex: FAILED or timed out (flex.log)"
+fi
+
+# 5. summary table
+python3 - "$OUT/bench.log" "$OUT/flex.log" <<'PY' | tee -a "$OUT/summary.txt"
+import re, sys
+def kv(line):
+    return dict(re.findall(r"(\w+)=([\w.]+)", line))
+bench = [kv(l) for l in open(sys.argv[1]) if l.startswith("BENCH")]
+try:
+    flex = {(int(d["B"]), int(d["L"])): d for d in (kv(l) for l in open(sys.argv[2]) if l.startswith("FLEX"))}
+except OSError:
+    flex = {}
+for l in open(sys.argv[1]):
+    if l.startswith(("GPU:", "copy bandwidth", "VARIANTS")):
+        print(l.rstrip())
+print(f"{'dtype':5} {'(B, L)':12} {'fwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} | {'flex fwd':>8} {'flex f+b':>8} {'speedup f':>9} {'f+b':>6}")
+for d in bench:
+    B, L = int(d["B"]), int(d["L"])
+    f, ff, fb, fbf = (float(d[x]) for x in ("fwd_ms", "fwd_floor_ms", "fb_ms", "fb_floor_ms"))
+    fx = flex.get((B, L)) if d["dtype"] == "bf16" else None
+    extra = ""
+    if fx:
+        a, b = float(fx["fwd_ms"]), float(fx["fb_ms"])
+        extra = f"{a:8.3f} {b:8.3f} {a / f:8.1f}x {b / fb:5.1f}x"
+    print(f"{d['dtype']:5} ({B}, {L:5}) {f:8.4f} {f / ff:7.2f} {fb:8.4f} {fb / fbf:7.2f} | {extra}")
+PY
+note "overall: $([ $status -eq 0 ] && echo PASS || echo FAIL)"
+rm -rf "$W"
+exit $status

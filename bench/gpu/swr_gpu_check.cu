@@ -1,0 +1,439 @@
+/*
+ * GPU harness for the SWR CUDA kernels (libnd4j-ops/src/main/cpp/cuda/swr_cuda.cu).
+ *
+ *   swr_gpu_check check   correctness over many random shapes, dtypes, k and gate distributions
+ *                         against float64 references; output poisoning, guard zones, bitwise
+ *                         reproducibility (two runs, memcmp)
+ *   swr_gpu_check small   a few small shapes (for compute-sanitizer memcheck / racecheck)
+ *   swr_gpu_check bench   copy bandwidth, then forward and forward+backward times at 32768 tokens,
+ *                         C = 2048 (H = 128), bf16 and f32, with the ratio to the memory floor
+ *
+ * References: for L <= 100, the brute-force float64 evaluation of swr_reference.h (the definition,
+ * evaluated term by term); for every L, the CPU kernel in float64 (itself checked against it). Inputs
+ * are rounded to the storage type first, so the reference sees exactly what the GPU sees.
+ * Build: see run_h200.sh. Exit status 0 only if every check passed.
+ */
+#include "swr/swr_cuda.h"
+#include "swr/swr_cuda_testing.h"
+#include "swr/swr_cpu.h"
+#include "swr_reference.h"
+
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <random>
+#include <string>
+#include <vector>
+
+#define CK(x)                                                                                    \
+    do {                                                                                         \
+        cudaError_t e_ = (x);                                                                    \
+        if (e_ != cudaSuccess) {                                                                 \
+            fprintf(stderr, "CUDA error %s at %s:%d: %s\n", cudaGetErrorString(e_), __FILE__,    \
+                    __LINE__, #x);                                                               \
+            exit(2);                                                                             \
+        }                                                                                        \
+    } while (0)
+
+static const char* dname(int dt) {
+    return dt == SWR_F32 ? "f32" : dt == SWR_F64 ? "f64" : dt == SWR_F16 ? "f16" : "bf16";
+}
+static size_t dsize(int dt) { return dt == SWR_F32 ? 4 : dt == SWR_F64 ? 8 : 2; }
+
+/* ---- storage conversion on the host ---- */
+static uint16_t f32_to_bf16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
+    x += 0x7fffu + ((x >> 16) & 1u);
+    return (uint16_t) (x >> 16);
+}
+static float bf16_to_f32(uint16_t h) {
+    uint32_t x = (uint32_t) h << 16;
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+/* Rounds x to dtype; writes the stored bytes to dst[i] and returns the rounded value. */
+static double store(int dt, void* dst, size_t i, double x) {
+    switch (dt) {
+        case SWR_F64: ((double*) dst)[i] = x; return x;
+        case SWR_F32: ((float*) dst)[i] = (float) x; return (double) (float) x;
+        case SWR_F16: {
+            __half h = __float2half_rn((float) x);
+            ((__half*) dst)[i] = h;
+            return (double) __half2float(h);
+        }
+        default: {
+            uint16_t h = f32_to_bf16((float) x);
+            ((uint16_t*) dst)[i] = h;
+            return (double) bf16_to_f32(h);
+        }
+    }
+}
+static double load(int dt, const void* src, size_t i) {
+    switch (dt) {
+        case SWR_F64: return ((const double*) src)[i];
+        case SWR_F32: return ((const float*) src)[i];
+        case SWR_F16: return (double) __half2float(((const __half*) src)[i]);
+        default: return (double) bf16_to_f32(((const uint16_t*) src)[i]);
+    }
+}
+
+/* ---- gates ---- */
+enum Gate { G_UNIFORM, G_NEAR0, G_NEAR1, G_ZERO_ONE, G_MIXED, G_COUNT };
+static const char* gname(int g) {
+    static const char* n[] = {"uniform", "near0", "near1", "exact0/1", "mixed"};
+    return n[g];
+}
+static double draw_gate(int g, std::mt19937_64& rng) {
+    std::uniform_real_distribution<double> U(0.0, 1.0);
+    switch (g) {
+        case G_UNIFORM: return U(rng);
+        case G_NEAR0: return 1e-3 * U(rng);
+        case G_NEAR1: return 1.0 - 1e-3 * U(rng);
+        case G_ZERO_ONE: return U(rng) < 0.5 ? 0.0 : 1.0;
+        default: {
+            const double r = U(rng);
+            return r < 0.1 ? 0.0 : r < 0.2 ? 1.0 : r < 0.4 ? 1.0 - 1e-4 * U(rng) : r < 0.5 ? 1e-4 * U(rng) : U(rng);
+        }
+    }
+}
+
+/* ---- device buffers with guard zones ---- */
+static const size_t GUARD = 256; /* bytes after each buffer that must stay untouched */
+static const unsigned char GUARD_BYTE = 0x5a, POISON_BYTE = 0xff; /* 0xff..: NaN in every type */
+
+struct Dev {
+    unsigned char* base = nullptr;
+    size_t off = 0, bytes = 0;
+    void* p() const { return base + off; }
+    void alloc(size_t b, size_t misalign) {
+        off = misalign;
+        bytes = b;
+        CK(cudaMalloc(&base, off + bytes + GUARD));
+        CK(cudaMemset(base, GUARD_BYTE, off + bytes + GUARD));
+    }
+    void poison() { CK(cudaMemset(base + off, POISON_BYTE, bytes)); }
+    bool guards_ok() const {
+        std::vector<unsigned char> h(off + bytes + GUARD);
+        CK(cudaMemcpy(h.data(), base, h.size(), cudaMemcpyDeviceToHost));
+        for (size_t i = 0; i < off; ++i) if (h[i] != GUARD_BYTE) return false;
+        for (size_t i = off + bytes; i < h.size(); ++i) if (h[i] != GUARD_BYTE) return false;
+        return true;
+    }
+    void put(const std::vector<unsigned char>& h) { CK(cudaMemcpy(p(), h.data(), bytes, cudaMemcpyHostToDevice)); }
+    void get(std::vector<unsigned char>& h) const {
+        h.resize(bytes);
+        CK(cudaMemcpy(h.data(), p(), bytes, cudaMemcpyDeviceToHost));
+    }
+    ~Dev() { if (base) cudaFree(base); }
+};
+
+struct Err {
+    double rel = 0, maxn = 0; /* ||x - r|| / ||r||; max |x - r| / max |r| */
+    long nan = 0;
+};
+static Err compare(int dt, const std::vector<unsigned char>& x, const std::vector<double>& r) {
+    Err e;
+    double n = 0, d = 0, mx = 0, mr = 0;
+    for (size_t i = 0; i < r.size(); ++i) {
+        const double v = load(dt, x.data(), i);
+        if (!std::isfinite(v)) { ++e.nan; continue; }
+        n += (v - r[i]) * (v - r[i]);
+        d += r[i] * r[i];
+        mx = std::max(mx, std::fabs(v - r[i]));
+        mr = std::max(mr, std::fabs(r[i]));
+    }
+    e.rel = std::sqrt(n / (d > 0 ? d : 1));
+    e.maxn = mx / (mr > 0 ? mr : 1);
+    return e;
+}
+
+/* Tolerances on ||x - r|| / ||r|| (METHOD.md: float32 far under 1e-3, bf16 1e-3..1e-2); the
+ * max-normalised error gets 4x that. Outputs of the 16-bit types are rounded once on store. */
+static double tol(int dt) {
+    return dt == SWR_F64 ? 1e-12 : dt == SWR_F32 ? 1e-5 : dt == SWR_F16 ? 2e-3 : 1e-2;
+}
+
+struct Worst {
+    double y = 0, da = 0, du = 0, maxn = 0;
+};
+static Worst worst[4];
+static int n_cases = 0, n_fail = 0, n_variant_bitwise = 0, n_bvariant_bitwise = 0;
+
+static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, bool misalign,
+                     std::mt19937_64& rng, bool verbose) {
+    const int64_t C = 16 * H;
+    const size_t na = B * H * L, nu = B * C * L, es = dsize(dt);
+    std::vector<unsigned char> ha(na * es), hu(nu * es), hg(nu * es);
+    std::vector<double> a(na), u(nu), g(nu);
+    std::uniform_real_distribution<double> S(-1.0, 1.0);
+    for (size_t i = 0; i < na; ++i) a[i] = store(dt, ha.data(), i, draw_gate(gate, rng));
+    for (size_t i = 0; i < nu; ++i) u[i] = store(dt, hu.data(), i, S(rng));
+    for (size_t i = 0; i < nu; ++i) g[i] = store(dt, hg.data(), i, S(rng));
+
+    std::vector<double> yr(nu), dar(na), dur(nu);
+    if (L <= 100) {
+        swr_ref::forward(a, u, yr, B, H, L, 16, k);
+        swr_ref::backward(a, u, g, dar, dur, B, H, L, 16, k);
+    } else {
+        if (swr_cpu_forward_f64(a.data(), u.data(), yr.data(), B, H, L, 16, k) != SWR_OK ||
+            swr_cpu_backward_f64(a.data(), u.data(), g.data(), dar.data(), dur.data(), B, H, L, 16, k) != SWR_OK) {
+            printf("CPU reference failed\n");
+            return false;
+        }
+    }
+
+    const size_t mis = misalign ? es : 0; /* one element off 16-byte alignment */
+    Dev da_, du_, dg, dy[2], dda[2], ddu[2];
+    da_.alloc(na * es, mis); du_.alloc(nu * es, mis); dg.alloc(nu * es, mis);
+    for (int r = 0; r < 2; ++r) { dy[r].alloc(nu * es, mis); dda[r].alloc(na * es, mis); ddu[r].alloc(nu * es, mis); }
+    da_.put(ha); du_.put(hu); dg.put(hg);
+    int rc = SWR_OK;
+    for (int r = 0; r < 2; ++r) {
+        dy[r].poison(); dda[r].poison(); ddu[r].poison();
+        rc |= swr_cuda_forward(dt, da_.p(), du_.p(), dy[r].p(), B, H, L, 16, k, nullptr);
+        rc |= swr_cuda_backward(dt, da_.p(), du_.p(), dg.p(), dda[r].p(), ddu[r].p(), B, H, L, 16, k, nullptr);
+        CK(cudaDeviceSynchronize());
+    }
+    CK(cudaGetLastError());
+    std::vector<unsigned char> y0, y1, a0, a1, u0, u1;
+    dy[0].get(y0); dy[1].get(y1); dda[0].get(a0); dda[1].get(a1); ddu[0].get(u0); ddu[1].get(u1);
+    const bool repro = y0 == y1 && a0 == a1 && u0 == u1;
+    bool guards = da_.guards_ok() && du_.guards_ok() && dg.guards_ok();
+    for (int r = 0; r < 2; ++r) guards = guards && dy[r].guards_ok() && dda[r].guards_ok() && ddu[r].guards_ok();
+    Err ey = compare(dt, y0, yr);
+    Err ea = compare(dt, a0, dar), eu = compare(dt, u0, dur);
+    /* Every backward kernel (1 staged, per-thread du stores; 2 staged; 3 general; 4 staged with the
+     * channel sum by shuffles). */
+    for (int variant = 1; variant <= 4; ++variant) {
+        dda[1].poison(); ddu[1].poison();
+        rc |= swr_cuda_backward_variant(variant, dt, da_.p(), du_.p(), dg.p(), dda[1].p(), ddu[1].p(), B, H, L, 16, k, nullptr);
+        CK(cudaDeviceSynchronize());
+        dda[1].get(a1); ddu[1].get(u1);
+        const Err va = compare(dt, a1, dar), vu = compare(dt, u1, dur);
+        ea.rel = std::max(ea.rel, va.rel); ea.maxn = std::max(ea.maxn, va.maxn); ea.nan += va.nan;
+        eu.rel = std::max(eu.rel, vu.rel); eu.maxn = std::max(eu.maxn, vu.maxn); eu.nan += vu.nan;
+        if (a1 == a0 && u1 == u0) ++n_bvariant_bitwise;
+    }
+    /* The other forward kernels (staged with per-thread stores; the general kernel): same tolerance. */
+    for (int variant = 1; variant <= 3; ++variant) {
+        dy[1].poison();
+        rc |= swr_cuda_forward_variant(variant, dt, da_.p(), du_.p(), dy[1].p(), B, H, L, 16, k, nullptr);
+        CK(cudaDeviceSynchronize());
+        dy[1].get(y1);
+        const Err ev = compare(dt, y1, yr);
+        ey.rel = std::max(ey.rel, ev.rel); ey.maxn = std::max(ey.maxn, ev.maxn); ey.nan += ev.nan;
+        if (y1 == y0) ++n_variant_bitwise;
+    }
+    const double t = tol(dt);
+    const bool ok = rc == SWR_OK && repro && guards && ey.nan == 0 && ea.nan == 0 && eu.nan == 0 &&
+                    ey.rel <= t && ea.rel <= t && eu.rel <= t && ey.maxn <= 4 * t && ea.maxn <= 4 * t &&
+                    eu.maxn <= 4 * t;
+    Worst& w = worst[dt];
+    w.y = std::max(w.y, ey.rel); w.da = std::max(w.da, ea.rel); w.du = std::max(w.du, eu.rel);
+    w.maxn = std::max({w.maxn, ey.maxn, ea.maxn, eu.maxn});
+    ++n_cases;
+    if (!ok) ++n_fail;
+    if (verbose || !ok)
+        printf("%-4s k=%d B=%lld H=%lld L=%-6lld %-8s%s  y %.2e/%.2e  da %.2e/%.2e  du %.2e/%.2e  nan %ld/%ld/%ld repro %d guards %d rc %d  %s\n",
+               dname(dt), k, (long long) B, (long long) H, (long long) L, gname(gate), misalign ? " misal" : "",
+               ey.rel, ey.maxn, ea.rel, ea.maxn, eu.rel, eu.maxn, ey.nan, ea.nan, eu.nan, (int) repro, (int) guards, rc,
+               ok ? "ok" : "FAIL");
+    return ok;
+}
+
+static int check_invalid() {
+    /* Argument checks: no launch, an error code. */
+    int bad = 0;
+    float* p = nullptr;
+    CK(cudaMalloc(&p, 4096));
+    bad += swr_cuda_forward(SWR_F32, p, p, p, 1, 1, 1, 8, 2, nullptr) != SWR_EINVAL;  /* block != 16 */
+    bad += swr_cuda_forward(SWR_F32, p, p, p, 1, 1, 1, 16, 3, nullptr) != SWR_EINVAL; /* k = 3 */
+    bad += swr_cuda_forward(SWR_F32, p, p, p, 0, 1, 1, 16, 2, nullptr) != SWR_EINVAL; /* B = 0 */
+    bad += swr_cuda_forward(SWR_F32, p, p, p, 1, 1, 0, 16, 2, nullptr) != SWR_EINVAL; /* L = 0 */
+    bad += swr_cuda_forward(7, p, p, p, 1, 1, 1, 16, 2, nullptr) != SWR_EDTYPE;
+    bad += swr_cuda_backward(SWR_F32, p, p, nullptr, p, p, 1, 1, 1, 16, 2, nullptr) != SWR_EINVAL;
+    CK(cudaFree(p));
+    printf("argument checks: %s\n", bad ? "FAIL" : "ok");
+    return bad;
+}
+
+static int run_checks(bool small) {
+    std::mt19937_64 rng(20261128);
+    const int dts[] = {SWR_F32, SWR_BF16, SWR_F16, SWR_F64};
+    int fails = check_invalid();
+    if (small) {
+        const int64_t Ls[] = {1, 17, 33, 515, 1100, 1032, 2056};
+        for (int dt : dts)
+            for (int k = 1; k <= 2; ++k)
+                for (int64_t L : Ls) run_case(dt, k, 2, 2, L, G_MIXED, L == 515, rng, true);
+        return fails + n_fail;
+    }
+    /* Lengths: tiny, block edges (16), tile edges (512 steps per CTA), the authors' failing lengths
+     * (1536, 12288, 16384), odd ones (rows not 16-byte aligned), and one over 65536. */
+    const int64_t Ls[] = {1, 2, 8, 15, 16, 17, 24, 31, 33, 100, 511, 512, 513, 520, 1000, 1024, 1040, 1536, 2056, 4097,
+                          12288, 16384, 65536 + 37};
+    std::uniform_int_distribution<int> Bd(1, 3), Hd(1, 3);
+    int gi = 0;
+    for (int64_t L : Ls)
+        for (int dt : dts)
+            for (int k = 1; k <= 2; ++k) {
+                int64_t B = Bd(rng), H = Hd(rng);
+                if (L > 20000) { B = 1; H = 2; }
+                const int gate = gi++ % G_COUNT;
+                run_case(dt, k, B, H, L, gate, false, rng, L >= 12288 || L == 1536);
+            }
+    /* Every gate distribution at a tile-crossing length, k = 2, all dtypes. */
+    for (int dt : dts)
+        for (int gate = 0; gate < G_COUNT; ++gate) run_case(dt, 2, 2, 2, 1536 + 5, gate, false, rng, false);
+    /* Misaligned base pointers (scalar path) and random shapes. */
+    for (int dt : dts) run_case(dt, 2, 2, 3, 2048, G_UNIFORM, true, rng, true);
+    std::uniform_int_distribution<int64_t> Ld(1, 3000);
+    for (int i = 0; i < 40; ++i) {
+        const int dt = dts[i % 4];
+        run_case(dt, 1 + (i / 4) % 2, Bd(rng), Hd(rng), Ld(rng), (i / 8) % G_COUNT, i % 7 == 0, rng, false);
+    }
+    printf("\nworst errors (rel L2 of y / da / du; max-normalised over all), tolerance:\n");
+    for (int dt : dts)
+        printf("  %-4s  y %.2e  da %.2e  du %.2e  max %.2e   tol %.0e\n", dname(dt), worst[dt].y, worst[dt].da,
+               worst[dt].du, worst[dt].maxn, tol(dt));
+    printf("kernel variants bitwise equal to the default: forward %d of %d, backward %d of %d\n", n_variant_bitwise,
+           3 * n_cases, n_bvariant_bitwise, 4 * n_cases);
+    printf("cases: %d, failed: %d\n", n_cases, n_fail + fails);
+    return fails + n_fail;
+}
+
+/* ---- timing ---- */
+static float time_ms(cudaEvent_t e0, cudaEvent_t e1) {
+    float ms = 0;
+    CK(cudaEventElapsedTime(&ms, e0, e1));
+    return ms;
+}
+
+static int run_bench() {
+    cudaDeviceProp prop;
+    CK(cudaGetDeviceProperties(&prop, 0));
+    char date[64];
+    const time_t now = time(nullptr);
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
+    printf("GPU: %s (sm_%d%d, %d SMs, %.0f GiB), %s\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount,
+           prop.totalGlobalMem / 1073741824.0, date);
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+
+    /* Device copy bandwidth: cudaMemcpy D2D, bytes read + written. */
+    const size_t cb = 1ull << 30;
+    void *s = nullptr, *d = nullptr;
+    CK(cudaMalloc(&s, cb));
+    CK(cudaMalloc(&d, cb));
+    CK(cudaMemset(s, 1, cb));
+    for (int i = 0; i < 3; ++i) CK(cudaMemcpyAsync(d, s, cb, cudaMemcpyDeviceToDevice));
+    const int creps = 20;
+    CK(cudaEventRecord(e0));
+    for (int i = 0; i < creps; ++i) CK(cudaMemcpyAsync(d, s, cb, cudaMemcpyDeviceToDevice));
+    CK(cudaEventRecord(e1));
+    CK(cudaEventSynchronize(e1));
+    const double copy_bw = 2.0 * cb * creps / (time_ms(e0, e1) * 1e-3); /* bytes / s */
+    CK(cudaFree(s));
+    CK(cudaFree(d));
+    printf("copy bandwidth (cudaMemcpy D2D 1 GiB, read + write): %.0f GB/s\n\n", copy_bw / 1e9);
+
+    const int64_t H = 128, C = 16 * H;
+    const int64_t shapes[4][2] = {{8, 4096}, {4, 8192}, {2, 16384}, {1, 32768}};
+    const int dts[] = {SWR_BF16, SWR_F32};
+    printf("%-5s %-11s %10s %10s %7s %12s %12s %7s %9s %9s\n", "dtype", "(B, L)", "fwd ms", "floor ms", "ratio",
+           "fwd+bwd ms", "floor ms", "ratio", "fwd GB/s", "bwd GB/s");
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<double> U(0.0, 1.0), S(-1.0, 1.0);
+    for (int dt : dts)
+        for (auto& sh : shapes) {
+            const int64_t B = sh[0], L = sh[1];
+            const size_t es = dsize(dt), na = B * H * L, nu = B * C * L;
+            std::vector<unsigned char> ha(na * es), hu(nu * es);
+            for (size_t i = 0; i < na; ++i) store(dt, ha.data(), i, U(rng));
+            for (size_t i = 0; i < nu; ++i) store(dt, hu.data(), i, S(rng));
+            void *a, *u, *y, *g, *da, *du;
+            CK(cudaMalloc(&a, na * es)); CK(cudaMalloc(&u, nu * es)); CK(cudaMalloc(&y, nu * es));
+            CK(cudaMalloc(&g, nu * es)); CK(cudaMalloc(&da, na * es)); CK(cudaMalloc(&du, nu * es));
+            CK(cudaMemcpy(a, ha.data(), na * es, cudaMemcpyHostToDevice));
+            CK(cudaMemcpy(u, hu.data(), nu * es, cudaMemcpyHostToDevice));
+            CK(cudaMemcpy(g, hu.data(), nu * es, cudaMemcpyHostToDevice)); /* any non-zero gradient */
+            const int reps = 30;
+            int rc = 0;
+            for (int i = 0; i < 3; ++i) rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr);
+            CK(cudaEventRecord(e0));
+            for (int i = 0; i < reps; ++i) rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr);
+            CK(cudaEventRecord(e1));
+            CK(cudaEventSynchronize(e1));
+            const double fwd = time_ms(e0, e1) / reps;
+            double var_ms[4] = {0, 0, 0, 0};
+            for (int variant = 1; variant <= 3; ++variant) {
+                for (int i = 0; i < 2; ++i) rc |= swr_cuda_forward_variant(variant, dt, a, u, y, B, H, L, 16, 2, nullptr);
+                CK(cudaEventRecord(e0));
+                for (int i = 0; i < reps; ++i) rc |= swr_cuda_forward_variant(variant, dt, a, u, y, B, H, L, 16, 2, nullptr);
+                CK(cudaEventRecord(e1));
+                CK(cudaEventSynchronize(e1));
+                var_ms[variant] = time_ms(e0, e1) / reps;
+            }
+            double bvar_ms[5] = {0, 0, 0, 0, 0};
+            for (int variant = 1; variant <= 4; ++variant) {
+                for (int i = 0; i < 2; ++i)
+                    rc |= swr_cuda_backward_variant(variant, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
+                CK(cudaEventRecord(e0));
+                for (int i = 0; i < reps; ++i)
+                    rc |= swr_cuda_backward_variant(variant, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
+                CK(cudaEventRecord(e1));
+                CK(cudaEventSynchronize(e1));
+                bvar_ms[variant] = time_ms(e0, e1) / reps;
+            }
+            for (int i = 0; i < 3; ++i) rc |= swr_cuda_backward(dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
+            CK(cudaEventRecord(e0));
+            for (int i = 0; i < reps; ++i) {
+                rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr);
+                rc |= swr_cuda_backward(dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
+            }
+            CK(cudaEventRecord(e1));
+            CK(cudaEventSynchronize(e1));
+            const double fb = time_ms(e0, e1) / reps;
+            CK(cudaGetLastError());
+            if (rc) { printf("launch failed\n"); return 1; }
+            /* Floors: forward reads a, u and writes y; backward reads a, u, dy and writes da, du. */
+            const double fbytes = (double) es * (na + 2 * nu), bbytes = (double) es * (2 * na + 3 * nu);
+            const double ffloor = fbytes / copy_bw * 1e3, fbfloor = (fbytes + bbytes) / copy_bw * 1e3;
+            printf("%-5s (%lld, %5lld) %10.4f %10.4f %7.2f %12.4f %12.4f %7.2f %9.0f %9.0f\n", dname(dt), (long long) B,
+                   (long long) L, fwd, ffloor, fwd / ffloor, fb, fbfloor, fb / fbfloor, fbytes / fwd / 1e6,
+                   bbytes / (fb - fwd) / 1e6);
+            printf("VARIANTS dtype=%s B=%lld L=%lld fwd: staged_thread_stores_ms=%.4f staged_coalesced_ms=%.4f general_ms=%.4f"
+                   "  bwd: staged_thread_stores_ms=%.4f staged_coalesced_ms=%.4f general_ms=%.4f staged_shfl_ms=%.4f\n",
+                   dname(dt), (long long) B, (long long) L, var_ms[1], var_ms[2], var_ms[3], bvar_ms[1], bvar_ms[2],
+                   bvar_ms[3], bvar_ms[4]);
+            printf("BENCH dtype=%s B=%lld L=%lld fwd_ms=%.5f fwd_floor_ms=%.5f fb_ms=%.5f fb_floor_ms=%.5f copy_GBs=%.1f\n",
+                   dname(dt), (long long) B, (long long) L, fwd, ffloor, fb, fbfloor, copy_bw / 1e9);
+            cudaFree(a); cudaFree(u); cudaFree(y); cudaFree(g); cudaFree(da); cudaFree(du);
+        }
+    return 0;
+}
+
+int main(int argc, char** argv) {
+    const std::string mode = argc > 1 ? argv[1] : "check";
+    int dev = 0;
+    if (cudaGetDeviceCount(&dev) != cudaSuccess || dev == 0) {
+        printf("no CUDA device\n");
+        return 2;
+    }
+    if (mode == "check") return run_checks(false) ? 1 : 0;
+    if (mode == "small") return run_checks(true) ? 1 : 0;
+    if (mode == "bench") return run_bench();
+    fprintf(stderr, "usage: %s check|small|bench\n", argv[0]);
+    return 2;
+}
