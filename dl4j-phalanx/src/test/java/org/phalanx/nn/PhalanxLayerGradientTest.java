@@ -90,6 +90,28 @@ class PhalanxLayerGradientTest {
         assertTrue(ok, "gradient check failed");
     }
 
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(RNNFormat.class)
+    void gradientCheckUtilPassesInAComputationGraph(RNNFormat f) {
+        org.deeplearning4j.nn.conf.ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder()
+                .seed(5).dataType(DataType.DOUBLE).updater(new NoOp()).graphBuilder().addInputs("in")
+                .addLayer("rnn", new SimpleRnn.Builder().nOut(32).activation(Activation.TANH).dataFormat(f).build(), "in")
+                .addLayer("phalanx", new PhalanxLayer.Builder().nOut(16).kvHeads(1).blockSize(4).dataFormat(f).build(), "rnn")
+                .addLayer("out", new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY)
+                        .nOut(3).dataFormat(f).build(), "phalanx")
+                .setOutputs("out").setInputTypes(InputType.recurrent(4, f)).build();
+        org.deeplearning4j.nn.graph.ComputationGraph net = new org.deeplearning4j.nn.graph.ComputationGraph(conf);
+        net.init();
+        PhalanxTestUtil.randomise(net.params(), 5);
+        int b = 3, l = 14;
+        INDArray x = seq(f, 8, b, 4, l), y = seq(f, 9, b, 3, l);
+        INDArray mask = PhalanxTestUtil.rightPadded(DataType.DOUBLE, l, l, 9, 2);
+        assertTrue(GradientCheckUtil.checkGradients(new GradientCheckUtil.GraphConfig().net(net)
+                .inputs(new INDArray[]{x}).labels(new INDArray[]{y})
+                .inputMask(new INDArray[]{mask}).labelMask(new INDArray[]{mask})
+                .epsilon(1e-6).maxRelError(1e-5).minAbsoluteError(1e-8).subset(true).maxPerParam(12)));
+    }
+
     @ParameterizedTest(name = "{0} kv={1} mask={2}")
     @CsvSource({"NCW, 0, false", "NWC, 1, true"})
     void oneSgdStepIsExactlyMinusLrTimesTheFiniteDifferenceGradient(RNNFormat f, int kv, boolean masked) {

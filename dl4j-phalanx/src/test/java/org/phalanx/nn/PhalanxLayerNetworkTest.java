@@ -194,6 +194,57 @@ class PhalanxLayerNetworkTest {
         assertEquals(net.outputSingle(x), back.outputSingle(x));
     }
 
+    @Test
+    void workspaceModesAndCacheModesTrainIdentically() {
+        INDArray ref = null;
+        for (org.deeplearning4j.nn.conf.WorkspaceMode wm : org.deeplearning4j.nn.conf.WorkspaceMode.values()) {
+            for (org.deeplearning4j.nn.conf.CacheMode cm : new org.deeplearning4j.nn.conf.CacheMode[]{
+                    org.deeplearning4j.nn.conf.CacheMode.NONE, org.deeplearning4j.nn.conf.CacheMode.DEVICE}) {
+                MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(42).updater(new Adam(3e-3))
+                        .trainingWorkspaceMode(wm).inferenceWorkspaceMode(wm).cacheMode(cm).list()
+                        .layer(new LSTM.Builder().nOut(32).activation(Activation.TANH).build())
+                        .layer(new PhalanxLayer.Builder().kvHeads(1).blockSize(8).build())
+                        .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY)
+                                .nOut(2).build())
+                        .setInputType(InputType.recurrent(3)).build();
+                MultiLayerNetwork net = new MultiLayerNetwork(conf);
+                net.init();
+                for (int i = 0; i < 3; i++) net.fit(data(RNNFormat.NCW, 4, 21, 10 + i));
+                if (ref == null) ref = net.params().dup();
+                else assertEquals(ref, net.params(), wm + " / " + cm);
+            }
+        }
+    }
+
+    @Test
+    void dropoutTrains() {
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(42).updater(new Adam(3e-3)).list()
+                .layer(new PhalanxLayer.Builder().nIn(16).nOut(16).dropOut(0.8).build())
+                .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY)
+                        .nOut(2).build())
+                .setInputType(InputType.recurrent(16)).build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        DataSet ds = new DataSet(Nd4j.rand(DataType.FLOAT, 4, 16, 30), Nd4j.rand(DataType.FLOAT, 4, 2, 30));
+        double s0 = net.score(ds);
+        for (int i = 0; i < 30; i++) net.fit(ds);
+        assertTrue(net.score(ds) < s0);
+    }
+
+    @Test
+    void truncatedBpttIsRefusedClearly() {
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(1).list()
+                .layer(new PhalanxLayer.Builder().nIn(16).build())
+                .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY)
+                        .nOut(2).build())
+                .backpropType(org.deeplearning4j.nn.conf.BackpropType.TruncatedBPTT).tBPTTLength(10)
+                .setInputType(InputType.recurrent(16)).build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        DataSet ds = new DataSet(Nd4j.rand(DataType.FLOAT, 2, 16, 30), Nd4j.rand(DataType.FLOAT, 2, 2, 30));
+        assertMessage(assertThrows(UnsupportedOperationException.class, () -> net.fit(ds)), "truncated BPTT");
+    }
+
     // ------------------------------------------------------------------------------------------ bad input
 
     private static void assertMessage(Throwable e, String... parts) {
