@@ -111,9 +111,16 @@ class PhalanxLayerNetworkTest {
         assertEquals(1 - (aHead0 + aHead1) / 2, beta0, 1e-6);
         assertEquals(p.get("bb").getDouble(0), p.get("bb").getDouble(15), 0.0);
         assertEquals(1.0, p.get("bc").minNumber().doubleValue(), 0.0);
-        assertTrue(p.get("Wa").amaxNumber().doubleValue() < 0.1 * p.get("Wv").amaxNumber().doubleValue() * 1.5);
+        // Xavier (the network default) with Wa scaled by 0.1: std sqrt(2 / (fanIn + fanOut)).
+        assertEquals(0.1 * Math.sqrt(2.0 / (64 + 4)), p.get("Wa").stdNumber().doubleValue(), 0.1 * 0.05);
+        assertEquals(Math.sqrt(2.0 / (64 + 64)), p.get("Wv").stdNumber().doubleValue(), 0.02);
         assertTrue(p.get("Wo").stdNumber().doubleValue() > 0.01);
         assertTrue(net.getLayer(0).conf().getLayer().initializer() instanceof PhalanxParamInitializer);
+        // Memory report (DL4J's network-level report goes through it).
+        org.deeplearning4j.nn.conf.memory.NetworkMemoryReport r = net.getLayerWiseConfigurations()
+                .getMemoryReport(InputType.recurrent(64, 100));
+        assertTrue(r.getTotalMemoryBytes(8, org.deeplearning4j.nn.conf.memory.MemoryUseMode.TRAINING,
+                org.deeplearning4j.nn.conf.CacheMode.NONE, DataType.FLOAT) > 4 * total);
     }
 
     @ParameterizedTest
