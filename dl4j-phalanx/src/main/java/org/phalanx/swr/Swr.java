@@ -55,14 +55,21 @@ public final class Swr {
      * {@code blockSize} and {@code k} stay the same.
      */
     public static INDArray forward(INDArray a, INDArray u, int blockSize, int k, SwrState state) {
+        return forwardInto(a, u, Nd4j.createUninitialized(u.dataType(), u.shape(), 'c'), blockSize, k, state);
+    }
+
+    /** The streaming forward written into the given output array (see {@link #forwardInto(INDArray, INDArray, INDArray, int, int)}). */
+    public static INDArray forwardInto(INDArray a, INDArray u, INDArray y, int blockSize, int k, SwrState state) {
         SwrKernels kernels = check("forward", a, u, null, blockSize, k);
         if (state == null) {
             throw new IllegalArgumentException("Swr.forward: state must not be null (use SwrState.create)");
         }
         state.checkCompatible(a);
-        INDArray ac = contiguous(a), uc = contiguous(u);
-        INDArray y = Nd4j.createUninitialized(u.dataType(), u.shape(), 'c');
-        kernels.forwardStream(ac, uc, y, blockSize, k, state.h, state.p, k == 2 ? state.v : null, state.position);
+        checkOutput("forward", "y", y, u);
+        INDArray yc = writable(y);
+        kernels.forwardStream(contiguous(a), contiguous(u), yc, blockSize, k, state.h, state.p, k == 2 ? state.v : null,
+                state.position);
+        if (yc != y) y.assign(yc);
         state.position += a.size(2);
         return y;
     }

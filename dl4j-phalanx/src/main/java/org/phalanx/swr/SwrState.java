@@ -5,6 +5,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * Streaming (decode) state of SWR for a batch of sequences: O(channels), independent of how many
@@ -14,6 +16,9 @@ import java.util.Arrays;
  * phase). About {@code 2C + H} numbers per sequence.
  */
 public final class SwrState {
+
+    /** Keys of {@link #toMap(String)}, after the prefix. */
+    public static final String H = "h", P = "P", V = "v", POSITION = "position";
 
     final INDArray h;
     final INDArray p;
@@ -75,6 +80,50 @@ public final class SwrState {
             s.position = position;
             return s;
         }
+    }
+
+    /**
+     * Copies of the state's arrays and position, in the form DL4J's {@code rnnGetPreviousState()} uses:
+     * {@code prefix + "h"} [B, C], {@code prefix + "P"} [B, H], {@code prefix + "v"} [B, C] and
+     * {@code prefix + "position"} (a scalar: steps seen, which fixes the block phase). Outside any workspace.
+     */
+    public Map<String, INDArray> toMap(String prefix) {
+        Map<String, INDArray> m = new HashMap<>();
+        try (var ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            m.put(prefix + H, h.dup('c'));
+            m.put(prefix + P, p.dup('c'));
+            m.put(prefix + V, v.dup('c'));
+            m.put(prefix + POSITION, Nd4j.scalar(position));
+        }
+        return m;
+    }
+
+    /** Whether the map holds a state written by {@link #toMap(String)} with this prefix. */
+    public static boolean isIn(Map<String, INDArray> m, String prefix) {
+        return m != null && m.containsKey(prefix + H) && m.containsKey(prefix + P) && m.containsKey(prefix + V)
+                && m.containsKey(prefix + POSITION);
+    }
+
+    /** A new state holding copies of the map's arrays (see {@link #toMap(String)}); checks shapes against {@code heads}. */
+    public static SwrState fromMap(Map<String, INDArray> m, String prefix, long heads) {
+        if (!isIn(m, prefix)) {
+            throw new IllegalArgumentException("SwrState.fromMap: the map must hold " + prefix + H + ", " + prefix + P
+                    + ", " + prefix + V + " and " + prefix + POSITION + "; got keys " + (m == null ? "none" : m.keySet()));
+        }
+        INDArray h = m.get(prefix + H), p = m.get(prefix + P), v = m.get(prefix + V);
+        long b = h.rank() == 2 ? h.size(0) : -1, c = Swr.HEAD * heads;
+        if (h.rank() != 2 || h.size(1) != c || p.rank() != 2 || p.size(0) != b || p.size(1) != heads
+                || v.rank() != 2 || v.size(0) != b || v.size(1) != c) {
+            throw new IllegalArgumentException("SwrState.fromMap: expected " + prefix + "h, v [B, " + c + "] and "
+                    + prefix + "P [B, " + heads + "]; got h " + Arrays.toString(h.shape()) + ", P "
+                    + Arrays.toString(p.shape()) + ", v " + Arrays.toString(v.shape()));
+        }
+        SwrState s = create(h.dataType(), b, heads);
+        s.h.assign(h);
+        s.p.assign(p.castTo(h.dataType()));
+        s.v.assign(v.castTo(h.dataType()));
+        s.position = m.get(prefix + POSITION).getLong(0);
+        return s;
     }
 
     void checkCompatible(INDArray a) {

@@ -20,7 +20,6 @@ import org.nd4j.common.primitives.Pair;
 import org.phalanx.nn.conf.layers.PhalanxLayer;
 import org.phalanx.swr.Swr;
 import org.phalanx.swr.SwrState;
-import org.phalanx.swr.SwrStateMaps;
 
 import java.util.Arrays;
 import java.util.HashMap;
@@ -210,10 +209,10 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         }
 
         int block = layerConf().getBlockSize(), k = layerConf().getWindow();
+        f.y = mgr.createUninitialized(keep, t, new long[]{bsz, d, len}, 'c');
         if (state != null) {
-            f.y = Swr.forward(f.a, f.u, block, k, state);
+            Swr.forwardInto(f.a, f.u, f.y, block, k, state);
         } else {
-            f.y = mgr.createUninitialized(keep, t, new long[]{bsz, d, len}, 'c');
             Swr.forwardInto(f.a, f.u, f.y, block, k);
         }
 
@@ -494,7 +493,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
     public Map<String, INDArray> rnnGetPreviousState() {
         Map<String, INDArray> m = new HashMap<>(stateMap);
         if (streamState != null) {
-            m.putAll(SwrStateMaps.toMap(streamState, STATE_PREFIX));
+            m.putAll(streamState.toMap(STATE_PREFIX));
         }
         return m;
     }
@@ -503,8 +502,8 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
     @Override
     public void rnnSetPreviousState(Map<String, INDArray> stateMap) {
         super.rnnSetPreviousState(stateMap);
-        if (SwrStateMaps.contains(stateMap, STATE_PREFIX)) {
-            SwrState s = SwrStateMaps.fromMap(stateMap, STATE_PREFIX, heads());
+        if (SwrState.isIn(stateMap, STATE_PREFIX)) {
+            SwrState s = SwrState.fromMap(stateMap, STATE_PREFIX, heads());
             if (s.dataType() != dataType) {
                 throw new IllegalArgumentException(where() + "rnnSetPreviousState: state of type " + s.dataType()
                         + "; the layer runs in " + dataType);
