@@ -467,6 +467,34 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
     }
 }
 
+/* One thread's block of a staged backward tile: local states h, output gradients g and, for k = 2,
+ * the carrier v from the block before and q (the next block's sum of P * dy) from the block after,
+ * both read from the staged halos (zeros past the end). */
+template <typename T, typename A, int K>
+__device__ __forceinline__ void staged_block_states(const T* ub, const T* gb, const T* ab, int64_t s,
+                                                    A* h, A* g, A& q, A& v) {
+    smem_block<T, A>(ub, h);
+    smem_block<T, A>(gb, g);
+    {
+        A am[BLK];
+        smem_block<T, A>(ab, am);
+#pragma unroll
+        for (int i = 1; i < BLK; ++i) h[i] = fma(am[i], h[i - 1], h[i]);
+    }
+    q = A(0);
+    v = A(0);
+    if (K == 2) {
+        v = s > 0 ? smem_terminal<T, A>(ub - BLK, ab - BLK) : A(0);
+        A gn[BLK], an[BLK];
+        smem_block<T, A>(gb + BLK, gn);
+        smem_block<T, A>(ab + BLK, an);
+        A P = an[0];
+        q = P * gn[0];
+#pragma unroll
+        for (int i = 1; i < BLK; ++i) { P *= an[i]; q = fma(P, gn[i], q); }
+    }
+}
+
 template <typename T>
 __host__ __device__ constexpr size_t bwd_staged_region() {
     typedef typename Acc<T>::type A;
@@ -512,27 +540,8 @@ swr_backward_staged(const T* __restrict__ a, const T* __restrict__ u, const T* _
     const T* ub = us + ch * UCOLS + BLK + bi * BLK;
     const T* gb = gs + ch * GCOLS + bi * BLK;
     const T* ab = as + BLK + bi * BLK;
-    A h[BLK], g[BLK];
-    smem_block<T, A>(ub, h);
-    smem_block<T, A>(gb, g);
-    {
-        A am[BLK];
-        smem_block<T, A>(ab, am);
-#pragma unroll
-        for (int i = 1; i < BLK; ++i) h[i] = fma(am[i], h[i - 1], h[i]);
-    }
-    A q = A(0), v = A(0);
-    if (K == 2) {
-        v = s > 0 ? smem_terminal<T, A>(ub - BLK, ab - BLK) : A(0);
-        /* q: the next block's sum of P * dy (zero past the end: staged zeros). */
-        A gn[BLK], an[BLK];
-        smem_block<T, A>(gb + BLK, gn);
-        smem_block<T, A>(ab + BLK, an);
-        A P = an[0];
-        q = P * gn[0];
-#pragma unroll
-        for (int i = 1; i < BLK; ++i) { P *= an[i]; q = fma(P, gn[i], q); }
-    }
+    A h[BLK], g[BLK], q, v;
+    staged_block_states<T, A, K>(ub, gb, ab, s, h, g, q, v);
     __syncthreads(); /* the staged u and dy are consumed: dpart may overwrite them */
 
     /* This thread's slice of dpart first holds y = h + P v (the forward output inside the block),
@@ -677,26 +686,8 @@ swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __r
     const T* ub = us + ch * UP + BLK + bi * BLK;
     const T* gb = gs + ch * GP + bi * BLK;
     const T* ab = as + BLK + bi * BLK;
-    A h[BLK], g[BLK];
-    smem_block<T, A>(ub, h);
-    smem_block<T, A>(gb, g);
-    {
-        A am[BLK];
-        smem_block<T, A>(ab, am);
-#pragma unroll
-        for (int i = 1; i < BLK; ++i) h[i] = fma(am[i], h[i - 1], h[i]);
-    }
-    A q = A(0), v = A(0);
-    if (K == 2) {
-        v = s > 0 ? smem_terminal<T, A>(ub - BLK, ab - BLK) : A(0);
-        A gn[BLK], an[BLK];
-        smem_block<T, A>(gb + BLK, gn);
-        smem_block<T, A>(ab + BLK, an);
-        A P = an[0];
-        q = P * gn[0];
-#pragma unroll
-        for (int i = 1; i < BLK; ++i) { P *= an[i]; q = fma(P, gn[i], q); }
-    }
+    A h[BLK], g[BLK], q, v;
+    staged_block_states<T, A, K>(ub, gb, ab, s, h, g, q, v);
     __syncthreads(); /* the staged u and dy are consumed: ybuf may overwrite them */
 
     A* yp = ybuf + tid * (BLK + 1);                                   /* this thread's y = h + P v */
