@@ -90,6 +90,14 @@ static inline void terminals(const float* ap, const float* up_, int64_t L, int64
     for (int ch = 0; ch < HEAD; ++ch) v[ch] = lane15(d.scan(_mm512_loadu_ps(up_ + ch * L + s)));
 }
 
+/* The carriers a run of blocks starts from: zero at the sequence start, else the terminal local
+ * states of the block before the run (one block of look-behind). */
+template <int K>
+static inline void start_carriers(const float* ap, const float* up_, int64_t L, int64_t c0, __m512* v) {
+    for (int ch = 0; ch < HEAD; ++ch) v[ch] = _mm512_set1_ps(0.f);
+    if (K == 2 && c0 > 0) terminals(ap, up_, L, (c0 - 1) * BLOCK, v);
+}
+
 template <int K>
 static void forward(const float* a, const float* u, float* y, int64_t B, int64_t H, int64_t L) {
     const phalanx_swr_v4::WorkSplit split(B, H, L, BLOCK);
@@ -102,8 +110,7 @@ static void forward(const float* a, const float* u, float* y, int64_t B, int64_t
         float* yp = y + w.channel_offset;
         const int64_t c0 = w.c0, c1 = w.c1;
         __m512 v[HEAD];
-        for (int ch = 0; ch < HEAD; ++ch) v[ch] = _mm512_set1_ps(0.f);
-        if (K == 2 && c0 > 0) terminals(ap, up_, L, (c0 - 1) * BLOCK, v);
+        start_carriers<K>(ap, up_, L, c0, v);
         for (int64_t c = c0; c < c1; ++c) {
             const int64_t s = c * BLOCK;
             const int n = (int) std::min<int64_t>(BLOCK, L - s);
@@ -136,8 +143,7 @@ static void backward(const float* a, const float* u, const float* dy, float* da,
         float* dup = du + w.channel_offset;
         const int64_t c0 = w.c0, c1 = w.c1;
         __m512 v[HEAD];
-        for (int ch = 0; ch < HEAD; ++ch) v[ch] = _mm512_set1_ps(0.f);
-        if (K == 2 && c0 > 0) terminals(ap, up_, L, (c0 - 1) * BLOCK, v);
+        start_carriers<K>(ap, up_, L, c0, v);
         for (int64_t c = c0; c < c1; ++c) {
             const int64_t s = c * BLOCK;
             const int n = (int) std::min<int64_t>(BLOCK, L - s);
