@@ -1,5 +1,6 @@
 package org.phalanx.swr;
 
+import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.Shape;
@@ -66,7 +67,7 @@ public final class Swr {
         }
         state.checkCompatible(a);
         checkOutput("forward", "y", y, u);
-        INDArray yc = writable(y);
+        INDArray yc = writable(y, a, u);
         kernels.forwardStream(contiguous(a), contiguous(u), yc, blockSize, k, state.h, state.p, k == 2 ? state.v : null,
                 state.position);
         if (yc != y) y.assign(yc);
@@ -93,13 +94,14 @@ public final class Swr {
     }
 
     /**
-     * {@code y = SWR(a, u)} written into the given output array (any layout; a contiguous 'c' array is
-     * written directly, anything else through a temporary). Lets callers reuse buffers.
+     * {@code y = SWR(a, u)} written into the given output array (any layout; a contiguous 'c' array that
+     * shares no memory with {@code a} or {@code u} is written directly, anything else through a
+     * temporary, so {@code y} may even be {@code u} itself). Lets callers reuse buffers.
      */
     public static INDArray forwardInto(INDArray a, INDArray u, INDArray y, int blockSize, int k) {
         SwrKernels kernels = check("forward", a, u, null, blockSize, k);
         checkOutput("forward", "y", y, u);
-        INDArray yc = writable(y);
+        INDArray yc = writable(y, a, u);
         kernels.forward(contiguous(a), contiguous(u), yc, blockSize, k);
         if (yc != y) y.assign(yc);
         return y;
@@ -110,7 +112,7 @@ public final class Swr {
         SwrKernels kernels = check("backward", a, u, dy, blockSize, k);
         checkOutput("backward", "da", da, a);
         checkOutput("backward", "du", du, u);
-        INDArray dac = writable(da), duc = writable(du);
+        INDArray dac = writable(da, a, u, dy), duc = writable(du, a, u, dy, da);
         kernels.backward(contiguous(a), contiguous(u), contiguous(dy), dac, duc, blockSize, k);
         if (dac != da) da.assign(dac);
         if (duc != du) du.assign(duc);
@@ -124,9 +126,22 @@ public final class Swr {
         }
     }
 
-    private static INDArray writable(INDArray out) {
-        if (out.ordering() == 'c' && Shape.hasDefaultStridesForShape(out)) return out;
-        return Nd4j.createUninitialized(out.dataType(), out.shape(), 'c');
+    /**
+     * The output itself where the kernels can write it directly: contiguous 'c' order and no memory
+     * shared with any input (the kernels read neighbouring blocks of their inputs while other threads
+     * write outputs); otherwise a temporary that the caller copies back.
+     */
+    private static INDArray writable(INDArray out, INDArray... inputs) {
+        boolean direct = out.ordering() == 'c' && Shape.hasDefaultStridesForShape(out);
+        for (INDArray in : inputs) {
+            direct &= root(in) != root(out);
+        }
+        return direct ? out : Nd4j.createUninitialized(out.dataType(), out.shape(), 'c');
+    }
+
+    private static DataBuffer root(INDArray x) {
+        DataBuffer d = x.data();
+        return d.originalDataBuffer() != null ? d.originalDataBuffer() : d;
     }
 
     /**

@@ -60,6 +60,24 @@ class SwrInputsTest {
     }
 
     @Test
+    void outputsMayAliasInputs() {
+        int B = 2, H = 2, L = 3000, C = 16 * H; // long enough for several threads' runs of blocks
+        INDArray a = arr(gates(r, B * H * L, SwrTestData.Gates.UNIFORM), DataType.FLOAT, B, H, L);
+        INDArray u = arr(normal(r, B * C * L), DataType.FLOAT, B, C, L);
+        INDArray dy = arr(normal(r, B * C * L), DataType.FLOAT, B, C, L);
+        INDArray y = Swr.forward(a, u);
+        INDArray[] g = Swr.backward(a, u, dy);
+        INDArray uInPlace = u.dup();
+        Swr.forwardInto(a, uInPlace, uInPlace, 16, 2);
+        assertEquals(y, uInPlace, "y written over u");
+        INDArray dyInPlace = dy.dup();
+        INDArray da = Nd4j.create(DataType.FLOAT, B, H, L);
+        Swr.backwardInto(a, u, dyInPlace, da, dyInPlace, 16, 2);
+        assertEquals(g[1], dyInPlace, "du written over dy");
+        assertEquals(g[0], da);
+    }
+
+    @Test
     void badInputGivesClearMessages() {
         INDArray a = Nd4j.rand(DataType.FLOAT, 2, 2, 10), u = Nd4j.rand(DataType.FLOAT, 2, 32, 10);
         assertMessage(() -> Swr.forward(null, u), "a must not be null");
