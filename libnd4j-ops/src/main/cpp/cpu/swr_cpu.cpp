@@ -77,7 +77,7 @@ static int swr_isa() {
 /* float32 with block 16 on AVX-512: the in-register scans of swr_cpu_avx512.h. */
 static bool swr_fast_forward(const float* a, const float* u, float* y, int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) {
 #ifdef SWR_HAVE_V3
-    if (swr_isa() < 4 || block != 16) return false;
+    if (swr_isa() < 4 || block != 16 || k > 2) return false;
     if (k == 2) phalanx_swr_avx512::forward<2>(a, u, y, B, H, L);
     else phalanx_swr_avx512::forward<1>(a, u, y, B, H, L);
     return true;
@@ -90,7 +90,7 @@ static bool swr_fast_forward(const double*, const double*, double*, int64_t, int
 static bool swr_fast_backward(const float* a, const float* u, const float* dy, float* da, float* du, int64_t B, int64_t H,
                               int64_t L, int32_t block, int32_t k) {
 #ifdef SWR_HAVE_V3
-    if (swr_isa() < 4 || block != 16) return false;
+    if (swr_isa() < 4 || block != 16 || k > 2) return false;
     if (k == 2) phalanx_swr_avx512::backward<2>(a, u, dy, da, du, B, H, L);
     else phalanx_swr_avx512::backward<1>(a, u, dy, da, du, B, H, L);
     return true;
@@ -102,7 +102,7 @@ static bool swr_fast_backward(const double*, const double*, const double*, doubl
                               int32_t, int32_t) { return false; }
 
 static int swr_valid(int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) {
-    return B >= 1 && H >= 1 && L >= 1 && block >= 1 && (k == 1 || k == 2);
+    return B >= 1 && H >= 1 && L >= 1 && block >= 1 && k >= 1;
 }
 
 #define SWR_DEFINE(SUFFIX, T)                                                                          \
@@ -110,14 +110,15 @@ static int swr_valid(int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) 
                                             int64_t L, int32_t block, int32_t k) {                    \
         if (!swr_valid(B, H, L, block, k) || !a || !u || !y) return SWR_EINVAL;                       \
         if (swr_fast_forward(a, u, y, B, H, L, block, k)) return SWR_OK;                              \
-        if (k == 2) SWR_DISPATCH(forward<T, 2>(a, u, y, B, H, L, block));                            \
+        if (k > 2) SWR_DISPATCH(forward_anyk<T>(a, u, y, B, H, L, block, k));                          \
+        else if (k == 2) SWR_DISPATCH(forward<T, 2>(a, u, y, B, H, L, block));                            \
         else SWR_DISPATCH(forward<T, 1>(a, u, y, B, H, L, block));                                   \
         return SWR_OK;                                                                                \
     }                                                                                                 \
     extern "C" int swr_cpu_forward_stream_##SUFFIX(const T* a, const T* u, T* y, int64_t B,          \
                                                    int64_t H, int64_t L, int32_t block, int32_t k,    \
                                                    T* h, T* P, T* v, int64_t pos) {                   \
-        if (!swr_valid(B, H, L, block, k) || pos < 0 || !a || !u || !y || !h || !P || (k == 2 && !v)) \
+        if (!swr_valid(B, H, L, block, k) || k > 2 || pos < 0 || !a || !u || !y || !h || !P || (k == 2 && !v)) \
             return SWR_EINVAL;                                                                        \
         if (k == 2) SWR_DISPATCH(forward_stream<T, 2>(a, u, y, B, H, L, block, h, P, v, pos));       \
         else SWR_DISPATCH(forward_stream<T, 1>(a, u, y, B, H, L, block, h, P, v, pos));              \
@@ -128,7 +129,8 @@ static int swr_valid(int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) 
                                              int32_t k) {                                             \
         if (!swr_valid(B, H, L, block, k) || !a || !u || !dy || !da || !du) return SWR_EINVAL;        \
         if (swr_fast_backward(a, u, dy, da, du, B, H, L, block, k)) return SWR_OK;                   \
-        if (k == 2) SWR_DISPATCH(backward<T, 2>(a, u, dy, da, du, B, H, L, block));                  \
+        if (k > 2) SWR_DISPATCH(backward_anyk<T>(a, u, dy, da, du, B, H, L, block, k));                \
+        else if (k == 2) SWR_DISPATCH(backward<T, 2>(a, u, dy, da, du, B, H, L, block));                  \
         else SWR_DISPATCH(backward<T, 1>(a, u, dy, da, du, B, H, L, block));                         \
         return SWR_OK;                                                                                \
     }

@@ -260,4 +260,174 @@ static void backward(const T* a, const T* u, const T* dy, T* da, T* du,
     }
 }
 
+/*
+ * Any window k >= 3 (docs/SWR.md section 1 with k blocks): y_t = h_t + P_t * carry_c, where the carry
+ * of block c sums the terminal local states v_j of the k - 1 blocks before it, each attenuated by the
+ * total decays A_i of the blocks in between:
+ *     carry_c = sum_{m=1}^{k-1} (prod_{i=c-m+1}^{c-1} A_i) v_{c-m}.
+ * The backward adds to the k = 2 formulas (q -> qv, v -> carry) the gradient of the block products:
+ *     dA_c = sum_{c2 in (c, c+k-1)} Q_c2 (prod_{i=c+1}^{c2-1} A_i) sum_{j=c2-k+1}^{c-1} (prod_{i=j+1}^{c-1} A_i) v_j,
+ *     da_t += dA_c * P_{t-1} * R_t (the block product without a_t, no division).
+ * Summaries (v_j, A_j, Q_j = sum_{t in j} P_t dy_t) of the blocks around c live in a ring of 2k - 1.
+ * Plain per-channel loops: k >= 3 is a generality path, not a tuned one.
+ */
+template <typename T>
+struct BlockSummaries {
+    int K, slots;
+    std::vector<T> store; /* per slot: v[HEAD], Q[HEAD], A */
+    BlockSummaries(int K_) : K(K_), slots(2 * K_ - 1), store((size_t) (2 * K_ - 1) * (2 * HEAD + 1)) {}
+    T* v(int64_t j) { return &store[(size_t) (j % slots) * (2 * HEAD + 1)]; }
+    T* Q(int64_t j) { return v(j) + HEAD; }
+    T& A(int64_t j) { return v(j)[2 * HEAD]; }
+
+    /* Summarise block j: terminal local state, total decay and (if gp) sum of P * dy. */
+    void compute(const T* ap, const T* up, const T* gp, int64_t L, int32_t block, int64_t j) {
+        const int64_t s = j * block;
+        const int n = (int) std::min<int64_t>(block, L - s);
+        T h[HEAD], q[HEAD];
+        T P = ap[s];
+        for (int ch = 0; ch < HEAD; ++ch) {
+            h[ch] = up[ch * L + s];
+            q[ch] = gp ? P * gp[ch * L + s] : T(0);
+        }
+        for (int i = 1; i < n; ++i) {
+            const T at = ap[s + i];
+            P *= at;
+            for (int ch = 0; ch < HEAD; ++ch) {
+                h[ch] = at * h[ch] + up[ch * L + s + i];
+                if (gp) q[ch] += P * gp[ch * L + s + i];
+            }
+        }
+        T* vj = v(j);
+        T* Qj = Q(j);
+        for (int ch = 0; ch < HEAD; ++ch) {
+            vj[ch] = h[ch];
+            Qj[ch] = q[ch];
+        }
+        A(j) = P;
+    }
+
+    /* carry_c: what the k - 1 blocks before c hand to it. */
+    void carry(int64_t c, T* out) {
+        for (int ch = 0; ch < HEAD; ++ch) out[ch] = T(0);
+        T W = T(1);
+        for (int m = 1; m < K && c - m >= 0; ++m) {
+            const T* vj = v(c - m);
+            for (int ch = 0; ch < HEAD; ++ch) out[ch] += W * vj[ch];
+            W *= A(c - m);
+        }
+    }
+};
+
+template <typename T>
+static void forward_anyk(const T* a, const T* u, T* y, int64_t B, int64_t H, int64_t L, int32_t block, int K) {
+    const WorkSplit split(B, H, L, block);
+#pragma omp parallel if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
+    {
+        BlockSummaries<T> sums(K);
+#pragma omp for schedule(static)
+        for (int64_t item = 0; item < split.items; ++item) {
+            const WorkSplit::Item w = split.at(item);
+            const T* ap = a + w.decay_offset;
+            const T* up = u + w.channel_offset;
+            T* yp = y + w.channel_offset;
+            for (int64_t j = std::max<int64_t>(0, w.c0 - K + 1); j < w.c0; ++j) sums.compute(ap, up, nullptr, L, block, j);
+            for (int64_t c = w.c0; c < w.c1; ++c) {
+                T carry[HEAD], h[HEAD];
+                sums.carry(c, carry);
+                const int64_t s = c * block;
+                const int n = (int) std::min<int64_t>(block, L - s);
+                T P = T(1);
+                for (int ch = 0; ch < HEAD; ++ch) h[ch] = T(0);
+                for (int i = 0; i < n; ++i) {
+                    const T at = ap[s + i];
+                    P = i == 0 ? at : P * at;
+                    for (int ch = 0; ch < HEAD; ++ch) {
+                        h[ch] = (i == 0 ? T(0) : at * h[ch]) + up[ch * L + s + i];
+                        yp[ch * L + s + i] = h[ch] + P * carry[ch];
+                    }
+                }
+                sums.compute(ap, up, nullptr, L, block, c); /* its v and A, for the blocks after it */
+            }
+        }
+    }
+}
+
+template <typename T>
+static void backward_anyk(const T* a, const T* u, const T* dy, T* da, T* du,
+                          int64_t B, int64_t H, int64_t L, int32_t block, int K) {
+    const WorkSplit split(B, H, L, block);
+    const int64_t nblocks = split.nblocks;
+#pragma omp parallel if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
+    {
+        BlockSummaries<T> sums(K);
+        std::vector<T> scratch((size_t) block * (2 * HEAD + 1));
+        T* hs = scratch.data();                  /* [block][HEAD] local states */
+        T* gs = hs + (size_t) block * HEAD;      /* [block][HEAD] dy */
+        T* Ps = gs + (size_t) block * HEAD;      /* [block] prefix products */
+#pragma omp for schedule(static)
+        for (int64_t item = 0; item < split.items; ++item) {
+            const WorkSplit::Item w = split.at(item);
+            const T* ap = a + w.decay_offset;
+            const T* up = u + w.channel_offset;
+            const T* gp = dy + w.channel_offset;
+            T* dap = da + w.decay_offset;
+            T* dup = du + w.channel_offset;
+            /* Summaries of blocks c - k + 1 .. c + k - 1 are in the ring when block c is processed. */
+            for (int64_t j = std::max<int64_t>(0, w.c0 - K + 1); j < std::min(nblocks, w.c0 + K - 1); ++j)
+                sums.compute(ap, up, gp, L, block, j);
+            for (int64_t c = w.c0; c < w.c1; ++c) {
+                if (c + K - 1 < nblocks) sums.compute(ap, up, gp, L, block, c + K - 1);
+                T carry[HEAD], qv[HEAD], dA[HEAD];
+                sums.carry(c, carry);
+                for (int ch = 0; ch < HEAD; ++ch) { qv[ch] = T(0); dA[ch] = T(0); }
+                T Wr = T(1); /* prod_{i=c+1}^{c2-1} A_i */
+                for (int64_t c2 = c + 1; c2 < c + K && c2 < nblocks; ++c2) {
+                    const T* Q2 = sums.Q(c2);
+                    for (int ch = 0; ch < HEAD; ++ch) qv[ch] += Wr * Q2[ch];
+                    /* dA_c: the carries of c2 that pass through block c (from blocks j < c). */
+                    T Wl = T(1); /* prod_{i=j+1}^{c-1} A_i */
+                    for (int64_t j = c - 1; j >= 0 && j >= c2 - K + 1; --j) {
+                        const T* vj = sums.v(j);
+                        const T f = Wr * Wl;
+                        for (int ch = 0; ch < HEAD; ++ch) dA[ch] += Q2[ch] * f * vj[ch];
+                        Wl *= sums.A(j);
+                    }
+                    Wr *= sums.A(c2);
+                }
+                const int64_t s = c * block;
+                const int n = (int) std::min<int64_t>(block, L - s);
+                for (int ch = 0; ch < HEAD; ++ch)
+                    for (int i = 0; i < n; ++i) {
+                        hs[i * HEAD + ch] = up[ch * L + s + i];
+                        gs[i * HEAD + ch] = gp[ch * L + s + i];
+                    }
+                Ps[0] = ap[s];
+                for (int i = 1; i < n; ++i) {
+                    const T at = ap[s + i];
+                    Ps[i] = Ps[i - 1] * at;
+                    for (int ch = 0; ch < HEAD; ++ch) hs[i * HEAD + ch] = at * hs[(i - 1) * HEAD + ch] + hs[i * HEAD + ch];
+                }
+                T rev[HEAD] = {};
+                T R = T(1), anext = T(0);
+                for (int i = n - 1; i >= 0; --i) {
+                    const T Pprev = i > 0 ? Ps[i - 1] : T(1);
+                    T acc = T(0);
+                    for (int ch = 0; ch < HEAD; ++ch) {
+                        const T r = gs[i * HEAD + ch] + anext * rev[ch];
+                        const T d = r + R * qv[ch];
+                        const T hp = i > 0 ? hs[(i - 1) * HEAD + ch] : T(0);
+                        acc += d * hp + r * Pprev * carry[ch] + dA[ch] * Pprev * R;
+                        rev[ch] = r;
+                        dup[ch * L + s + i] = d;
+                    }
+                    dap[s + i] = acc;
+                    anext = ap[s + i];
+                    R *= anext;
+                }
+            }
+        }
+    }
+}
+
 } // namespace SWR_KERNEL_NS

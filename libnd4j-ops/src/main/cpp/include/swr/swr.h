@@ -11,8 +11,9 @@
  *   du     [B, C, L]
  *
  * Shape rules (checked by every entry point; SWR_EINVAL otherwise): B >= 1, H >= 1, L >= 1,
- * block >= 1, k in {1, 2}. Pointers must not alias each other, except that nothing is read after it
- * is written, so y may NOT alias u (documented: outputs are separate buffers).
+ * block >= 1, k >= 1 (CPU; the streaming entry points and the GPU take k in {1, 2}).
+ * Outputs must not share memory with inputs: threads read neighbouring blocks of the inputs while
+ * others write outputs. (The Java API routes an aliased output through a temporary.)
  *
  * Dtype rules: inputs and outputs share one floating type. CPU: float32, float64.
  * CUDA: float32, float64, float16, bfloat16 (float32 accumulation).

@@ -6,12 +6,17 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * The SWR kernels of one ND4J backend, called on arrays that {@link org.phalanx.swr.Swr} has already
  * validated: rank 3, one floating type, 'c' order with default strides (contiguous), shapes
  * {@code a [B, H, L]}, {@code u, y, dy, du [B, 16 H, L]}, {@code da [B, H, L]}, {@code blockSize >= 1},
- * {@code k} in {1, 2}. Outputs are written in full; inputs are only read.
+ * {@code 1 <= k <= maxWindow()} (streaming: k in {1, 2}). Outputs are written in full; inputs are only read.
  */
 public interface SwrKernels {
 
     /** Whether this backend runs SWR on arrays of this type. */
     boolean supports(org.nd4j.linalg.api.buffer.DataType dataType);
+
+    /** The largest window k (in blocks) these kernels take. */
+    default int maxWindow() {
+        return Integer.MAX_VALUE;
+    }
 
     void forward(INDArray a, INDArray u, INDArray y, int blockSize, int k);
 

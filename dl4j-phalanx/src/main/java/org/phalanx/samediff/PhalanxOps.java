@@ -23,13 +23,13 @@ public final class PhalanxOps {
         return swr(sd, name, a, u, Swr.DEFAULT_BLOCK, Swr.DEFAULT_WINDOW);
     }
 
-    /** SWR with the given block size and window (in blocks, 1 or 2). */
+    /** SWR with the given block size and window (in blocks; 1 or 2 on CUDA). */
     public static SDVariable swr(SameDiff sd, String name, SDVariable a, SDVariable u, int blockSize, int k) {
         if (sd == null || a == null || u == null) {
             throw new IllegalArgumentException("PhalanxOps.swr: sd, a and u must not be null");
         }
         if (blockSize < 1) throw new IllegalArgumentException("PhalanxOps.swr: blockSize must be >= 1; got " + blockSize);
-        if (k != 1 && k != 2) throw new IllegalArgumentException("PhalanxOps.swr: k must be 1 or 2; got " + k);
+        if (k < 1) throw new IllegalArgumentException("PhalanxOps.swr: k must be >= 1; got " + k);
         SDVariable y = new SwrOp(sd, a, u, blockSize, k).outputVariable();
         return name == null ? y : sd.updateVariableNameAndReference(y, name);
     }

@@ -19,7 +19,8 @@ import java.util.Arrays;
  *
  * Layout NCW: {@code a [B, H, L]} (one decay per head and step), {@code u, y [B, C, L]} with
  * {@code C = 16 H}; channel {@code j} uses head {@code j / 16}. Block size {@code l} (default 16) and window
- * {@code k} in blocks (1 or 2, default 2). Any length {@code L >= 1}; FLOAT or DOUBLE on the CPU.
+ * {@code k} in blocks (default 2; any {@code k >= 1} on the CPU, 1 or 2 on CUDA and when streaming). Any
+ * length {@code L >= 1}; FLOAT or DOUBLE on the CPU.
  *
  * <p>Inputs are validated (rank, sizes, type) and never modified; views, 'f'-order and other
  * non-contiguous arrays are copied to contiguous 'c' order first. Outputs are new arrays (in the
@@ -64,6 +65,10 @@ public final class Swr {
         SwrKernels kernels = check("forward", a, u, null, blockSize, k);
         if (state == null) {
             throw new IllegalArgumentException("Swr.forward: state must not be null (use SwrState.create)");
+        }
+        if (k > 2) {
+            throw new IllegalArgumentException("Swr.forward (streaming): k must be 1 or 2 (the state holds one block's "
+                    + "carrier); got " + k);
         }
         state.checkCompatible(a);
         checkOutput("forward", "y", y, u);
@@ -176,8 +181,8 @@ public final class Swr {
         if (blockSize < 1) {
             throw new IllegalArgumentException(where + "blockSize must be >= 1; got " + blockSize);
         }
-        if (k != 1 && k != 2) {
-            throw new IllegalArgumentException(where + "k (window in blocks) must be 1 or 2; got " + k);
+        if (k < 1) {
+            throw new IllegalArgumentException(where + "k (window in blocks) must be >= 1; got " + k);
         }
         DataType t = a.dataType();
         if (!t.isFPType()) {
@@ -193,6 +198,10 @@ public final class Swr {
         if (!kernels.supports(t)) {
             throw new IllegalArgumentException(where + "the " + PhalanxRuntime.backendName()
                     + " backend runs SWR on FLOAT and DOUBLE arrays; a, u have type " + t + " (cast them first)");
+        }
+        if (k > kernels.maxWindow()) {
+            throw new IllegalArgumentException(where + "the " + PhalanxRuntime.backendName() + " kernels take k <= "
+                    + kernels.maxWindow() + "; got k = " + k);
         }
         return kernels;
     }

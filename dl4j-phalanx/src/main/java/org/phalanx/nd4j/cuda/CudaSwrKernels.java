@@ -76,6 +76,12 @@ public final class CudaSwrKernels implements SwrKernels {
         return t == DataType.FLOAT || t == DataType.DOUBLE || t == DataType.HALF || t == DataType.BFLOAT16;
     }
 
+    /** The GPU kernels run k = 1 and 2. */
+    @Override
+    public int maxWindow() {
+        return 2;
+    }
+
     /** swr.h's code for an ND4J type. */
     public static int dtypeCode(DataType t) {
         switch (t) {
