@@ -25,26 +25,34 @@
 #include <omp.h>
 #endif
 
-/* The kernels three times: for AVX-512 (a head's 16 float channels fill one register), for AVX2 +
- * FMA, and for any x86-64; picked once at run time. (The std headers come first so that none of
- * their code is compiled for the wider instruction sets.) */
+/* The kernels three times: for AVX-512, for AVX2 + FMA, and for any x86-64; picked once at run
+ * time. The first two also get the in-register scans for float32 with block 16 (swr_cpu_scan16.h)
+ * over their own 16-lane vector. (The std headers come first so that none of their code is compiled
+ * for the wider instruction sets.) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
 #define SWR_HAVE_V3 1
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
 #define SWR_KERNEL_NS phalanx_swr_v4
 #include "swr_cpu_kernels.h"
-#undef SWR_KERNEL_NS
+#define SWR_SCAN_NS phalanx_swr_scan512
 /* GCC 12's _mm512_alignr_epi32 starts from an "undefined" register: a false -Wmaybe-uninitialized. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include "swr_cpu_avx512.h"
+#include "swr_vec16_avx512.h"
+#include "swr_cpu_scan16.h"
 #pragma GCC diagnostic pop
+#undef SWR_SCAN_NS
+#undef SWR_KERNEL_NS
 #pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define SWR_KERNEL_NS phalanx_swr_v3
 #include "swr_cpu_kernels.h"
+#define SWR_SCAN_NS phalanx_swr_scan256
+#include "swr_vec16_avx2.h"
+#include "swr_cpu_scan16.h"
+#undef SWR_SCAN_NS
 #undef SWR_KERNEL_NS
 #pragma GCC pop_options
 #endif
@@ -74,12 +82,17 @@ static int swr_isa() {
 #define SWR_DISPATCH(...) (phalanx_swr_base::__VA_ARGS__)
 #endif
 
-/* float32 with block 16 on AVX-512: the in-register scans of swr_cpu_avx512.h. */
+/* float32 with block 16 and k <= 2 on AVX-512 or AVX2: the in-register scans of swr_cpu_scan16.h. */
 static bool swr_fast_forward(const float* a, const float* u, float* y, int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) {
 #ifdef SWR_HAVE_V3
-    if (swr_isa() < 4 || block != 16 || k > 2) return false;
-    if (k == 2) phalanx_swr_avx512::forward<2>(a, u, y, B, H, L);
-    else phalanx_swr_avx512::forward<1>(a, u, y, B, H, L);
+    if (swr_isa() < 3 || block != 16 || k > 2) return false;
+    if (swr_isa() >= 4) {
+        if (k == 2) phalanx_swr_scan512::forward<2>(a, u, y, B, H, L);
+        else phalanx_swr_scan512::forward<1>(a, u, y, B, H, L);
+    } else {
+        if (k == 2) phalanx_swr_scan256::forward<2>(a, u, y, B, H, L);
+        else phalanx_swr_scan256::forward<1>(a, u, y, B, H, L);
+    }
     return true;
 #else
     return false;
@@ -90,9 +103,14 @@ static bool swr_fast_forward(const double*, const double*, double*, int64_t, int
 static bool swr_fast_backward(const float* a, const float* u, const float* dy, float* da, float* du, int64_t B, int64_t H,
                               int64_t L, int32_t block, int32_t k) {
 #ifdef SWR_HAVE_V3
-    if (swr_isa() < 4 || block != 16 || k > 2) return false;
-    if (k == 2) phalanx_swr_avx512::backward<2>(a, u, dy, da, du, B, H, L);
-    else phalanx_swr_avx512::backward<1>(a, u, dy, da, du, B, H, L);
+    if (swr_isa() < 3 || block != 16 || k > 2) return false;
+    if (swr_isa() >= 4) {
+        if (k == 2) phalanx_swr_scan512::backward<2>(a, u, dy, da, du, B, H, L);
+        else phalanx_swr_scan512::backward<1>(a, u, dy, da, du, B, H, L);
+    } else {
+        if (k == 2) phalanx_swr_scan256::backward<2>(a, u, dy, da, du, B, H, L);
+        else phalanx_swr_scan256::backward<1>(a, u, dy, da, du, B, H, L);
+    }
     return true;
 #else
     return false;

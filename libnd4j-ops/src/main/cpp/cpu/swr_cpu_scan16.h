@@ -1,0 +1,159 @@
+/*
+ * SWR forward and backward for float32 with block 16 (k = 1, 2) as in-register scans: one 16-step
+ * block of one channel is one 16-lane vector V16 (an AVX-512 register, or two AVX2 registers), so
+ * the block-local recurrence h_i = a_i h_{i-1} + u_i becomes a log-step (Hillis-Steele) scan: four
+ * shift-and-FMA steps whose multipliers depend only on the head's decays and are computed once per
+ * block for all 16 channels. The backward's right-to-left recurrence is the same scan mirrored, and
+ * summing da over a head's channels is a plain vector add (lanes are time steps). No transposes, no
+ * scalar loops.
+ *
+ * Same semantics as swr_cpu_kernels.h (docs/SWR.md section 1); rounding differs only in the order
+ * of additions. Included by swr_cpu.cpp once per instruction set, inside that set's target region,
+ * in the namespace SWR_SCAN_NS that also holds its V16 (swr_vec16_avx512.h, swr_vec16_avx2.h), and
+ * after the kernels of SWR_KERNEL_NS (for WorkSplit). No include guard on purpose.
+ */
+namespace SWR_SCAN_NS {
+
+constexpr int HEAD = SWR_HEAD;
+constexpr int BLOCK = 16;
+/* Outputs larger than the caches are written once and not read back soon: full blocks then bypass
+ * the cache (no read-for-ownership). The kernels fence before returning. */
+constexpr int64_t STREAM_STORE_MIN_BYTES = 16 << 20;
+
+using SWR_KERNEL_NS::WorkSplit;
+using SWR_KERNEL_NS::MIN_PARALLEL_ELEMENTS;
+
+/* The decays of one block, prepared for the scans of all its channels. */
+struct BlockDecays {
+    V16 m1, m2, m4, m8; /* forward scan multipliers */
+    V16 p;              /* P_i = prod_{r <= i} a_r (inclusive, from the block start) */
+    int n;              /* valid lanes (a partial last block has fewer) */
+
+    inline void load(const float* ap, int64_t s, int n_) {
+        n = n_;
+        const V16 a = V16::load(ap + s, n);
+        m1 = V16::zero_first(a); /* the block start resets: no a_0 term */
+        m2 = V16::mul(m1, V16::up<1, 0>(m1));
+        m4 = V16::mul(m2, V16::up<2, 0>(m2));
+        m8 = V16::mul(m4, V16::up<4, 0>(m4));
+        p = a;
+        p = V16::mul(p, V16::up<1, 1>(p));
+        p = V16::mul(p, V16::up<2, 1>(p));
+        p = V16::mul(p, V16::up<4, 1>(p));
+        p = V16::mul(p, V16::up<8, 1>(p));
+    }
+
+    /* Local states h of one channel's block from its inputs u. */
+    inline V16 scan(V16 u) const {
+        u = V16::fmadd(m1, V16::up<1, 0>(u), u);
+        u = V16::fmadd(m2, V16::up<2, 0>(u), u);
+        u = V16::fmadd(m4, V16::up<4, 0>(u), u);
+        return V16::fmadd(m8, V16::up<8, 0>(u), u);
+    }
+};
+
+/* The carriers a run of blocks starts from: zero at the sequence start, else the terminal local
+ * states (broadcast) of the block before the run (one block of look-behind). */
+template <int K>
+static inline void start_carriers(const float* ap, const float* up_, int64_t L, int64_t c0, V16* v) {
+    for (int ch = 0; ch < HEAD; ++ch) v[ch] = V16::set1(0.f);
+    if (K == 2 && c0 > 0) {
+        BlockDecays d;
+        d.load(ap, (c0 - 1) * BLOCK, BLOCK);
+        for (int ch = 0; ch < HEAD; ++ch) v[ch] = V16::last(d.scan(V16::load(up_ + ch * L + (c0 - 1) * BLOCK, BLOCK)));
+    }
+}
+
+template <int K>
+static void forward(const float* a, const float* u, float* y, int64_t B, int64_t H, int64_t L) {
+    const WorkSplit split(B, H, L, BLOCK);
+    const bool streaming = (int64_t) sizeof(float) * B * H * HEAD * L >= STREAM_STORE_MIN_BYTES;
+#pragma omp parallel for schedule(static) if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
+    for (int64_t item = 0; item < split.items; ++item) {
+        const WorkSplit::Item w = split.at(item);
+        const float* ap = a + w.decay_offset;
+        const float* up_ = u + w.channel_offset;
+        float* yp = y + w.channel_offset;
+        V16 v[HEAD];
+        start_carriers<K>(ap, up_, L, w.c0, v);
+        for (int64_t c = w.c0; c < w.c1; ++c) {
+            const int64_t s = c * BLOCK;
+            BlockDecays d;
+            d.load(ap, s, (int) std::min<int64_t>(BLOCK, L - s));
+            for (int ch = 0; ch < HEAD; ++ch) {
+                const V16 h = d.scan(V16::load(up_ + ch * L + s, d.n));
+                V16::store(yp + ch * L + s, d.n, K == 2 ? V16::fmadd(d.p, v[ch], h) : h, streaming);
+                if (K == 2) v[ch] = V16::last(h);
+            }
+        }
+        _mm_sfence();
+    }
+}
+
+template <int K>
+static void backward(const float* a, const float* u, const float* dy, float* da, float* du,
+                     int64_t B, int64_t H, int64_t L) {
+    const WorkSplit split(B, H, L, BLOCK);
+    const int64_t nblocks = split.nblocks;
+    const bool streaming = (int64_t) sizeof(float) * B * H * HEAD * L >= STREAM_STORE_MIN_BYTES;
+#pragma omp parallel for schedule(static) if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
+    for (int64_t item = 0; item < split.items; ++item) {
+        const WorkSplit::Item w = split.at(item);
+        const float* ap = a + w.decay_offset;
+        const float* up_ = u + w.channel_offset;
+        const float* gp = dy + w.channel_offset;
+        float* dap = da + w.decay_offset;
+        float* dup = du + w.channel_offset;
+        V16 v[HEAD];
+        start_carriers<K>(ap, up_, L, w.c0, v);
+        for (int64_t c = w.c0; c < w.c1; ++c) {
+            const int64_t s = c * BLOCK;
+            const int n = (int) std::min<int64_t>(BLOCK, L - s);
+            BlockDecays d;
+            d.load(ap, s, n);
+            const V16 pprev = V16::up<1, 1>(d.p); /* P_{t-1}, 1 at the block start */
+            /* Right-to-left scan multipliers: rev_t = dy_t + a_{t+1} rev_{t+1} inside the block. */
+            const V16 r1 = V16::down<1, 0>(V16::load(ap + s, n)); /* a_{t+1}; 0 past the block */
+            const V16 r2 = V16::mul(r1, V16::down<1, 0>(r1));
+            const V16 r4 = V16::mul(r2, V16::down<2, 0>(r2));
+            const V16 r8 = V16::mul(r4, V16::down<4, 0>(r4));
+            /* R_t = prod_{r = t+1}^{end} a_r: suffix product, 1 at the block end. */
+            V16 R = V16::fill_from(r1, n - 1, 1.f);
+            R = V16::mul(R, V16::down<1, 1>(R));
+            R = V16::mul(R, V16::down<2, 1>(R));
+            R = V16::mul(R, V16::down<4, 1>(R));
+            R = V16::mul(R, V16::down<8, 1>(R));
+            /* The next block's prefix products, for q = sum_{next block} P * dy. */
+            const bool has_next = K == 2 && c + 1 < nblocks;
+            BlockDecays next;
+            if (has_next) next.load(ap, s + BLOCK, (int) std::min<int64_t>(BLOCK, L - s - BLOCK));
+            V16 dacc = V16::set1(0.f);
+            for (int ch = 0; ch < HEAD; ++ch) {
+                const V16 h = d.scan(V16::load(up_ + ch * L + s, n));
+                const V16 hprev = V16::up<1, 0>(h);
+                V16 rev = V16::load(gp + ch * L + s, n);
+                rev = V16::fmadd(r1, V16::down<1, 0>(rev), rev);
+                rev = V16::fmadd(r2, V16::down<2, 0>(rev), rev);
+                rev = V16::fmadd(r4, V16::down<4, 0>(rev), rev);
+                rev = V16::fmadd(r8, V16::down<8, 0>(rev), rev);
+                V16 g = rev;
+                if (K == 2) {
+                    if (has_next) {
+                        const float q = V16::sum(V16::mul(next.p, V16::load(gp + ch * L + s + BLOCK, next.n)));
+                        g = V16::fmadd(R, V16::set1(q), rev);
+                    }
+                    dacc = V16::fmadd(g, hprev, dacc);
+                    dacc = V16::fmadd(V16::mul(rev, pprev), v[ch], dacc);
+                    v[ch] = V16::last(h);
+                } else {
+                    dacc = V16::fmadd(rev, hprev, dacc);
+                }
+                V16::store(dup + ch * L + s, n, g, streaming);
+            }
+            V16::store(dap + s, n, dacc, streaming);
+        }
+        _mm_sfence();
+    }
+}
+
+} // namespace SWR_SCAN_NS
