@@ -495,6 +495,42 @@ __device__ __forceinline__ void staged_block_states(const T* ub, const T* gb, co
     }
 }
 
+/* The right-to-left sweep of one thread's block: rev, R, du (into g) and da (into dout), from the
+ * local states h and, for k = 2, the carrier v and q. ybuf first receives y = h + P v inside the
+ * block (its lanes 0 .. BLK - 2); dout may be ybuf itself (step i reads y_{i-1} before dout[i-1] is
+ * written). The decays are read from shared memory where used (fewer registers).
+ * da_t = du_t h_{t-1} + rev_t P_{t-1} v = rev_t y_{t-1} + R_t q h_{t-1} (no cancellation). */
+template <typename T, typename A, int K>
+__device__ __forceinline__ void staged_block_sweep(const T* ab, const A* h, A q, A v, A* g, A* ybuf, A* dout) {
+    if (K == 2) {
+        A P = to_acc(ab[0]);
+        ybuf[0] = fma(P, v, h[0]);
+#pragma unroll
+        for (int i = 1; i < BLK - 1; ++i) { P *= to_acc(ab[i]); ybuf[i] = fma(P, v, h[i]); }
+    }
+    A rev = A(0), R = A(1), anext = A(0);
+#pragma unroll
+    for (int i = BLK - 1; i >= 1; --i) {
+        const A r = fma(anext, rev, g[i]);
+        if (K == 2) {
+            const A Rq = R * q;
+            g[i] = fma(R, q, r);
+            dout[i] = fma(r, ybuf[i - 1], Rq * h[i - 1]);
+        } else {
+            g[i] = r;
+            dout[i] = r * h[i - 1];
+        }
+        rev = r;
+        anext = to_acc(ab[i]);
+        R *= anext;
+    }
+    {   /* i = 0: h_{-1} = 0, P_{-1} = 1 */
+        const A r = fma(anext, rev, g[0]);
+        g[0] = K == 2 ? fma(R, q, r) : r;
+        dout[0] = K == 2 ? r * v : A(0);
+    }
+}
+
 template <typename T>
 __host__ __device__ constexpr size_t bwd_staged_region() {
     typedef typename Acc<T>::type A;
@@ -545,37 +581,9 @@ swr_backward_staged(const T* __restrict__ a, const T* __restrict__ u, const T* _
     __syncthreads(); /* the staged u and dy are consumed: dpart may overwrite them */
 
     /* This thread's slice of dpart first holds y = h + P v (the forward output inside the block),
-     * then this channel's da. The decays are read from shared memory where used (fewer registers). */
+     * then this channel's da. */
     A* dp = dpart + ch * DSTRIDE + bi * (BLK + 1);
-    if (K == 2) {
-        A P = to_acc(ab[0]);
-        dp[0] = fma(P, v, h[0]);
-#pragma unroll
-        for (int i = 1; i < BLK - 1; ++i) { P *= to_acc(ab[i]); dp[i] = fma(P, v, h[i]); }
-    }
-    /* Right-to-left sweep: rev, R, du (into g) and da (into dp).
-     * da_t = du_t h_{t-1} + rev_t P_{t-1} v = rev_t y_{t-1} + R_t q h_{t-1} (no cancellation). */
-    A rev = A(0), R = A(1), anext = A(0);
-#pragma unroll
-    for (int i = BLK - 1; i >= 1; --i) {
-        const A r = fma(anext, rev, g[i]);
-        if (K == 2) {
-            const A Rq = R * q;
-            g[i] = fma(R, q, r);
-            dp[i] = fma(r, dp[i - 1], Rq * h[i - 1]);
-        } else {
-            g[i] = r;
-            dp[i] = r * h[i - 1];
-        }
-        rev = r;
-        anext = to_acc(ab[i]);
-        R *= anext;
-    }
-    {   /* i = 0: h_{-1} = 0, P_{-1} = 1 */
-        const A r = fma(anext, rev, g[0]);
-        g[0] = K == 2 ? fma(R, q, r) : r;
-        dp[0] = K == 2 ? r * v : A(0);
-    }
+    staged_block_sweep<T, A, K>(ab, h, q, v, g, dp, dp);
     if (COAL) {
         T* db = dus + ch * STEPS + bi * BLK;
         constexpr int PER = 16 / sizeof(T);
@@ -691,34 +699,8 @@ swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __r
     __syncthreads(); /* the staged u and dy are consumed: ybuf may overwrite them */
 
     A* yp = ybuf + tid * (BLK + 1);                                   /* this thread's y = h + P v */
-    if (K == 2) {
-        A P = to_acc(ab[0]);
-        yp[0] = fma(P, v, h[0]);
-#pragma unroll
-        for (int i = 1; i < BLK - 1; ++i) { P *= to_acc(ab[i]); yp[i] = fma(P, v, h[i]); }
-    }
     A dav[BLK];
-    A rev = A(0), R = A(1), anext = A(0);
-#pragma unroll
-    for (int i = BLK - 1; i >= 1; --i) {
-        const A r = fma(anext, rev, g[i]);
-        if (K == 2) {
-            const A Rq = R * q;
-            g[i] = fma(R, q, r);
-            dav[i] = fma(r, yp[i - 1], Rq * h[i - 1]);
-        } else {
-            g[i] = r;
-            dav[i] = r * h[i - 1];
-        }
-        rev = r;
-        anext = to_acc(ab[i]);
-        R *= anext;
-    }
-    {
-        const A r = fma(anext, rev, g[0]);
-        g[0] = K == 2 ? fma(R, q, r) : r;
-        dav[0] = K == 2 ? r * v : A(0);
-    }
+    staged_block_sweep<T, A, K>(ab, h, q, v, g, yp, dav);
     {   /* du -> shared memory (16-byte words), for coalesced stores below */
         T* db = dus + ch * DP + bi * BLK;
         constexpr int PER = 16 / sizeof(T);
