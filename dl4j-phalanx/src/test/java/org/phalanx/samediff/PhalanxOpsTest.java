@@ -92,9 +92,10 @@ class PhalanxOpsTest {
         INDArray xs = Nd4j.randn(DataType.FLOAT, B, 16, L);
         INDArray trueA = Nd4j.valueArrayOf(new long[]{B, 1, L}, 0.8f);
         DataSet ds = new DataSet(xs, Swr.forward(trueA, xs));
-        double first = sd.output(ds.getFeatures().isEmpty() ? null : Map.of("x", xs, "target", ds.getLabels()), "loss").get("loss").getDouble(0);
+        Map<String, INDArray> feed = Map.of("x", xs, "target", ds.getLabels());
+        double first = sd.output(feed, "loss").get("loss").getDouble(0);
         for (int i = 0; i < 150; i++) sd.fit(ds);
-        double last = sd.output(Map.of("x", xs, "target", ds.getLabels()), "loss").get("loss").getDouble(0);
+        double last = sd.output(feed, "loss").get("loss").getDouble(0);
         assertTrue(last < 0.05 * first, "loss " + first + " -> " + last);
 
         File f = new File(dir, "swr.sd");
@@ -104,8 +105,8 @@ class PhalanxOpsTest {
         INDArray after = loaded.outputSingle(Map.of("x", xs), "y");
         assertEquals(before, after);
         // The loaded graph still differentiates (its gradient graph is cloned through the registry).
-        Map<String, INDArray> g1 = sd.calculateGradients(Map.of("x", xs, "target", ds.getLabels()), "bias");
-        Map<String, INDArray> g2 = loaded.calculateGradients(Map.of("x", xs, "target", ds.getLabels()), "bias");
+        Map<String, INDArray> g1 = sd.calculateGradients(feed, "bias");
+        Map<String, INDArray> g2 = loaded.calculateGradients(feed, "bias");
         assertEquals(g1.get("bias"), g2.get("bias"));
     }
 
