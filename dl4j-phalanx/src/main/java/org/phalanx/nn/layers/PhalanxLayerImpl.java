@@ -171,7 +171,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
      */
     private Fwd forward(INDArray x, INDArray mask, boolean training, ArrayType keep, SwrState state,
                         LayerWorkspaceMgr mgr) {
-        final long bsz = x.size(0), len = x.size(2), d = d(), h = heads(), g = 16 * kvHeads(), no = nOut();
+        final long bsz = x.size(0), len = x.size(2), d = d(), h = heads(), g = Swr.HEAD * kvHeads(), no = nOut();
         DataType t = dataType;
         INDArray wa = getParamWithNoise(WA, training, mgr), ba = getParamWithNoise(BA, training, mgr);
         INDArray wb = getParamWithNoise(WB, training, mgr), bb = getParamWithNoise(BB, training, mgr);
@@ -255,9 +255,9 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
             return;
         }
         long bsz = full.size(0), len = full.size(2), kv = kvHeads();
-        INDArray f4 = full.reshape('c', bsz, kv, rep, 16 * len);
-        INDArray o4 = out.reshape('c', bsz, kv, rep, 16 * len);
-        INDArray g3 = group.reshape('c', bsz, kv, 16 * len);
+        INDArray f4 = full.reshape('c', bsz, kv, rep, Swr.HEAD * len);
+        INDArray o4 = out.reshape('c', bsz, kv, rep, Swr.HEAD * len);
+        INDArray g3 = group.reshape('c', bsz, kv, Swr.HEAD * len);
         for (long r = 0; r < rep; r++) {
             INDArray fr = f4.get(all(), all(), point(r), all());
             INDArray or = o4.get(all(), all(), point(r), all());
@@ -275,8 +275,8 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         long bsz = p.size(0), len = p.size(2), kv = kvHeads();
         INDArray prod = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, p.dataType(), p.shape(), 'c');
         Nd4j.exec(new MulOp(p, q, prod));
-        INDArray p4 = prod.reshape('c', bsz, kv, rep, 16 * len);
-        INDArray o3 = out.reshape('c', bsz, kv, 16 * len);
+        INDArray p4 = prod.reshape('c', bsz, kv, rep, Swr.HEAD * len);
+        INDArray o3 = out.reshape('c', bsz, kv, Swr.HEAD * len);
         o3.assign(p4.get(all(), all(), point(0), all()));
         for (long r = 1; r < rep; r++) {
             o3.addi(p4.get(all(), all(), point(r), all()));
@@ -296,7 +296,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(true);
-        final long d = d(), h = heads(), g = 16 * kvHeads();
+        final long d = d(), h = heads(), g = Swr.HEAD * kvHeads();
         DataType t = dataType;
         Fwd f = usableCache();
         cached = null;

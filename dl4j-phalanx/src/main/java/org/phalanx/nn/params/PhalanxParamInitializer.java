@@ -14,6 +14,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.phalanx.swr.Swr;
 
 /**
  * Parameters of the {@link PhalanxLayer} (docs/SWR.md section 2), laid out in the flattened parameter vector
@@ -79,15 +80,15 @@ public class PhalanxParamInitializer implements ParamInitializer {
     public static double[] inputGateBias(long heads, long kvHeads) {
         double[] ba = decayBias(heads);
         long rep = heads / kvHeads;
-        double[] bb = new double[(int) (16 * kvHeads)];
+        double[] bb = new double[(int) (Swr.HEAD * kvHeads)];
         for (int k = 0; k < kvHeads; k++) {
             double beta = 0;
             for (long r = 0; r < rep; r++) {
                 beta += 1 - 1 / (1 + Math.exp(-ba[(int) (k * rep + r)]));
             }
             beta /= rep;
-            for (int j = 0; j < 16; j++) {
-                bb[16 * k + j] = Math.log(beta / (1 - beta));
+            for (int j = 0; j < Swr.HEAD; j++) {
+                bb[Swr.HEAD * k + j] = Math.log(beta / (1 - beta));
             }
         }
         return bb;

@@ -56,9 +56,9 @@ import java.util.Objects;
 public class PhalanxLayer extends BaseRecurrentLayer {
 
     /** Channels per head. */
-    public static final int HEAD = 16;
-    public static final int DEFAULT_BLOCK_SIZE = 16;
-    public static final int DEFAULT_WINDOW = 2;
+    public static final int HEAD = org.phalanx.swr.Swr.HEAD;
+    public static final int DEFAULT_BLOCK_SIZE = org.phalanx.swr.Swr.DEFAULT_BLOCK;
+    public static final int DEFAULT_WINDOW = org.phalanx.swr.Swr.DEFAULT_WINDOW;
 
     /** Number of key/value heads sharing the input and readout gates; 0 means one per head. */
     private int kvHeads;
