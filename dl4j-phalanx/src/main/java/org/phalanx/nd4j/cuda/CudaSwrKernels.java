@@ -96,22 +96,37 @@ public final class CudaSwrKernels implements SwrKernels {
     @Override
     public void forward(INDArray a, INDArray u, INDArray y, int blockSize, int k) {
         checkBlock(blockSize);
+        INDArray yd = unshifted(y);
         long stream = device.stream();
-        int rc = launcher.forward(dtypeCode(a.dataType()), device.deviceAddress(a), device.deviceAddress(u),
-                device.deviceAddress(y), a.size(0), a.size(1), a.size(2), blockSize, k, stream);
+        int rc = launcher.forward(dtypeCode(a.dataType()), device.deviceAddress(unshifted(a)),
+                device.deviceAddress(unshifted(u)), device.deviceAddress(yd), a.size(0), a.size(1), a.size(2),
+                blockSize, k, stream);
         check(rc, "forward", a);
-        device.markDeviceWrite(y);
+        device.markDeviceWrite(yd);
+        if (yd != y) y.assign(yd);
     }
 
     @Override
     public void backward(INDArray a, INDArray u, INDArray dy, INDArray da, INDArray du, int blockSize, int k) {
         checkBlock(blockSize);
+        INDArray dad = unshifted(da), dud = unshifted(du);
         long stream = device.stream();
-        int rc = launcher.backward(dtypeCode(a.dataType()), device.deviceAddress(a), device.deviceAddress(u),
-                device.deviceAddress(dy), device.deviceAddress(da), device.deviceAddress(du),
-                a.size(0), a.size(1), a.size(2), blockSize, k, stream);
+        int rc = launcher.backward(dtypeCode(a.dataType()), device.deviceAddress(unshifted(a)),
+                device.deviceAddress(unshifted(u)), device.deviceAddress(unshifted(dy)), device.deviceAddress(dad),
+                device.deviceAddress(dud), a.size(0), a.size(1), a.size(2), blockSize, k, stream);
         check(rc, "backward", a);
-        device.markDeviceWrite(da, du);
+        device.markDeviceWrite(dad, dud);
+        if (dad != da) da.assign(dad);
+        if (dud != du) du.assign(dud);
+    }
+
+    /**
+     * The array itself if it starts at its buffer's start, else a copy. (Whether nd4j-cuda's device
+     * pointer of a view already includes the view's offset could not be checked without a GPU here;
+     * with offset 0 the answer does not matter. Such views are rare: slices along the batch axis.)
+     */
+    static INDArray unshifted(INDArray x) {
+        return x.offset() == 0 ? x : x.dup('c');
     }
 
     /**
@@ -125,11 +140,13 @@ public final class CudaSwrKernels implements SwrKernels {
         if (t != DataType.FLOAT && t != DataType.DOUBLE) {
             throw new IllegalArgumentException("Swr.forward (streaming) on CUDA takes FLOAT or DOUBLE; got " + t);
         }
-        CpuSwrKernels.forwardStreamAt(t, device.hostAddress(a), device.hostAddress(u), device.hostAddress(y),
-                a.size(0), a.size(1), a.size(2), blockSize, k,
+        INDArray yh = unshifted(y);
+        CpuSwrKernels.forwardStreamAt(t, device.hostAddress(unshifted(a)), device.hostAddress(unshifted(u)),
+                device.hostAddress(yh), a.size(0), a.size(1), a.size(2), blockSize, k,
                 device.hostAddress(h), device.hostAddress(p), v == null ? 0 : device.hostAddress(v), position);
-        if (v == null) device.markHostWrite(y, h, p);
-        else device.markHostWrite(y, h, p, v);
+        if (v == null) device.markHostWrite(yh, h, p);
+        else device.markHostWrite(yh, h, p, v);
+        if (yh != y) y.assign(yh);
     }
 
     private static void checkBlock(int blockSize) {

@@ -2,12 +2,15 @@ package org.phalanx.nd4j.cuda;
 
 import org.nd4j.jita.allocator.impl.AtomicAllocator;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.jcublas.buffer.BaseCudaDataBuffer;
 import org.nd4j.linalg.jcublas.context.CudaContext;
+import org.nd4j.nativeblas.NativeOpsHolder;
 
 /**
- * {@link CudaSwrKernels.CudaDevice} on nd4j-cuda-11.6: device pointers from {@link AtomicAllocator}
- * (which first copies host-side changes to the device), the thread's CUDA context stream, and the
- * allocator's read/write ticks so that ND4J knows where the fresh data lives.
+ * {@link CudaSwrKernels.CudaDevice} on nd4j-cuda-11.6: the data made current on the device
+ * ({@code dbSyncToSpecial}, as libnd4j does before its own ops), its device pointer from
+ * {@link AtomicAllocator}, the thread's CUDA context stream, and the allocator's write ticks so that
+ * ND4J knows where the fresh data lives.
  */
 final class Nd4jCudaDevice implements CudaSwrKernels.CudaDevice {
 
@@ -22,6 +25,8 @@ final class Nd4jCudaDevice implements CudaSwrKernels.CudaDevice {
 
     @Override
     public long deviceAddress(INDArray array) {
+        NativeOpsHolder.getInstance().getDeviceNativeOps()
+                .dbSyncToSpecial(((BaseCudaDataBuffer) array.data()).getOpaqueDataBuffer());
         return AtomicAllocator.getInstance().getPointer(array, context()).address();
     }
 

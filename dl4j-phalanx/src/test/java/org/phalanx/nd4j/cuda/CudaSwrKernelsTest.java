@@ -94,6 +94,22 @@ class CudaSwrKernelsTest {
     }
 
     @Test
+    void viewsWithAnOffsetReachTheKernelsAsCopies() {
+        INDArray a2 = Nd4j.rand(DataType.FLOAT, 2, 1, 8), u2 = Nd4j.rand(DataType.FLOAT, 2, 16, 8), y2 = Nd4j.create(DataType.FLOAT, 2, 16, 8);
+        INDArray a = a2.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(1, 2), org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.all());
+        INDArray u = u2.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(1, 2), org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.all());
+        INDArray y = y2.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(1, 2), org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.all());
+        assertTrue(a.offset() > 0 && u.offset() > 0 && y.offset() > 0);
+        kernels.forward(a, u, y, 16, 2);
+        for (INDArray seen : device.addresses.keySet()) {
+            assertEquals(0, seen.offset(), "an array with an offset reached the device seam");
+        }
+        assertEquals(3, device.addresses.size());
+        assertFalse(device.addresses.containsKey(y));
+        assertEquals(1, device.deviceWrites.size());
+    }
+
+    @Test
     void typesBlockSizeAndKernelErrors() {
         assertEquals(SwrCuda.SWR_F32, CudaSwrKernels.dtypeCode(DataType.FLOAT));
         assertEquals(SwrCuda.SWR_F64, CudaSwrKernels.dtypeCode(DataType.DOUBLE));
