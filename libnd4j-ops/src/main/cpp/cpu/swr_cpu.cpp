@@ -1,14 +1,20 @@
 /*
  * SWR on the CPU (docs/SWR.md section 1): the O(L) recurrence per channel, exact for any length and
- * block phase. The 16 channels of a head share one decay, so they are the SIMD lanes: a tile of
- * TILE steps x 16 channels is transposed into a small stack buffer, run through the recurrence with
- * channel-wide vector operations, and transposed back.
+ * block phase. Three kinds of kernels, one semantics:
+ *  - swr_cpu_scan16.h: float32, block 16, k <= 2 (the layer's setting). A 16-step block of one
+ *    channel is one 16-lane vector (AVX-512, or two AVX2 registers) and the recurrence a log-step
+ *    scan inside it.
+ *  - swr_cpu_kernels.h: everything else (float64, any block, streaming). The 16 channels of a head
+ *    share one decay, so they are the SIMD lanes: a tile of steps x 16 channels is transposed into a
+ *    small stack buffer, run through the recurrence, and transposed back; windows k >= 3 carry the
+ *    k - 1 previous blocks' terminal states.
+ *  - each built for AVX-512, AVX2 + FMA and plain x86-64, picked once at run time.
  *
- * Parallelism: work items are (batch, head, run of whole blocks). Blocks only talk to their left
- * neighbour (one value per channel: its terminal local state), so a run that does not start at
- * t = 0 recomputes that value from one block of look-behind instead of waiting for the run before
- * it. The arithmetic per output is the same either way, so results do not depend on the thread
- * count or on the split.
+ * Parallelism: work items are (batch, head, run of whole blocks). Blocks only talk to their
+ * neighbours through one value per channel (a terminal local state; k - 1 of them for k >= 3), so a
+ * run that does not start at t = 0 recomputes those from look-behind blocks instead of waiting for
+ * the run before it. The arithmetic per output is the same either way, so results do not depend on
+ * the thread count or on the split.
  *
  * Included by the JavaCPP-generated JNI source (org.phalanx.nativeops.SwrCpu), which compiles only
  * itself and what it includes.

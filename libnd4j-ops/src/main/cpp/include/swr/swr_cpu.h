@@ -1,7 +1,7 @@
 /*
- * SWR on the CPU: forward, streaming forward and backward, float32 and float64.
- * Parallel over (batch, head) with OpenMP; the 16 channels of a head form the SIMD lanes.
- * No allocation beyond a few KiB of stack scratch per thread.
+ * SWR on the CPU: forward, streaming forward and backward, float32 and float64, any block >= 1,
+ * any window k >= 1 (streaming: k in {1, 2}). Parallel over (batch, head, runs of blocks) with
+ * OpenMP. No allocation beyond a small scratch per thread (a few KiB for block 16).
  */
 #ifndef PHALANX_SWR_CPU_H
 #define PHALANX_SWR_CPU_H
