@@ -43,11 +43,8 @@ public final class Swr {
 
     /** {@code y = SWR(a, u)} with the given block size and window (in blocks). */
     public static INDArray forward(INDArray a, INDArray u, int blockSize, int k) {
-        SwrKernels kernels = check("forward", a, u, null, blockSize, k);
-        INDArray ac = contiguous(a), uc = contiguous(u);
-        INDArray y = Nd4j.createUninitialized(u.dataType(), u.shape(), 'c');
-        kernels.forward(ac, uc, y, blockSize, k);
-        return y;
+        check("forward", a, u, null, blockSize, k); // before u's shape is used to allocate
+        return forwardInto(a, u, Nd4j.createUninitialized(u.dataType(), u.shape(), 'c'), blockSize, k);
     }
 
     /**
@@ -57,6 +54,7 @@ public final class Swr {
      * {@code blockSize} and {@code k} stay the same.
      */
     public static INDArray forward(INDArray a, INDArray u, int blockSize, int k, SwrState state) {
+        check("forward", a, u, null, blockSize, k); // before u's shape is used to allocate
         return forwardInto(a, u, Nd4j.createUninitialized(u.dataType(), u.shape(), 'c'), blockSize, k, state);
     }
 
@@ -90,11 +88,10 @@ public final class Swr {
      * {@code da} is summed over each head's 16 channels.
      */
     public static INDArray[] backward(INDArray a, INDArray u, INDArray dy, int blockSize, int k) {
-        SwrKernels kernels = check("backward", a, u, dy, blockSize, k);
-        INDArray ac = contiguous(a), uc = contiguous(u), gc = contiguous(dy);
+        check("backward", a, u, dy, blockSize, k); // before a's and u's shapes are used to allocate
         INDArray da = Nd4j.createUninitialized(a.dataType(), a.shape(), 'c');
         INDArray du = Nd4j.createUninitialized(u.dataType(), u.shape(), 'c');
-        kernels.backward(ac, uc, gc, da, du, blockSize, k);
+        backwardInto(a, u, dy, da, du, blockSize, k);
         return new INDArray[]{da, du};
     }
 
