@@ -1,69 +1,200 @@
-// Quick native check of the CPU kernels against swr_reference.h (float64 brute force).
+// Native check of the CPU kernels against swr_reference.h (float64, the formula term by term):
+// forward, backward, streaming in pieces, every window kind (k = 1, 2, 3.., >= the number of blocks,
+// SWR_UNBOUNDED), huge block and window arguments, NaN and Inf where the formula never multiplies
+// them, and the error codes. CI runs it for each instruction-set build (PHALANX_SWR_ISA=0, 3, 4),
+// also under -fsanitize=address,undefined.
 // Build: g++ -O2 -fopenmp -I../../main/cpp/include -I../../main/cpp/cpu swr_cpu_check.cpp ../../main/cpp/cpu/swr_cpu.cpp
 #include "swr/swr_cpu.h"
 #include "swr_reference.h"
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
+#include <string>
 
-static double relerr(const std::vector<double>& x, const std::vector<double>& r) {
+static int fails = 0;
+
+/* Same finite/non-finite pattern as the reference, and ||x - ref|| / ||ref|| < tol over the finite part. */
+template <typename V>
+static bool close(const char* what, const std::string& where, const V& x, const std::vector<double>& r, double tol) {
     double n = 0, d = 0;
-    for (size_t i = 0; i < x.size(); ++i) { n += (x[i] - r[i]) * (x[i] - r[i]); d += r[i] * r[i]; }
-    return std::sqrt(n / (d > 0 ? d : 1));
+    for (size_t i = 0; i < r.size(); ++i) {
+        const double xi = (double) x[i];
+        if (std::isfinite(xi) != std::isfinite(r[i])) {
+            printf("FAIL %s %s: element %zu is %g, reference %g\n", where.c_str(), what, i, xi, r[i]);
+            ++fails;
+            return false;
+        }
+        if (std::isfinite(r[i])) { n += (xi - r[i]) * (xi - r[i]); d += r[i] * r[i]; }
+    }
+    const double e = std::sqrt(n / (d > 0 ? d : 1));
+    if (!(e < tol)) {
+        printf("FAIL %s %s: relative error %.3e (tolerance %.1e)\n", where.c_str(), what, e, tol);
+        ++fails;
+        return false;
+    }
+    return true;
+}
+
+static void expect_rc(const std::string& where, int rc, int want) {
+    if (rc != want) {
+        printf("FAIL %s: returned %d, expected %d\n", where.c_str(), rc, want);
+        ++fails;
+    }
+}
+
+static int stream_f(const float* a, const float* u, float* y, int64_t B, int64_t H, int64_t L, int32_t block, int32_t k,
+                    float* h, float* P, float* v, float* rv, float* rA, int64_t pos) {
+    return swr_cpu_forward_stream_f32(a, u, y, B, H, L, block, k, h, P, v, rv, rA, pos);
+}
+static int stream_f(const double* a, const double* u, double* y, int64_t B, int64_t H, int64_t L, int32_t block,
+                    int32_t k, double* h, double* P, double* v, double* rv, double* rA, int64_t pos) {
+    return swr_cpu_forward_stream_f64(a, u, y, B, H, L, block, k, h, P, v, rv, rA, pos);
+}
+
+/* Streams a [B, H, L], u [B, C, L] in pieces (sizes from `piece`, cycled) and returns y. */
+template <typename T>
+static std::vector<T> stream(const std::vector<T>& a, const std::vector<T>& u, int64_t B, int64_t H, int64_t L,
+                             int32_t block, int32_t k, const std::vector<int64_t>& piece, const std::string& where) {
+    const int64_t C = 16 * H;
+    const int64_t slots = k >= 3 && k != SWR_UNBOUNDED ? k - 2 : 0;
+    std::vector<T> y(B * C * L), h(B * C, T(7)), P(B * H, T(7)), v(B * C, T(7)), rv(B * slots * C + 1), rA(B * slots * H + 1);
+    std::vector<T> ap, up, yp;
+    size_t next = 0;
+    for (int64_t t0 = 0; t0 < L;) {
+        const int64_t n = std::min<int64_t>(piece[next++ % piece.size()], L - t0);
+        ap.assign(B * H * n, T(0));
+        up.assign(B * C * n, T(0));
+        yp.assign(B * C * n, T(0));
+        for (int64_t r = 0; r < B * H; ++r) for (int64_t i = 0; i < n; ++i) ap[r * n + i] = a[r * L + t0 + i];
+        for (int64_t r = 0; r < B * C; ++r) for (int64_t i = 0; i < n; ++i) up[r * n + i] = u[r * L + t0 + i];
+        expect_rc(where + " stream", stream_f(ap.data(), up.data(), yp.data(), B, H, n, block, k, h.data(), P.data(),
+                                              v.data(), slots ? rv.data() : nullptr, slots ? rA.data() : nullptr, t0),
+                  SWR_OK);
+        for (int64_t r = 0; r < B * C; ++r) for (int64_t i = 0; i < n; ++i) y[r * L + t0 + i] = yp[r * n + i];
+        t0 += n;
+    }
+    return y;
+}
+
+/*
+ * One configuration: float64 and float32 forward, backward and (where asked) streaming in pieces of
+ * 1, 3, 16, 17 and random sizes, against the reference on the same (rounded) inputs.
+ */
+static void check(const std::string& where, const std::vector<double>& a, const std::vector<double>& u,
+                  const std::vector<double>& dy, int64_t B, int64_t H, int64_t L, int32_t block, int32_t k,
+                  bool streaming, std::mt19937_64& rng) {
+    const int64_t C = 16 * H;
+    std::vector<double> yr, dar, dur;
+    swr_ref::forward(a, u, yr, B, H, L, block, k);
+    swr_ref::backward(a, u, dy, dar, dur, B, H, L, block, k);
+    std::vector<double> y(B * C * L), da(B * H * L), du(B * C * L);
+    expect_rc(where + " f64 forward", swr_cpu_forward_f64(a.data(), u.data(), y.data(), B, H, L, block, k), SWR_OK);
+    expect_rc(where + " f64 backward", swr_cpu_backward_f64(a.data(), u.data(), dy.data(), da.data(), du.data(), B, H, L, block, k), SWR_OK);
+    close("f64 y", where, y, yr, 1e-12);
+    close("f64 da", where, da, dar, 1e-12);
+    close("f64 du", where, du, dur, 1e-12);
+
+    // float32 (block 16, k <= 2 on AVX-512/AVX2: the in-register scans), against the reference on rounded inputs
+    std::vector<float> af(a.begin(), a.end()), uf(u.begin(), u.end()), gf(dy.begin(), dy.end());
+    std::vector<float> yf(B * C * L), daf(B * H * L), duf(B * C * L);
+    expect_rc(where + " f32 forward", swr_cpu_forward_f32(af.data(), uf.data(), yf.data(), B, H, L, block, k), SWR_OK);
+    expect_rc(where + " f32 backward", swr_cpu_backward_f32(af.data(), uf.data(), gf.data(), daf.data(), duf.data(), B, H, L, block, k), SWR_OK);
+    std::vector<double> a32(af.begin(), af.end()), u32(uf.begin(), uf.end()), g32(gf.begin(), gf.end()), yr32, dar32, dur32;
+    swr_ref::forward(a32, u32, yr32, B, H, L, block, k);
+    swr_ref::backward(a32, u32, g32, dar32, dur32, B, H, L, block, k);
+    close("f32 y", where, yf, yr32, 2e-6);
+    close("f32 da", where, daf, dar32, 5e-5); /* a sum over 16 channels: cancellation */
+    close("f32 du", where, duf, dur32, 2e-6);
+
+    if (!streaming) return;
+    std::uniform_int_distribution<int64_t> any(1, 40);
+    const std::vector<std::vector<int64_t>> pieces = {{1}, {3}, {16}, {17}, {any(rng), any(rng), any(rng), any(rng)}, {L}};
+    for (const auto& p : pieces) {
+        close("f64 stream y", where + " pieces " + std::to_string(p[0]), stream(a, u, B, H, L, block, k, p, where), yr, 1e-12);
+        close("f32 stream y", where + " pieces " + std::to_string(p[0]), stream(af, uf, B, H, L, block, k, p, where), yr32, 2e-6);
+    }
+}
+
+static std::vector<double> uniform(std::mt19937_64& rng, size_t n, double lo, double hi) {
+    std::uniform_real_distribution<double> d(lo, hi);
+    std::vector<double> x(n);
+    for (auto& e : x) e = d(rng);
+    return x;
 }
 
 int main() {
     std::mt19937_64 rng(42);
-    int fails = 0;
-    const int64_t Ls[] = {1, 2, 15, 16, 17, 31, 33, 100, 257, 4097};
-    for (int k = 1; k <= 4; ++k)
-        for (int block : {16, 1, 5}) 
+    const int32_t U = SWR_UNBOUNDED;
+
+    // Every window kind at the awkward lengths; gates near 0 and 1 and exact 0 / 1 included.
+    const int64_t Ls[] = {1, 2, 15, 16, 17, 31, 33, 100, 257};
+    for (int32_t k : {1, 2, 3, 4, 7, U})
+        for (int32_t block : {16, 1, 5})
             for (int64_t L : Ls) {
-                int64_t B = L > 1000 ? 1 : 2, H = L > 1000 ? 1 : 2, C = 16 * H;
-                std::uniform_real_distribution<double> ua(0.0, 1.0), uu(-1, 1);
-                std::vector<double> a(B * H * L), u(B * C * L), dy(B * C * L);
-                for (auto& x : a) x = ua(rng);
-                if (L > 3) { a[3] = 0.0; a[1] = 1.0; }
-                for (auto& x : u) x = uu(rng);
-                for (auto& x : dy) x = uu(rng);
-                std::vector<double> yr, dar, dur, y(B * C * L), da(B * H * L), du(B * C * L);
-                swr_ref::forward(a, u, yr, B, H, L, block, k);
-                swr_ref::backward(a, u, dy, dar, dur, B, H, L, block, k);
-                swr_cpu_forward_f64(a.data(), u.data(), y.data(), B, H, L, block, k);
-                swr_cpu_backward_f64(a.data(), u.data(), dy.data(), da.data(), du.data(), B, H, L, block, k);
-                // streaming in pieces of 3 (k <= 2; larger windows are refused)
-                std::vector<double> ys(k <= 2 ? yr : std::vector<double>(B * C * L)), h(B * C), P(B * H), v(B * C);
-                std::vector<double> ap(B * H * 3), up(B * C * 3), yp(B * C * 3);
-                if (k > 2 && swr_cpu_forward_stream_f64(a.data(), u.data(), ys.data(), B, H, L, block, k, h.data(), P.data(), v.data(), 0) != SWR_EINVAL) {
-                    printf("streaming with k = %d was not refused\n", k);
-                    ++fails;
-                }
-                for (int64_t t0 = 0; k <= 2 && t0 < L; t0 += 3) {
-                    int64_t n = std::min<int64_t>(3, L - t0);
-                    for (int64_t r = 0; r < B * H; ++r) for (int64_t i = 0; i < n; ++i) ap[r * n + i] = a[r * L + t0 + i];
-                    for (int64_t r = 0; r < B * C; ++r) for (int64_t i = 0; i < n; ++i) up[r * n + i] = u[r * L + t0 + i];
-                    swr_cpu_forward_stream_f64(ap.data(), up.data(), yp.data(), B, H, n, block, k, h.data(), P.data(), v.data(), t0);
-                    for (int64_t r = 0; r < B * C; ++r) for (int64_t i = 0; i < n; ++i) ys[r * L + t0 + i] = yp[r * n + i];
-                }
-                // float32 (on AVX-512 with block 16: the in-register scan path), against the same reference
-                std::vector<float> af(a.begin(), a.end()), uf(u.begin(), u.end()), gf(dy.begin(), dy.end());
-                std::vector<float> yf(B * C * L), daf(B * H * L), duf(B * C * L);
-                swr_cpu_forward_f32(af.data(), uf.data(), yf.data(), B, H, L, block, k);
-                swr_cpu_backward_f32(af.data(), uf.data(), gf.data(), daf.data(), duf.data(), B, H, L, block, k);
-                std::vector<double> a32(af.begin(), af.end()), u32(uf.begin(), uf.end()), g32(gf.begin(), gf.end()), yr32, dar32, dur32;
-                swr_ref::forward(a32, u32, yr32, B, H, L, block, k);
-                swr_ref::backward(a32, u32, g32, dar32, dur32, B, H, L, block, k);
-                double f1 = relerr(std::vector<double>(yf.begin(), yf.end()), yr32);
-                double f2 = relerr(std::vector<double>(daf.begin(), daf.end()), dar32);
-                double f3 = relerr(std::vector<double>(duf.begin(), duf.end()), dur32);
-                bool bad32 = !(f1 < 2e-6 && f2 < 2e-5 && f3 < 2e-6);
-                if (bad32) printf("k=%d l=%d L=%ld  float32: y %.2e da %.2e du %.2e FAIL\n", k, block, (long) L, f1, f2, f3);
-                fails += bad32;
-                double e1 = relerr(y, yr), e2 = relerr(da, dar), e3 = relerr(du, dur), e4 = k <= 2 ? relerr(ys, yr) : 0.0;
-                bool bad = !(e1 < 1e-12 && e2 < 1e-12 && e3 < 1e-12 && e4 < 1e-12);
-                if (bad || L >= 257) printf("k=%d l=%d L=%ld  y %.2e da %.2e du %.2e stream %.2e %s\n", k, block, (long) L, e1, e2, e3, e4, bad ? "FAIL" : "ok");
-                fails += bad;
+                if (block == 1 && L > 100 && k > 2) continue; /* the reference is O(L * window^2) */
+                const int64_t B = 2, H = 2, C = 16 * H;
+                std::vector<double> a = uniform(rng, B * H * L, 0.0, 1.0), u = uniform(rng, B * C * L, -1, 1),
+                                    dy = uniform(rng, B * C * L, -1, 1);
+                if (L > 5) { a[3] = 0.0; a[1] = 1.0; a[4] = 1 - 1e-7; a[5] = 1e-7; }
+                check("k=" + std::to_string(k) + " l=" + std::to_string(block) + " L=" + std::to_string(L), a, u, dy,
+                      B, H, L, block, k, true, rng);
             }
+    // One long sequence through the parallel split (runs with look-behind) for each window kind.
+    for (int32_t k : {1, 2, 3, U}) {
+        const int64_t B = 1, H = 1, L = 4097;
+        std::vector<double> a = uniform(rng, B * H * L, 0.5, 1.0), u = uniform(rng, 16 * L, -1, 1), dy = uniform(rng, 16 * L, -1, 1);
+        std::vector<double> yr, y(16 * L);
+        swr_ref::forward(a, u, yr, B, H, L, 16, k == U ? 300 : k); /* 300 blocks reach t = 0 from everywhere */
+        expect_rc("long forward", swr_cpu_forward_f64(a.data(), u.data(), y.data(), B, H, L, 16, k), SWR_OK);
+        close("long y", "k=" + std::to_string(k) + " L=4097", y, yr, 1e-12);
+    }
+
+    // Huge windows and blocks: bounded by the semantics (k >= blocks: unbounded; block >= L: one block).
+    for (int64_t k : {100LL, 100000000LL, (long long) U})
+        for (int64_t block : {16LL, 1000000000LL, (long long) U}) {
+            const int64_t B = 1, H = 1, L = 100;
+            std::vector<double> a = uniform(rng, L, 0.0, 1.0), u = uniform(rng, 16 * L, -1, 1), dy = uniform(rng, 16 * L, -1, 1);
+            check("huge k=" + std::to_string(k) + " l=" + std::to_string(block), a, u, dy, B, H, L, (int32_t) block, (int32_t) k,
+                  block == 16 && k == U, rng);
+        }
+
+    // NaN and Inf in a (and in dy) at every phase of three blocks: where the formula never multiplies
+    // them (a[0], a at a window-start block's first step) nothing may change; elsewhere the outputs
+    // the formula makes non-finite, and only those, are non-finite.
+    const double bad[] = {NAN, INFINITY, -INFINITY};
+    for (int32_t k : {1, 2, 3, U})
+        for (int32_t block : {16, 5}) {
+            const int64_t B = 1, H = 1, L = 3 * block + 3;
+            for (int64_t p = 0; p < L; ++p)
+                for (double x : bad)
+                    for (int target = 0; target < 2; ++target) {
+                        std::vector<double> a = uniform(rng, L, 0.1, 1.0), u = uniform(rng, 16 * L, -1, 1), dy = uniform(rng, 16 * L, -1, 1);
+                        if (target == 0) a[p] = x;
+                        else dy[5 * L + p] = x; /* one channel's output gradient */
+                        check(std::string(target == 0 ? "a" : "dy") + "[" + std::to_string(p) + "]=" + std::to_string(x) +
+                                  " k=" + std::to_string(k) + " l=" + std::to_string(block),
+                              a, u, dy, B, H, L, block, k, target == 0 && x != x, rng);
+                    }
+        }
+
+    // Error codes: bad arguments, and a scratch larger than allowed is SWR_ENOMEM (no exception, no abort).
+    {
+        std::vector<double> a(300, 0.5), u(16 * 300, 1.0), y(16 * 300), da(300), du(16 * 300), h(16), P(1), v(16);
+        expect_rc("k = 0", swr_cpu_forward_f64(a.data(), u.data(), y.data(), 1, 1, 300, 16, 0), SWR_EINVAL);
+        expect_rc("block = 0", swr_cpu_forward_f64(a.data(), u.data(), y.data(), 1, 1, 300, 0, 2), SWR_EINVAL);
+        expect_rc("L overflow", swr_cpu_forward_f64(a.data(), u.data(), y.data(), 1, 1LL << 40, 1LL << 40, 16, 2), SWR_EINVAL);
+        expect_rc("null y", swr_cpu_forward_f64(a.data(), u.data(), nullptr, 1, 1, 300, 16, 2), SWR_EINVAL);
+        expect_rc("pos < 0", swr_cpu_forward_stream_f64(a.data(), u.data(), y.data(), 1, 1, 300, 16, 2, h.data(), P.data(), v.data(), nullptr, nullptr, -1), SWR_EINVAL);
+        expect_rc("pos + L overflow", swr_cpu_forward_stream_f64(a.data(), u.data(), y.data(), 1, 1, 300, 16, 2, h.data(), P.data(), v.data(), nullptr, nullptr, INT64_MAX - 10), SWR_EINVAL);
+        expect_rc("ring missing", swr_cpu_forward_stream_f64(a.data(), u.data(), y.data(), 1, 1, 300, 16, 3, h.data(), P.data(), v.data(), nullptr, nullptr, 0), SWR_EINVAL);
+        setenv("PHALANX_SWR_MAX_SCRATCH_BYTES", "1024", 1);
+        expect_rc("scratch over the cap", swr_cpu_backward_f64(a.data(), u.data(), y.data(), da.data(), du.data(), 1, 1, 300, 100, 2), SWR_ENOMEM);
+        expect_rc("ring over the cap", swr_cpu_forward_f64(a.data(), u.data(), y.data(), 1, 1, 300, 1, 200), SWR_ENOMEM);
+        unsetenv("PHALANX_SWR_MAX_SCRATCH_BYTES");
+        expect_rc("scratch under the cap", swr_cpu_backward_f64(a.data(), u.data(), y.data(), da.data(), du.data(), 1, 1, 300, 100, 2), SWR_OK);
+    }
+
     printf("%d failed\n", fails);
     return fails != 0;
 }

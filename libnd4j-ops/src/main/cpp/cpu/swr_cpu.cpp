@@ -23,6 +23,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <new>
+#include <unistd.h>
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
 #include <immintrin.h>
 #endif
@@ -30,6 +32,10 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+/* How a run carries the window across block starts (docs/SWR.md, "Streaming state"): k = 1, k = 2,
+ * 3 <= k < SWR_UNBOUNDED (a ring of the last k - 2 blocks), unbounded. */
+enum SwrRunMode { RUN_LOCAL = 1, RUN_PAIR = 2, RUN_RING = 3, RUN_UNBOUNDED = 4 };
 
 /* The kernels three times: for AVX-512, for AVX2 + FMA, and for any x86-64; picked once at run
  * time. The first two also get the in-register scans for float32 with block 16 (swr_cpu_scan16.h)
@@ -125,38 +131,88 @@ static bool swr_fast_backward(const float* a, const float* u, const float* dy, f
 static bool swr_fast_backward(const double*, const double*, const double*, double*, double*, int64_t, int64_t, int64_t,
                               int32_t, int32_t) { return false; }
 
-static int swr_valid(int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) {
-    return B >= 1 && H >= 1 && L >= 1 && block >= 1 && k >= 1;
+/* Shapes the kernels can index: every size >= 1 and B * C * L (elements of u) within int64. */
+static bool swr_valid(int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) {
+    int64_t n;
+    return B >= 1 && H >= 1 && L >= 1 && block >= 1 && k >= 1 && !__builtin_mul_overflow(B, H, &n)
+           && !__builtin_mul_overflow(n, (int64_t) SWR_HEAD, &n) && !__builtin_mul_overflow(n, L, &n);
 }
 
-#define SWR_DEFINE(SUFFIX, T)                                                                          \
-    extern "C" int swr_cpu_forward_##SUFFIX(const T* a, const T* u, T* y, int64_t B, int64_t H,       \
-                                            int64_t L, int32_t block, int32_t k) {                    \
-        if (!swr_valid(B, H, L, block, k) || !a || !u || !y) return SWR_EINVAL;                       \
-        if (swr_fast_forward(a, u, y, B, H, L, block, k)) return SWR_OK;                              \
-        if (k > 2) SWR_DISPATCH(forward_anyk<T>(a, u, y, B, H, L, block, k));                          \
-        else if (k == 2) SWR_DISPATCH(forward<T, 2>(a, u, y, B, H, L, block));                            \
-        else SWR_DISPATCH(forward<T, 1>(a, u, y, B, H, L, block));                                   \
-        return SWR_OK;                                                                                \
-    }                                                                                                 \
-    extern "C" int swr_cpu_forward_stream_##SUFFIX(const T* a, const T* u, T* y, int64_t B,          \
-                                                   int64_t H, int64_t L, int32_t block, int32_t k,    \
-                                                   T* h, T* P, T* v, int64_t pos) {                   \
-        if (!swr_valid(B, H, L, block, k) || k > 2 || pos < 0 || !a || !u || !y || !h || !P || (k == 2 && !v)) \
-            return SWR_EINVAL;                                                                        \
-        if (k == 2) SWR_DISPATCH(forward_stream<T, 2>(a, u, y, B, H, L, block, h, P, v, pos));       \
-        else SWR_DISPATCH(forward_stream<T, 1>(a, u, y, B, H, L, block, h, P, v, pos));              \
-        return SWR_OK;                                                                                \
-    }                                                                                                 \
-    extern "C" int swr_cpu_backward_##SUFFIX(const T* a, const T* u, const T* dy, T* da, T* du,      \
-                                             int64_t B, int64_t H, int64_t L, int32_t block,          \
-                                             int32_t k) {                                             \
-        if (!swr_valid(B, H, L, block, k) || !a || !u || !dy || !da || !du) return SWR_EINVAL;        \
-        if (swr_fast_backward(a, u, dy, da, du, B, H, L, block, k)) return SWR_OK;                   \
-        if (k > 2) SWR_DISPATCH(backward_anyk<T>(a, u, dy, da, du, B, H, L, block, k));                \
-        else if (k == 2) SWR_DISPATCH(backward<T, 2>(a, u, dy, da, du, B, H, L, block));                  \
-        else SWR_DISPATCH(backward<T, 1>(a, u, dy, da, du, B, H, L, block));                         \
-        return SWR_OK;                                                                                \
+/* No C++ exception may leave an entry point (they are called from JNI). */
+template <class F>
+static int swr_guarded(F body) {
+    try {
+        return body();
+    } catch (const std::bad_alloc&) {
+        return SWR_ENOMEM;
+    } catch (...) {
+        return SWR_EINTERNAL;
+    }
+}
+
+/* A window that reaches t = 0 from every step: the unbounded recurrence (k <= 2 keep their own,
+ * equally exact kernels, except for one block, which needs no block-sized scratch that way). */
+static bool swr_is_unbounded(int64_t nblocks, int32_t k) {
+    return nblocks == 1 || (k > 2 && k >= nblocks);
+}
+
+template <typename T>
+static int swr_forward(const T* a, const T* u, T* y, int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) {
+    if (!swr_valid(B, H, L, block, k) || !a || !u || !y) return SWR_EINVAL;
+    if (block > L) block = (int32_t) L; /* one block either way */
+    const int64_t nblocks = (L + block - 1) / block;
+    if (swr_fast_forward(a, u, y, B, H, L, block, k)) return SWR_OK;
+    if (swr_is_unbounded(nblocks, k)) SWR_DISPATCH(forward_unbounded<T>(a, u, y, B, H, L));
+    else if (k > 2) SWR_DISPATCH(forward_anyk<T>(a, u, y, B, H, L, block, k));
+    else if (k == 2) SWR_DISPATCH(forward<T, 2>(a, u, y, B, H, L, block));
+    else SWR_DISPATCH(forward<T, 1>(a, u, y, B, H, L, block));
+    return SWR_OK;
+}
+
+template <typename T>
+static int swr_backward(const T* a, const T* u, const T* dy, T* da, T* du, int64_t B, int64_t H, int64_t L,
+                        int32_t block, int32_t k) {
+    if (!swr_valid(B, H, L, block, k) || !a || !u || !dy || !da || !du) return SWR_EINVAL;
+    if (block > L) block = (int32_t) L;
+    const int64_t nblocks = (L + block - 1) / block;
+    if (swr_fast_backward(a, u, dy, da, du, B, H, L, block, k)) return SWR_OK;
+    if (swr_is_unbounded(nblocks, k)) SWR_DISPATCH(backward_unbounded<T>(a, u, dy, da, du, B, H, L));
+    else if (k > 2) SWR_DISPATCH(backward_anyk<T>(a, u, dy, da, du, B, H, L, block, k));
+    else if (k == 2) SWR_DISPATCH(backward<T, 2>(a, u, dy, da, du, B, H, L, block));
+    else SWR_DISPATCH(backward<T, 1>(a, u, dy, da, du, B, H, L, block));
+    return SWR_OK;
+}
+
+/* Streaming: the block is not bounded by this piece's L (the phase runs on across calls). */
+template <typename T>
+static int swr_forward_stream(const T* a, const T* u, T* y, int64_t B, int64_t H, int64_t L, int32_t block, int32_t k,
+                              T* h, T* P, T* v, T* ring_v, T* ring_A, int64_t pos) {
+    const bool ring = k >= 3 && k != SWR_UNBOUNDED;
+    if (!swr_valid(B, H, L, block, k) || pos < 0 || pos > INT64_MAX - L || !a || !u || !y || !h || !P
+        || (k >= 2 && !v) || (ring && (!ring_v || !ring_A)))
+        return SWR_EINVAL;
+    if (k == SWR_UNBOUNDED) SWR_DISPATCH(forward_stream<T, RUN_UNBOUNDED>(a, u, y, B, H, L, block, k, h, P, v, ring_v, ring_A, pos));
+    else if (ring) SWR_DISPATCH(forward_stream<T, RUN_RING>(a, u, y, B, H, L, block, k, h, P, v, ring_v, ring_A, pos));
+    else if (k == 2) SWR_DISPATCH(forward_stream<T, RUN_PAIR>(a, u, y, B, H, L, block, k, h, P, v, ring_v, ring_A, pos));
+    else SWR_DISPATCH(forward_stream<T, RUN_LOCAL>(a, u, y, B, H, L, block, k, h, P, v, ring_v, ring_A, pos));
+    return SWR_OK;
+}
+
+#define SWR_DEFINE(SUFFIX, T)                                                                                 \
+    extern "C" int swr_cpu_forward_##SUFFIX(const T* a, const T* u, T* y, int64_t B, int64_t H, int64_t L,   \
+                                            int32_t block, int32_t k) {                                      \
+        return swr_guarded([&] { return swr_forward<T>(a, u, y, B, H, L, block, k); });                     \
+    }                                                                                                        \
+    extern "C" int swr_cpu_forward_stream_##SUFFIX(const T* a, const T* u, T* y, int64_t B, int64_t H,       \
+                                                   int64_t L, int32_t block, int32_t k, T* h, T* P, T* v,    \
+                                                   T* ring_v, T* ring_A, int64_t pos) {                      \
+        return swr_guarded([&] {                                                                             \
+            return swr_forward_stream<T>(a, u, y, B, H, L, block, k, h, P, v, ring_v, ring_A, pos);          \
+        });                                                                                                  \
+    }                                                                                                        \
+    extern "C" int swr_cpu_backward_##SUFFIX(const T* a, const T* u, const T* dy, T* da, T* du, int64_t B,  \
+                                             int64_t H, int64_t L, int32_t block, int32_t k) {               \
+        return swr_guarded([&] { return swr_backward<T>(a, u, dy, da, du, B, H, L, block, k); });           \
     }
 
 SWR_DEFINE(f32, float)

@@ -23,6 +23,48 @@ static inline int max_threads() {
 #endif
 }
 
+static inline int thread_num() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/*
+ * Per-thread scratch of one call, allocated before its parallel region: an exception inside an
+ * OpenMP region terminates the process, so sizes are checked and memory taken here, where the entry
+ * point catches std::bad_alloc (SWR_ENOMEM). Not zero-filled (malloc): only pages used are touched.
+ */
+template <typename T>
+struct Scratch {
+    T* base = nullptr;
+    size_t per = 0;
+    explicit Scratch(size_t per_thread) : per(per_thread) {
+        size_t n = 0, bytes = 0;
+        if (__builtin_mul_overflow(per_thread, (size_t) std::max(1, max_threads()), &n)
+            || __builtin_mul_overflow(n, sizeof(T), &bytes) || bytes > max_scratch_bytes())
+            throw std::bad_alloc();
+        base = static_cast<T*>(std::malloc(std::max<size_t>(bytes, 1)));
+        if (!base) throw std::bad_alloc();
+    }
+    ~Scratch() { std::free(base); }
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    /* This thread's part (inside the parallel region; a team never exceeds max_threads()). */
+    T* mine() const { return base + per * (size_t) thread_num(); }
+
+    /* Half the physical memory: larger requests fail cleanly instead of being overcommitted.
+     * PHALANX_SWR_MAX_SCRATCH_BYTES lowers the cap (the native check uses it to reach SWR_ENOMEM). */
+    static size_t max_scratch_bytes() {
+        const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+        size_t cap = pages > 0 && page > 0 ? (size_t) pages / 2 * (size_t) page : (size_t) 1 << 32;
+        const char* lower = getenv("PHALANX_SWR_MAX_SCRATCH_BYTES");
+        if (lower && *lower) cap = std::min(cap, (size_t) strtoull(lower, nullptr, 10));
+        return cap;
+    }
+};
+
 /* Blocks per work item: enough items to keep every thread busy, each long enough to amortise its
  * look-behind. */
 static inline int64_t blocks_per_run(int64_t B, int64_t H, int64_t L, int32_t block) {
@@ -74,14 +116,67 @@ static inline void block_terminal(const T* ap, const T* up, int64_t L, int64_t s
     for (int ch = 0; ch < HEAD; ++ch) out[ch] = h[ch];
 }
 
+/* The last k - 2 finished blocks' terminal local states and products of one head (mode RUN_RING):
+ * block j in slot j mod slots; v rows of a head's 16 channels (stride vstride between slots). */
+template <typename T>
+struct Ring {
+    T* v = nullptr;
+    T* A = nullptr;
+    int64_t vstride = 0, Astride = 0, slots = 0;
+    int32_t k = 0;
+    T* V(int64_t j) const { return v + (j % slots) * vstride; }
+    T& Aj(int64_t j) const { return A[(j % slots) * Astride]; }
+};
+
 /*
- * The recurrence of SWR.md section 1 over steps [t0, t1) of one head, continuing from state
- * (h, P, v) at block phase `phase`. ap: the head's decays; up, yp: its 16 channel rows (stride L).
+ * A block starts at block index c >= 1; the block c - 1 just finished with terminal local state h and
+ * product P. Sets the carry v into block c (docs/SWR.md, "Streaming state").
  */
-template <typename T, int K>
+template <typename T, int MODE>
+static inline void next_carry(int64_t c, const T* h, T P, T* v, const Ring<T>* ring) {
+    if (MODE == RUN_PAIR) {
+        for (int ch = 0; ch < HEAD; ++ch) v[ch] = h[ch];
+    } else if (MODE == RUN_UNBOUNDED) {
+        if (c - 1 > 0) { /* block c - 1 had a carry itself */
+#pragma omp simd
+            for (int ch = 0; ch < HEAD; ++ch) v[ch] = h[ch] + P * v[ch];
+        } else {
+            for (int ch = 0; ch < HEAD; ++ch) v[ch] = h[ch];
+        }
+    } else if (MODE == RUN_RING) {
+        /* Horner over blocks j0 .. c - 1, oldest first; A_{j0} (the window's start block) unused. */
+        const int64_t j0 = std::max<int64_t>(0, c - (ring->k - 1));
+        T acc[HEAD];
+        if (j0 < c - 1) {
+            const T* V0 = ring->V(j0);
+            for (int ch = 0; ch < HEAD; ++ch) acc[ch] = V0[ch];
+            for (int64_t j = j0 + 1; j < c - 1; ++j) {
+                const T* Vj = ring->V(j);
+                const T Aj = ring->Aj(j);
+                for (int ch = 0; ch < HEAD; ++ch) acc[ch] = Vj[ch] + Aj * acc[ch];
+            }
+            for (int ch = 0; ch < HEAD; ++ch) v[ch] = h[ch] + P * acc[ch];
+        } else {
+            for (int ch = 0; ch < HEAD; ++ch) v[ch] = h[ch];
+        }
+        /* Block c - 1 takes the slot of block c - k + 1, just read for the last time. */
+        T* Vs = ring->V(c - 1);
+        for (int ch = 0; ch < HEAD; ++ch) Vs[ch] = h[ch];
+        ring->Aj(c - 1) = P;
+    }
+}
+
+/*
+ * The recurrence of SWR.md over steps [t0, t1) of one head, continuing from state (h, P, v) after
+ * pos0 steps (block phase pos0 mod block). ap: the head's decays; up, yp: its 16 channel rows
+ * (stride L). Block 0 has no carry: there y = h, so a[0] (never multiplied) never reaches an output.
+ */
+template <typename T, int MODE>
 static inline void forward_run(const T* ap, const T* up, T* yp, int64_t L, int64_t t0, int64_t t1,
-                               int32_t block, int64_t phase, T* h, T& P, T* v) {
+                               int32_t block, int64_t pos0, T* h, T& P, T* v, const Ring<T>* ring) {
     alignas(64) T tile[TILE][HEAD];
+    int64_t phase = pos0 % block, c = pos0 / block;
+    bool carry = MODE != RUN_LOCAL && c > 0;
     for (int64_t s = t0; s < t1; s += TILE) {
         const int n = (int) std::min<int64_t>(TILE, t1 - s);
         for (int ch = 0; ch < HEAD; ++ch)
@@ -90,9 +185,9 @@ static inline void forward_run(const T* ap, const T* up, T* yp, int64_t L, int64
             const T at = ap[s + i];
             T* row = tile[i];
             if (phase == 0) {
-                if (K == 2) {
-#pragma omp simd
-                    for (int ch = 0; ch < HEAD; ++ch) v[ch] = h[ch];
+                if (MODE != RUN_LOCAL && c > 0) {
+                    next_carry<T, MODE>(c, h, P, v, ring);
+                    carry = true;
                 }
                 P = at;
 #pragma omp simd
@@ -102,7 +197,7 @@ static inline void forward_run(const T* ap, const T* up, T* yp, int64_t L, int64
 #pragma omp simd
                 for (int ch = 0; ch < HEAD; ++ch) h[ch] = at * h[ch] + row[ch];
             }
-            if (K == 2) {
+            if (carry) {
                 const T p = P;
 #pragma omp simd
                 for (int ch = 0; ch < HEAD; ++ch) row[ch] = h[ch] + p * v[ch];
@@ -110,7 +205,10 @@ static inline void forward_run(const T* ap, const T* up, T* yp, int64_t L, int64
 #pragma omp simd
                 for (int ch = 0; ch < HEAD; ++ch) row[ch] = h[ch];
             }
-            if (++phase == block) phase = 0;
+            if (++phase == block) {
+                phase = 0;
+                ++c;
+            }
         }
         for (int ch = 0; ch < HEAD; ++ch)
             for (int i = 0; i < n; ++i) yp[ch * L + s + i] = tile[i][ch];
@@ -132,29 +230,66 @@ static void forward(const T* a, const T* u, T* y, int64_t B, int64_t H, int64_t 
         T P = T(1);
         /* At t0 a block starts and v becomes the previous block's terminal state: seed h with it. */
         if (K == 2 && t0 > 0) block_terminal(ap, up, L, t0 - block, block, h);
-        forward_run<T, K>(ap, up, yp, L, t0, t1, block, 0, h, P, v);
+        forward_run<T, K == 2 ? RUN_PAIR : RUN_LOCAL>(ap, up, yp, L, t0, t1, block, t0, h, P, v, nullptr);
     }
 }
 
-template <typename T, int K>
-static void forward_stream(const T* a, const T* u, T* y, int64_t B, int64_t H, int64_t L, int32_t block,
-                           T* hs, T* Ps, T* vs, int64_t pos) {
+/* The unbounded window: x_t = a_t x_{t-1} + u_t, x_0 = u_0, one head after another. */
+template <typename T>
+static void forward_unbounded(const T* a, const T* u, T* y, int64_t B, int64_t H, int64_t L) {
+#pragma omp parallel for schedule(static) if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
+    for (int64_t bh = 0; bh < B * H; ++bh) {
+        const T* ap = a + bh * L;
+        const T* up = u + bh * HEAD * L;
+        T* yp = y + bh * HEAD * L;
+        alignas(64) T tile[TILE][HEAD];
+        T x[HEAD] = {};
+        for (int64_t s = 0; s < L; s += TILE) {
+            const int n = (int) std::min<int64_t>(TILE, L - s);
+            for (int ch = 0; ch < HEAD; ++ch)
+                for (int i = 0; i < n; ++i) tile[i][ch] = up[ch * L + s + i];
+            for (int i = s == 0 ? 1 : 0; i < n; ++i) { /* x_0 = u_0: a_0 is never multiplied */
+                const T at = ap[s + i];
+                const T* prev = i > 0 ? tile[i - 1] : x;
+                T* row = tile[i];
+#pragma omp simd
+                for (int ch = 0; ch < HEAD; ++ch) row[ch] = at * prev[ch] + row[ch];
+            }
+            for (int ch = 0; ch < HEAD; ++ch) {
+                x[ch] = tile[n - 1][ch];
+                for (int i = 0; i < n; ++i) yp[ch * L + s + i] = tile[i][ch];
+            }
+        }
+    }
+}
+
+/* Streaming, any window: the state of docs/SWR.md "Streaming state" for each (batch, head). */
+template <typename T, int MODE>
+static void forward_stream(const T* a, const T* u, T* y, int64_t B, int64_t H, int64_t L, int32_t block, int32_t k,
+                           T* hs, T* Ps, T* vs, T* ring_v, T* ring_A, int64_t pos) {
     const int64_t C = H * HEAD;
-    const int64_t phase = pos % block;
 #pragma omp parallel for schedule(static) if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
     for (int64_t bh = 0; bh < B * H; ++bh) {
         const int64_t b = bh / H, hd = bh % H;
         T* h = hs + b * C + hd * HEAD;
-        T* v = K == 2 ? vs + b * C + hd * HEAD : nullptr;
         T vdummy[HEAD];
-        if (v == nullptr) v = vdummy;
+        T* v = MODE == RUN_LOCAL ? vdummy : vs + b * C + hd * HEAD;
         T& P = Ps[b * H + hd];
+        Ring<T> ring;
+        if (MODE == RUN_RING) {
+            ring.slots = (int64_t) k - 2;
+            ring.k = k;
+            ring.v = ring_v + b * ring.slots * C + hd * HEAD;
+            ring.vstride = C;
+            ring.A = ring_A + b * ring.slots * H + hd;
+            ring.Astride = H;
+        }
         if (pos == 0) {
             for (int ch = 0; ch < HEAD; ++ch) { h[ch] = T(0); v[ch] = T(0); }
             P = T(1);
         }
-        forward_run<T, K>(a + (b * H + hd) * L, u + (b * C + hd * HEAD) * L, y + (b * C + hd * HEAD) * L,
-                          L, 0, L, block, phase, h, P, v);
+        forward_run<T, MODE>(a + (b * H + hd) * L, u + (b * C + hd * HEAD) * L, y + (b * C + hd * HEAD) * L,
+                             L, 0, L, block, pos, h, P, v, &ring);
     }
 }
 
@@ -168,11 +303,11 @@ static void backward(const T* a, const T* u, const T* dy, T* da, T* du,
                      int64_t B, int64_t H, int64_t L, int32_t block) {
     const WorkSplit split(B, H, L, block);
     const int64_t nblocks = split.nblocks;
+    /* Per-thread scratch: local states, prefix products, gradients. */
+    const Scratch<T> scratch((size_t) block * (2 * HEAD + 2) + 64);
 #pragma omp parallel if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
     {
-        /* Per-thread scratch, allocated once per call: local states, prefix products, gradients. */
-        std::vector<T> scratch((size_t) block * (2 * HEAD + 2) + 64);
-        T* hs = scratch.data();                    /* [block][HEAD] */
+        T* hs = scratch.mine();                    /* [block][HEAD] */
         T* gs = hs + (size_t) block * HEAD;        /* [block][HEAD]: dy, then du */
         T* Ps = gs + (size_t) block * HEAD;        /* [block] */
         T* Pn = Ps + block;                        /* [block]: next block's prefix products */
@@ -220,32 +355,29 @@ static void backward(const T* a, const T* u, const T* dy, T* da, T* du,
                 /* Right-to-left sweep. */
                 for (int ch = 0; ch < HEAD; ++ch)
                     for (int i = 0; i < n; ++i) gs[i * HEAD + ch] = gp[ch * L + s + i];
+                /* Only terms the formula has: no du * h_{t-1} at a block start (h_{-1} is no state),
+                 * no carry term in block 0; so 0 * NaN never reaches da. */
+                const bool carry = K == 2 && c > 0;
                 T rev[HEAD] = {};
                 T R = T(1), anext = T(0);
                 for (int i = n - 1; i >= 0; --i) {
                     T* gi = gs + i * HEAD;
-                    const T* hprev = i > 0 ? hs + (i - 1) * HEAD : nullptr;
+                    const T* hprev = hs + (i - 1) * HEAD;
                     const T Pprev = i > 0 ? Ps[i - 1] : T(1);
                     T acc = T(0);
-                    if (K == 2) {
+#pragma omp simd
+                    for (int ch = 0; ch < HEAD; ++ch) {
+                        const T r = gi[ch] + anext * rev[ch];
+                        rev[ch] = r;
+                        gi[ch] = K == 2 ? r + R * q[ch] : r;
+                    }
+                    if (i > 0) {
 #pragma omp simd reduction(+ : acc)
-                        for (int ch = 0; ch < HEAD; ++ch) {
-                            const T r = gi[ch] + anext * rev[ch];
-                            const T d = r + R * q[ch];
-                            const T hp = hprev ? hprev[ch] : T(0);
-                            acc += d * hp + r * Pprev * v[ch];
-                            rev[ch] = r;
-                            gi[ch] = d;
-                        }
-                    } else {
+                        for (int ch = 0; ch < HEAD; ++ch) acc += gi[ch] * hprev[ch];
+                    }
+                    if (carry) {
 #pragma omp simd reduction(+ : acc)
-                        for (int ch = 0; ch < HEAD; ++ch) {
-                            const T r = gi[ch] + anext * rev[ch];
-                            const T hp = hprev ? hprev[ch] : T(0);
-                            acc += r * hp;
-                            rev[ch] = r;
-                            gi[ch] = r;
-                        }
+                        for (int ch = 0; ch < HEAD; ++ch) acc += rev[ch] * Pprev * v[ch];
                     }
                     dap[s + i] = acc;
                     anext = ap[s + i];
@@ -273,10 +405,12 @@ static void backward(const T* a, const T* u, const T* dy, T* da, T* du,
  */
 template <typename T>
 struct BlockSummaries {
-    int K, slots;
-    std::vector<T> store; /* per slot: v[HEAD], Q[HEAD], A */
-    BlockSummaries(int K_) : K(K_), slots(2 * K_ - 1), store((size_t) (2 * K_ - 1) * (2 * HEAD + 1)) {}
-    T* v(int64_t j) { return &store[(size_t) (j % slots) * (2 * HEAD + 1)]; }
+    static constexpr int64_t SLOT = 2 * HEAD + 1; /* per slot: v[HEAD], Q[HEAD], A */
+    int64_t K, slots;
+    T* store;
+    /* The ring for window K: 2K - 1 slots (backward) or K (forward), in storage of slots * SLOT. */
+    BlockSummaries(int64_t K_, int64_t slots_, T* storage) : K(K_), slots(slots_), store(storage) {}
+    T* v(int64_t j) { return store + (j % slots) * SLOT; }
     T* Q(int64_t j) { return v(j) + HEAD; }
     T& A(int64_t j) { return v(j)[2 * HEAD]; }
 
@@ -311,7 +445,7 @@ struct BlockSummaries {
     void carry(int64_t c, T* out) {
         for (int ch = 0; ch < HEAD; ++ch) out[ch] = T(0);
         T W = T(1);
-        for (int m = 1; m < K && c - m >= 0; ++m) {
+        for (int64_t m = 1; m < K && c - m >= 0; ++m) {
             const T* vj = v(c - m);
             for (int ch = 0; ch < HEAD; ++ch) out[ch] += W * vj[ch];
             W *= A(c - m);
@@ -322,9 +456,10 @@ struct BlockSummaries {
 template <typename T>
 static void forward_anyk(const T* a, const T* u, T* y, int64_t B, int64_t H, int64_t L, int32_t block, int K) {
     const WorkSplit split(B, H, L, block);
+    const Scratch<T> scratch((size_t) K * BlockSummaries<T>::SLOT);
 #pragma omp parallel if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
     {
-        BlockSummaries<T> sums(K);
+        BlockSummaries<T> sums(K, K, scratch.mine());
 #pragma omp for schedule(static)
         for (int64_t item = 0; item < split.items; ++item) {
             const WorkSplit::Item w = split.at(item);
@@ -343,8 +478,8 @@ static void forward_anyk(const T* a, const T* u, T* y, int64_t B, int64_t H, int
                     const T at = ap[s + i];
                     P = i == 0 ? at : P * at;
                     for (int ch = 0; ch < HEAD; ++ch) {
-                        h[ch] = (i == 0 ? T(0) : at * h[ch]) + up[ch * L + s + i];
-                        yp[ch * L + s + i] = h[ch] + P * carry[ch];
+                        h[ch] = i == 0 ? up[ch * L + s] : at * h[ch] + up[ch * L + s + i];
+                        yp[ch * L + s + i] = c > 0 ? h[ch] + P * carry[ch] : h[ch]; /* block 0: no carry */
                     }
                 }
                 sums.compute(ap, up, nullptr, L, block, c); /* its v and A, for the blocks after it */
@@ -358,11 +493,13 @@ static void backward_anyk(const T* a, const T* u, const T* dy, T* da, T* du,
                           int64_t B, int64_t H, int64_t L, int32_t block, int K) {
     const WorkSplit split(B, H, L, block);
     const int64_t nblocks = split.nblocks;
+    const int64_t slots = 2 * (int64_t) K - 1;
+    const size_t ring = (size_t) slots * BlockSummaries<T>::SLOT;
+    const Scratch<T> scratch(ring + (size_t) block * (2 * HEAD + 1));
 #pragma omp parallel if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
     {
-        BlockSummaries<T> sums(K);
-        std::vector<T> scratch((size_t) block * (2 * HEAD + 1));
-        T* hs = scratch.data();                  /* [block][HEAD] local states */
+        BlockSummaries<T> sums(K, slots, scratch.mine());
+        T* hs = scratch.mine() + ring;           /* [block][HEAD] local states */
         T* gs = hs + (size_t) block * HEAD;      /* [block][HEAD] dy */
         T* Ps = gs + (size_t) block * HEAD;      /* [block] prefix products */
 #pragma omp for schedule(static)
@@ -416,8 +553,9 @@ static void backward_anyk(const T* a, const T* u, const T* dy, T* da, T* du,
                     for (int ch = 0; ch < HEAD; ++ch) {
                         const T r = gs[i * HEAD + ch] + anext * rev[ch];
                         const T d = r + R * qv[ch];
-                        const T hp = i > 0 ? hs[(i - 1) * HEAD + ch] : T(0);
-                        acc += d * hp + r * Pprev * carry[ch] + dA[ch] * Pprev * R;
+                        /* Only the formula's terms (see backward): no h_{-1}, no carry into block 0. */
+                        if (i > 0) acc += d * hs[(i - 1) * HEAD + ch];
+                        if (c > 0) acc += r * Pprev * carry[ch] + dA[ch] * Pprev * R;
                         rev[ch] = r;
                         dup[ch * L + s + i] = d;
                     }
@@ -426,6 +564,56 @@ static void backward_anyk(const T* a, const T* u, const T* dy, T* da, T* du,
                     R *= anext;
                 }
             }
+        }
+    }
+}
+
+/*
+ * Backward of the unbounded window: g_t = dy_t + a_{t+1} g_{t+1} (right to left), du_t = g_t,
+ * da_t = sum over the head's channels of g_t x_{t-1} (t >= 1; da_0 = 0: a_0 is never multiplied).
+ * Two passes per head: the forward states x go into du, then the right-to-left pass reads x_{t-1}
+ * there before it overwrites du_t (O(L), no scratch beyond two tiles).
+ */
+template <typename T>
+static void backward_unbounded(const T* a, const T* u, const T* dy, T* da, T* du, int64_t B, int64_t H, int64_t L) {
+    forward_unbounded<T>(a, u, du, B, H, L);
+#pragma omp parallel for schedule(static) if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
+    for (int64_t bh = 0; bh < B * H; ++bh) {
+        const T* ap = a + bh * L;
+        const T* gp = dy + bh * HEAD * L;
+        T* dap = da + bh * L;
+        T* dup = du + bh * HEAD * L;
+        alignas(64) T g[TILE][HEAD], x[TILE + 1][HEAD]; /* x[i + 1] = x_{s+i}, x[0] = x_{s-1} */
+        T next[HEAD] = {};
+        const int64_t last_tile = (L - 1) / TILE * TILE;
+        for (int64_t s = last_tile; s >= 0; s -= TILE) {
+            const int n = (int) std::min<int64_t>(TILE, L - s);
+            for (int ch = 0; ch < HEAD; ++ch) {
+                for (int i = 0; i < n; ++i) {
+                    g[i][ch] = gp[ch * L + s + i];
+                    x[i + 1][ch] = dup[ch * L + s + i];
+                }
+                x[0][ch] = s > 0 ? dup[ch * L + s - 1] : T(0);
+            }
+            for (int i = n - 1; i >= 0; --i) {
+                const int64_t t = s + i;
+                T* gi = g[i];
+                if (t + 1 < L) {
+                    const T an = ap[t + 1];
+#pragma omp simd
+                    for (int ch = 0; ch < HEAD; ++ch) gi[ch] += an * next[ch];
+                }
+                T acc = T(0);
+                if (t > 0) {
+                    const T* xp = x[i];
+#pragma omp simd reduction(+ : acc)
+                    for (int ch = 0; ch < HEAD; ++ch) acc += gi[ch] * xp[ch];
+                }
+                dap[t] = acc;
+                for (int ch = 0; ch < HEAD; ++ch) next[ch] = gi[ch];
+            }
+            for (int ch = 0; ch < HEAD; ++ch)
+                for (int i = 0; i < n; ++i) dup[ch * L + s + i] = g[i][ch];
         }
     }
 }

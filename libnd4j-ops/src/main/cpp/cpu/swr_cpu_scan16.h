@@ -82,7 +82,8 @@ static void forward(const float* a, const float* u, float* y, int64_t B, int64_t
             d.load(ap, s, (int) std::min<int64_t>(BLOCK, L - s));
             for (int ch = 0; ch < HEAD; ++ch) {
                 const V16 h = d.scan(V16::load(up_ + ch * L + s, d.n));
-                V16::store(yp + ch * L + s, d.n, K == 2 ? V16::fmadd(d.p, v[ch], h) : h, streaming);
+                /* Block 0 has no carry: y = h there, so a[0] (in d.p, never multiplied) stays out. */
+                V16::store(yp + ch * L + s, d.n, K == 2 && c > 0 ? V16::fmadd(d.p, v[ch], h) : h, streaming);
                 if (K == 2) v[ch] = V16::last(h);
             }
         }
@@ -127,7 +128,11 @@ static void backward(const float* a, const float* u, const float* dy, float* da,
             const bool has_next = K == 2 && c + 1 < nblocks;
             BlockDecays next;
             if (has_next) next.load(ap, s + BLOCK, (int) std::min<int64_t>(BLOCK, L - s - BLOCK));
-            V16 dacc = V16::set1(0.f);
+            /* da = sum over channels of du * h_{t-1} (not at the block start: no h_{-1}) + rev * P_{t-1} * v
+             * (not in block 0: no carry). Two sums, so that lane 0 of the first can be dropped whole:
+             * the formula has no such term, and 0 * NaN must not reach da. */
+            const bool carry = K == 2 && c > 0;
+            V16 dh = V16::set1(0.f), dv = V16::set1(0.f);
             for (int ch = 0; ch < HEAD; ++ch) {
                 const V16 h = d.scan(V16::load(up_ + ch * L + s, n));
                 const V16 hprev = V16::up<1, 0>(h);
@@ -142,15 +147,15 @@ static void backward(const float* a, const float* u, const float* dy, float* da,
                         const float q = V16::sum(V16::mul(next.p, V16::load(gp + ch * L + s + BLOCK, next.n)));
                         g = V16::fmadd(R, V16::set1(q), rev);
                     }
-                    dacc = V16::fmadd(g, hprev, dacc);
-                    dacc = V16::fmadd(V16::mul(rev, pprev), v[ch], dacc);
+                    dh = V16::fmadd(g, hprev, dh);
+                    if (carry) dv = V16::fmadd(V16::mul(rev, pprev), v[ch], dv);
                     v[ch] = V16::last(h);
                 } else {
-                    dacc = V16::fmadd(rev, hprev, dacc);
+                    dh = V16::fmadd(rev, hprev, dh);
                 }
                 V16::store(dup + ch * L + s, n, g, streaming);
             }
-            V16::store(dap + s, n, dacc, streaming);
+            V16::store(dap + s, n, carry ? V16::add(V16::zero_first(dh), dv) : V16::zero_first(dh), streaming);
         }
         _mm_sfence();
     }

@@ -30,6 +30,7 @@ struct V16 {
         }
     }
     static inline V16 mul(V16 a, V16 b) { return {_mm512_mul_ps(a.x, b.x)}; }
+    static inline V16 add(V16 a, V16 b) { return {_mm512_add_ps(a.x, b.x)}; }
     static inline V16 fmadd(V16 a, V16 b, V16 c) { return {_mm512_fmadd_ps(a.x, b.x, c.x)}; }
 
     /* lane i <- x[i - D], lanes below D: FILL (0 or 1) */
