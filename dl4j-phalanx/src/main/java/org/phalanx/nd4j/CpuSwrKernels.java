@@ -32,9 +32,9 @@ public final class CpuSwrKernels implements SwrKernels {
 
     @Override
     public void forwardStream(INDArray a, INDArray u, INDArray y, int blockSize, int k,
-                              INDArray h, INDArray p, INDArray v, long position) {
+                              INDArray h, INDArray p, INDArray v, INDArray vRing, INDArray aRing, long position) {
         forwardStreamAt(a.dataType(), addr(a), addr(u), addr(y), a.size(0), a.size(1), a.size(2), blockSize, k,
-                addr(h), addr(p), addr(v), position);
+                addr(h), addr(p), addr(v), addr(vRing), addr(aRing), position);
     }
 
     @Override
@@ -46,13 +46,16 @@ public final class CpuSwrKernels implements SwrKernels {
         check(rc, "backward");
     }
 
-    /** The streaming kernel on raw host addresses (also used by the CUDA backend for decode steps). */
+    /**
+     * The streaming kernel on raw host addresses (also used by the CUDA backend for decode steps); the
+     * ring addresses are 0 except for a finite window k >= 3 (see {@link SwrKernels#forwardStream}).
+     */
     public static void forwardStreamAt(DataType t, long a, long u, long y, long B, long H, long L, int blockSize, int k,
-                                       long h, long p, long v, long position) {
+                                       long h, long p, long v, long vRing, long aRing, long position) {
         SwrCpu.load();
         int rc = t == DataType.DOUBLE
-                ? SwrCpu.swr_cpu_forward_stream_f64(a, u, y, B, H, L, blockSize, k, h, p, v, position)
-                : SwrCpu.swr_cpu_forward_stream_f32(a, u, y, B, H, L, blockSize, k, h, p, v, position);
+                ? SwrCpu.swr_cpu_forward_stream_f64(a, u, y, B, H, L, blockSize, k, h, p, v, vRing, aRing, position)
+                : SwrCpu.swr_cpu_forward_stream_f32(a, u, y, B, H, L, blockSize, k, h, p, v, vRing, aRing, position);
         check(rc, "forward (streaming)");
     }
 
@@ -65,6 +68,15 @@ public final class CpuSwrKernels implements SwrKernels {
     }
 
     static void check(int rc, String what) {
+        if (rc == SwrCpu.SWR_ENOMEM) {
+            throw new IllegalStateException("SWR " + what + " kernel could not allocate its scratch memory (it needs "
+                    + "O(blockSize) per thread for the backward and O(k) for windows k >= 3, and takes at most half the "
+                    + "physical memory); use a smaller block size or window, or Swr.UNBOUNDED for the full recurrence");
+        }
+        if (rc == SwrCpu.SWR_EINTERNAL) {
+            throw new IllegalStateException("SWR " + what + " kernel failed unexpectedly (code " + rc
+                    + "); this is a bug in dl4j-phalanx's native kernels: please report it");
+        }
         if (rc != SwrCpu.SWR_OK) {
             throw new IllegalStateException("SWR " + what + " kernel rejected its arguments (code " + rc
                     + "); this is a bug in the argument checks of org.phalanx.swr.Swr");

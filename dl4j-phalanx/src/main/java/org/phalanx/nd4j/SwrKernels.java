@@ -6,7 +6,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * The SWR kernels of one ND4J backend, called on arrays that {@link org.phalanx.swr.Swr} has already
  * validated: rank 3, one floating type, 'c' order with default strides (contiguous), shapes
  * {@code a [B, H, L]}, {@code u, y, dy, du [B, 16 H, L]}, {@code da [B, H, L]}, {@code blockSize >= 1},
- * {@code 1 <= k <= maxWindow()} (streaming: k in {1, 2}). Outputs are written in full; inputs are only read.
+ * {@code 1 <= k <= maxWindow()} ({@code Swr.UNBOUNDED} included where maxWindow() allows it). Outputs are
+ * written in full; inputs are only read.
  */
 public interface SwrKernels {
 
@@ -21,11 +22,12 @@ public interface SwrKernels {
     void forward(INDArray a, INDArray u, INDArray y, int blockSize, int k);
 
     /**
-     * Streaming forward from state {@code h [B, C], P [B, H], v [B, C]} after {@code position} steps;
-     * the state arrays are updated in place.
+     * Streaming forward from the state of docs/SWR.md "Streaming state" after {@code position} steps:
+     * {@code h [B, C], P [B, H], v [B, C]} (v null for k = 1) and, for a finite {@code k >= 3} only,
+     * {@code vRing [B, k-2, C], aRing [B, k-2, H]} (null otherwise). The state arrays are updated in place.
      */
     void forwardStream(INDArray a, INDArray u, INDArray y, int blockSize, int k,
-                       INDArray h, INDArray p, INDArray v, long position);
+                       INDArray h, INDArray p, INDArray v, INDArray vRing, INDArray aRing, long position);
 
     void backward(INDArray a, INDArray u, INDArray dy, INDArray da, INDArray du, int blockSize, int k);
 }

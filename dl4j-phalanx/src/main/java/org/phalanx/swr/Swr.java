@@ -32,6 +32,12 @@ public final class Swr {
     public static final int HEAD = 16;
     public static final int DEFAULT_BLOCK = 16;
     public static final int DEFAULT_WINDOW = 2;
+    /**
+     * The unbounded window ({@code Integer.MAX_VALUE} blocks): every step since {@code t = 0}, i.e. the full
+     * linear recurrence {@code x_t = a_t x_{t-1} + u_t}, in O(L) forward and backward. Any {@code k} at least
+     * the number of blocks gives the same result; when streaming, this one keeps an O(C) state.
+     */
+    public static final int UNBOUNDED = Integer.MAX_VALUE;
 
     private Swr() {
     }
@@ -49,9 +55,10 @@ public final class Swr {
 
     /**
      * Streaming forward: continues the sequences held by {@code state} (which must match B, H and the
-     * type) with the next {@code L} steps, and advances the state. Feeding a sequence in pieces of any
-     * sizes gives the same outputs as one {@link #forward(INDArray, INDArray, int, int)} over it, provided
-     * {@code blockSize} and {@code k} stay the same.
+     * type) with the next {@code L} steps, and advances the state. Any {@code k >= 1} and {@link #UNBOUNDED}.
+     * Feeding a sequence in pieces of any sizes gives the same outputs as one
+     * {@link #forward(INDArray, INDArray, int, int)} over it. The state records {@code blockSize} and
+     * {@code k} on its first call and refuses others afterwards.
      */
     public static INDArray forward(INDArray a, INDArray u, int blockSize, int k, SwrState state) {
         check("forward", a, u, null, blockSize, k); // before u's shape is used to allocate
@@ -64,15 +71,16 @@ public final class Swr {
         if (state == null) {
             throw new IllegalArgumentException("Swr.forward: state must not be null (use SwrState.create)");
         }
-        if (k > 2) {
-            throw new IllegalArgumentException("Swr.forward (streaming): k must be 1 or 2 (the state holds one block's "
-                    + "carrier); got " + k);
-        }
         state.checkCompatible(a);
         checkOutput("forward", "y", y, u);
+        if (state.position > Long.MAX_VALUE - a.size(2)) {
+            throw new IllegalArgumentException("Swr.forward: the state's position " + state.position + " plus L = "
+                    + a.size(2) + " overflows");
+        }
+        state.bind("Swr.forward", blockSize, k);
         INDArray yc = writable(y, a, u);
-        kernels.forwardStream(contiguous(a), contiguous(u), yc, blockSize, k, state.h, state.p, k == 2 ? state.v : null,
-                state.position);
+        kernels.forwardStream(contiguous(a), contiguous(u), yc, blockSize, k, state.h, state.p, k >= 2 ? state.v : null,
+                state.vRing, state.aRing, state.position);
         if (yc != y) y.assign(yc);
         state.position += a.size(2);
         return y;

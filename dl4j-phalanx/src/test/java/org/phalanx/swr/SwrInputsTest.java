@@ -91,7 +91,6 @@ class SwrInputsTest {
         assertMessage(() -> Swr.forward(a.castTo(DataType.HALF), u.castTo(DataType.HALF)), "FLOAT and DOUBLE");
         assertMessage(() -> Swr.forward(a, u, 0, 2), "blockSize must be >= 1");
         assertMessage(() -> Swr.forward(a, u, 16, 0), "k (window in blocks) must be >= 1");
-        assertMessage(() -> Swr.forward(a, u, 16, 3, SwrState.create(DataType.FLOAT, 2, 2)), "k must be 1 or 2");
         assertMessage(() -> Swr.backward(a, u, Nd4j.rand(DataType.FLOAT, 2, 32, 9)), "dy must have the shape of y, [2, 32, 10]");
         assertMessage(() -> Swr.backward(a, u, u.castTo(DataType.DOUBLE)), "dy must have the type of a");
         assertMessage(() -> Swr.forward(Nd4j.rand(DataType.FLOAT, 2, 2, 0), Nd4j.rand(DataType.FLOAT, 2, 32, 0)), "B, H, L >= 1");

@@ -17,7 +17,9 @@ public final class SwrCpu {
         Loader.load();
     }
 
-    public static final int SWR_OK = 0, SWR_EINVAL = 1, SWR_EDTYPE = 2, SWR_ECUDA = 3;
+    public static final int SWR_OK = 0, SWR_EINVAL = 1, SWR_EDTYPE = 2, SWR_ECUDA = 3, SWR_ENOMEM = 4, SWR_EINTERNAL = 5;
+    /** k = Integer.MAX_VALUE: the unbounded window (swr.h). */
+    public static final int UNBOUNDED = Integer.MAX_VALUE;
     /** Channels per head (one decay per 16 channels). */
     public static final int HEAD = 16;
     public static final int DEFAULT_BLOCK = 16, DEFAULT_WINDOW = 2;
@@ -38,11 +40,13 @@ public final class SwrCpu {
 
     public static native int swr_cpu_forward_stream_f32(@Cast("const float*") long a, @Cast("const float*") long u,
             @Cast("float*") long y, long B, long H, long L, int block, int k,
-            @Cast("float*") long h, @Cast("float*") long P, @Cast("float*") long v, long pos);
+            @Cast("float*") long h, @Cast("float*") long P, @Cast("float*") long v,
+            @Cast("float*") long ringV, @Cast("float*") long ringA, long pos);
 
     public static native int swr_cpu_forward_stream_f64(@Cast("const double*") long a, @Cast("const double*") long u,
             @Cast("double*") long y, long B, long H, long L, int block, int k,
-            @Cast("double*") long h, @Cast("double*") long P, @Cast("double*") long v, long pos);
+            @Cast("double*") long h, @Cast("double*") long P, @Cast("double*") long v,
+            @Cast("double*") long ringV, @Cast("double*") long ringA, long pos);
 
     public static native int swr_cpu_backward_f32(@Cast("const float*") long a, @Cast("const float*") long u,
             @Cast("const float*") long dy, @Cast("float*") long da, @Cast("float*") long du,

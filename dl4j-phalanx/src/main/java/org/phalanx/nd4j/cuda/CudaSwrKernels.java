@@ -135,7 +135,7 @@ public final class CudaSwrKernels implements SwrKernels {
      */
     @Override
     public void forwardStream(INDArray a, INDArray u, INDArray y, int blockSize, int k,
-                              INDArray h, INDArray p, INDArray v, long position) {
+                              INDArray h, INDArray p, INDArray v, INDArray vRing, INDArray aRing, long position) {
         DataType t = a.dataType();
         if (t != DataType.FLOAT && t != DataType.DOUBLE) {
             throw new IllegalArgumentException("Swr.forward (streaming) on CUDA takes FLOAT or DOUBLE; got " + t);
@@ -143,9 +143,10 @@ public final class CudaSwrKernels implements SwrKernels {
         INDArray yh = unshifted(y);
         CpuSwrKernels.forwardStreamAt(t, device.hostAddress(unshifted(a)), device.hostAddress(unshifted(u)),
                 device.hostAddress(yh), a.size(0), a.size(1), a.size(2), blockSize, k,
-                device.hostAddress(h), device.hostAddress(p), v == null ? 0 : device.hostAddress(v), position);
-        if (v == null) device.markHostWrite(yh, h, p);
-        else device.markHostWrite(yh, h, p, v);
+                device.hostAddress(h), device.hostAddress(p), v == null ? 0 : device.hostAddress(v),
+                vRing == null ? 0 : device.hostAddress(vRing), aRing == null ? 0 : device.hostAddress(aRing), position);
+        device.markHostWrite(java.util.stream.Stream.of(yh, h, p, v, vRing, aRing).filter(java.util.Objects::nonNull)
+                .toArray(INDArray[]::new));
         if (yh != y) y.assign(yh);
     }
 

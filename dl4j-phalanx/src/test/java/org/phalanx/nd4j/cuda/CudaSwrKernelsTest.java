@@ -133,7 +133,7 @@ class CudaSwrKernelsTest {
         INDArray a = Nd4j.rand(DataType.DOUBLE, 2, 1, 40), u = Nd4j.randn(DataType.DOUBLE, 2, 16, 40);
         INDArray h = Nd4j.zeros(DataType.DOUBLE, 2, 16), p = Nd4j.ones(DataType.DOUBLE, 2, 1), v = Nd4j.zeros(DataType.DOUBLE, 2, 16);
         INDArray y = Nd4j.create(DataType.DOUBLE, 2, 16, 40);
-        kernels.forwardStream(a, u, y, 16, 2, h, p, v, 0);
+        kernels.forwardStream(a, u, y, 16, 2, h, p, v, null, null, 0);
         assertEquals(Swr.forward(a, u), y);
         assertEquals(List.of(y, h, p, v), device.hostWrites);
     }
