@@ -83,7 +83,7 @@ class SwrKernelTest {
         INDArray[] grads = Swr.backward(a, u, dy, 16, k);
         double[] da = flat(grads[0]), du = flat(grads[1]);
 
-        if (L <= (k > 2 ? 49 : 100)) { // the exact reference costs O(L * window^3)
+        if (L <= (k > 2 ? 49 : 100)) { // the exact reference costs O(L * window^2)
             double[][] ref = SwrReference.backward(ad, ud, gd, B, H, L, 16, k);
             double eA = relErr(da, ref[0]), eU = relErr(du, ref[1]);
             assertTrue(eA < 10 * tol(t), "da relative error " + eA + " (seed " + seed + ")");

@@ -35,23 +35,28 @@ public final class SwrReference {
         return y;
     }
 
-    /** Exact {da, du} of sum(dy * y): each term dy_t u_s prod_{r=s+1}^{t} a_r differentiated directly. */
+    /**
+     * Exact {da, du} of sum(dy * y): each term dy_t u_s prod_{r=s+1}^{t} a_r differentiated directly. The
+     * product without a_r is the product left of r times the product right of r: every term multiplies
+     * exactly the factors the formula lists, so a NaN or Inf reaches a gradient entry only where the exact
+     * gradient has it. O(L * window^2) per channel.
+     */
     public static double[][] backward(double[] a, double[] u, double[] dy, int B, int H, int L, int block, int k) {
         int C = 16 * H;
-        double[] da = new double[B * H * L], du = new double[B * C * L];
+        double[] da = new double[B * H * L], du = new double[B * C * L], right = new double[L];
         for (int b = 0; b < B; b++) {
             for (int j = 0; j < C; j++) {
                 int ao = (b * H + j / 16) * L, uo = (b * C + j) * L;
                 for (int t = 0; t < L; t++) {
-                    long s0 = windowStart(t, block, k);
+                    int s0 = (int) windowStart(t, block, k);
+                    right[t] = 1; // right[r] = prod_{q = r+1}^{t} a_q
+                    for (int r = t - 1; r >= s0; r--) right[r] = a[ao + r + 1] * right[r + 1];
                     for (int s = t; s >= s0; s--) {
-                        double prod = 1;
-                        for (int r = s + 1; r <= t; r++) prod *= a[ao + r];
-                        du[uo + s] += dy[uo + t] * prod;
+                        du[uo + s] += dy[uo + t] * right[s];
+                        double left = 1; // prod_{q = s+1}^{r-1} a_q
                         for (int r = s + 1; r <= t; r++) {
-                            double without = 1;
-                            for (int q = s + 1; q <= t; q++) if (q != r) without *= a[ao + q];
-                            da[ao + r] += dy[uo + t] * u[uo + s] * without;
+                            da[ao + r] += dy[uo + t] * u[uo + s] * (left * right[r]);
+                            left *= a[ao + r];
                         }
                     }
                 }
