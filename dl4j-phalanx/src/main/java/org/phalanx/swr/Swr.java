@@ -19,8 +19,8 @@ import java.util.Arrays;
  *
  * Layout NCW: {@code a [B, H, L]} (one decay per head and step), {@code u, y [B, C, L]} with
  * {@code C = 16 H}; channel {@code j} uses head {@code j / 16}. Block size {@code l} (default 16) and window
- * {@code k} in blocks (default 2; any {@code k >= 1} on the CPU, 1 or 2 on CUDA and when streaming). Any
- * length {@code L >= 1}; FLOAT or DOUBLE on the CPU.
+ * {@code k} in blocks (default 2; any {@code k >= 1} and {@link #UNBOUNDED} on the CPU, streaming included;
+ * 1 or 2 on CUDA). Any length {@code L >= 1}; FLOAT or DOUBLE on the CPU.
  *
  * <p>Inputs are validated (rank, sizes, type) and never modified; views, 'f'-order and other
  * non-contiguous arrays are copied to contiguous 'c' order first. Outputs are new arrays (in the
