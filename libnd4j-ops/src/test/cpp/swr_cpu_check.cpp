@@ -150,6 +150,28 @@ int main() {
         close("long y", "k=" + std::to_string(k) + " L=4097", y, yr, 1e-12);
     }
 
+    // The unbounded window on one long sequence (cut into runs across threads), against the recurrence
+    // itself: x_t = a_t x_{t-1} + u_t; g_t = dy_t + a_{t+1} g_{t+1}, du = g, da_t = sum_ch g_t x_{t-1}.
+    for (int64_t L : {3 * 8192 + 5, 100000}) {
+        std::vector<double> a = uniform(rng, L, 0.9, 1.0), u = uniform(rng, 16 * L, -1, 1), dy = uniform(rng, 16 * L, -1, 1);
+        a[0] = NAN;          /* never multiplied */
+        a[L / 2 + 7] = 0.0;  /* cuts the recurrence inside a run */
+        std::vector<double> yr(16 * L), dur(16 * L), dar(L, 0.0), y(16 * L), da(L), du(16 * L);
+        for (int ch = 0; ch < 16; ++ch) {
+            for (int64_t t = 0; t < L; ++t) yr[ch * L + t] = t == 0 ? u[ch * L] : a[t] * yr[ch * L + t - 1] + u[ch * L + t];
+            for (int64_t t = L - 1; t >= 0; --t) {
+                dur[ch * L + t] = t == L - 1 ? dy[ch * L + t] : dy[ch * L + t] + a[t + 1] * dur[ch * L + t + 1];
+                if (t > 0) dar[t] += dur[ch * L + t] * yr[ch * L + t - 1];
+            }
+        }
+        const std::string where = "unbounded L=" + std::to_string(L);
+        expect_rc(where, swr_cpu_forward_f64(a.data(), u.data(), y.data(), 1, 1, L, 16, U), SWR_OK);
+        expect_rc(where, swr_cpu_backward_f64(a.data(), u.data(), dy.data(), da.data(), du.data(), 1, 1, L, 16, U), SWR_OK);
+        close("y", where, y, yr, 1e-12);
+        close("da", where, da, dar, 1e-12);
+        close("du", where, du, dur, 1e-12);
+    }
+
     // Huge windows and blocks: bounded by the semantics (k >= blocks: unbounded; block >= L: one block).
     for (int64_t k : {100LL, 100000000LL, (long long) U})
         for (int64_t block : {16LL, 1000000000LL, (long long) U}) {

@@ -234,31 +234,93 @@ static void forward(const T* a, const T* u, T* y, int64_t B, int64_t H, int64_t 
     }
 }
 
-/* The unbounded window: x_t = a_t x_{t-1} + u_t, x_0 = u_0, one head after another. */
+/* The unbounded recurrence over steps [t0, t1) of one head, from x = x_{t0-1} (none at t0 = 0: x_0 = u_0,
+ * a_0 is never multiplied); leaves x_{t1-1} in x. */
+template <typename T>
+static inline void unbounded_run(const T* ap, const T* up, T* yp, int64_t L, int64_t t0, int64_t t1, T* x) {
+    alignas(64) T tile[TILE][HEAD];
+    for (int64_t s = t0; s < t1; s += TILE) {
+        const int n = (int) std::min<int64_t>(TILE, t1 - s);
+        for (int ch = 0; ch < HEAD; ++ch)
+            for (int i = 0; i < n; ++i) tile[i][ch] = up[ch * L + s + i];
+        for (int i = s == 0 ? 1 : 0; i < n; ++i) {
+            const T at = ap[s + i];
+            const T* prev = i > 0 ? tile[i - 1] : x;
+            T* row = tile[i];
+#pragma omp simd
+            for (int ch = 0; ch < HEAD; ++ch) row[ch] = at * prev[ch] + row[ch];
+        }
+        for (int ch = 0; ch < HEAD; ++ch) {
+            x[ch] = tile[n - 1][ch];
+            for (int i = 0; i < n; ++i) yp[ch * L + s + i] = tile[i][ch];
+        }
+    }
+}
+
+/*
+ * The unbounded window: x_t = a_t x_{t-1} + u_t, x_0 = u_0. With at least as many heads as threads, one
+ * head after another. With fewer (a long single sequence), each head is cut into runs: every run first
+ * summarises itself (x_{end} = V + A x_{start-1}, with V its local terminal state and A its product of
+ * a), a short sequential pass chains the summaries into each run's incoming x, then all runs compute
+ * their outputs from it. That reads the inputs twice, but uses every thread.
+ */
 template <typename T>
 static void forward_unbounded(const T* a, const T* u, T* y, int64_t B, int64_t H, int64_t L) {
-#pragma omp parallel for schedule(static) if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
-    for (int64_t bh = 0; bh < B * H; ++bh) {
-        const T* ap = a + bh * L;
-        const T* up = u + bh * HEAD * L;
-        T* yp = y + bh * HEAD * L;
-        alignas(64) T tile[TILE][HEAD];
-        T x[HEAD] = {};
-        for (int64_t s = 0; s < L; s += TILE) {
-            const int n = (int) std::min<int64_t>(TILE, L - s);
-            for (int ch = 0; ch < HEAD; ++ch)
-                for (int i = 0; i < n; ++i) tile[i][ch] = up[ch * L + s + i];
-            for (int i = s == 0 ? 1 : 0; i < n; ++i) { /* x_0 = u_0: a_0 is never multiplied */
-                const T at = ap[s + i];
-                const T* prev = i > 0 ? tile[i - 1] : x;
-                T* row = tile[i];
+    const int64_t heads = B * H;
+    const int threads = max_threads();
+    int64_t runs = heads >= threads ? 1 : (threads + heads - 1) / heads;
+    runs = std::max<int64_t>(1, std::min(runs, L / (4 * MIN_RUN_STEPS)));
+    if (runs == 1 || heads * HEAD * L < MIN_PARALLEL_ELEMENTS) {
+#pragma omp parallel for schedule(static) if (heads * HEAD * L >= MIN_PARALLEL_ELEMENTS)
+        for (int64_t bh = 0; bh < heads; ++bh) {
+            T x[HEAD] = {};
+            unbounded_run(a + bh * L, u + bh * HEAD * L, y + bh * HEAD * L, L, 0, L, x);
+        }
+        return;
+    }
+    const int64_t per = (L + runs - 1) / runs;
+    std::vector<T> sums((size_t) (heads * runs) * (HEAD + 1)); /* per run: V[HEAD], A; then x into the run */
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int64_t item = 0; item < heads * runs; ++item) {
+            const int64_t bh = item / runs, r = item % runs, t0 = r * per, t1 = std::min(L, t0 + per);
+            if (r == runs - 1 || t0 >= t1) continue; /* the last run's summary is not needed */
+            const T* ap = a + bh * L;
+            const T* up = u + bh * HEAD * L;
+            T* V = &sums[(size_t) item * (HEAD + 1)];
+            T A = ap[t0];
+            for (int ch = 0; ch < HEAD; ++ch) V[ch] = up[ch * L + t0];
+            for (int64_t t = t0 + 1; t < t1; ++t) {
+                const T at = ap[t];
+                A *= at;
 #pragma omp simd
-                for (int ch = 0; ch < HEAD; ++ch) row[ch] = at * prev[ch] + row[ch];
+                for (int ch = 0; ch < HEAD; ++ch) V[ch] = at * V[ch] + up[ch * L + t];
             }
-            for (int ch = 0; ch < HEAD; ++ch) {
-                x[ch] = tile[n - 1][ch];
-                for (int i = 0; i < n; ++i) yp[ch * L + s + i] = tile[i][ch];
+            V[HEAD] = A;
+        }
+#pragma omp for schedule(static)
+        for (int64_t bh = 0; bh < heads; ++bh) { /* summaries -> x into each run, in place, left to right */
+            T x[HEAD];
+            for (int64_t r = 0; r + 1 < runs; ++r) {
+                T* S = &sums[(size_t) (bh * runs + r) * (HEAD + 1)];
+                const T A = S[HEAD];
+                for (int ch = 0; ch < HEAD; ++ch) {
+                    const T xe = r == 0 ? S[ch] : S[ch] + A * x[ch]; /* run 0 has no x before it */
+                    S[ch] = r == 0 ? T(0) : x[ch];                   /* x into run r (unused for r = 0) */
+                    x[ch] = xe;
+                }
             }
+            T* last = &sums[(size_t) (bh * runs + runs - 1) * (HEAD + 1)];
+            for (int ch = 0; ch < HEAD; ++ch) last[ch] = x[ch];
+        }
+#pragma omp for schedule(static)
+        for (int64_t item = 0; item < heads * runs; ++item) {
+            const int64_t bh = item / runs, r = item % runs, t0 = r * per, t1 = std::min(L, t0 + per);
+            if (t0 >= t1) continue;
+            T x[HEAD];
+            for (int ch = 0; ch < HEAD; ++ch) x[ch] = sums[(size_t) item * (HEAD + 1) + ch];
+            unbounded_run(a + bh * L, u + bh * HEAD * L, y + bh * HEAD * L, L, t0, t1, x);
         }
     }
 }

@@ -77,7 +77,7 @@ class SwrWindowTest {
 
     @Test
     void unboundedIsTheLinearRecurrence() {
-        int B = 1, H = 2, L = 3000, C = 16 * H;
+        int B = 1, H = 1, L = 20000, C = 16 * H; // one head: cut into runs across threads
         double[] ad = gates(r, B * H * L, Gates.NEAR_ONE), ud = normal(r, B * C * L);
         double[] y = flat(Swr.forward(arr(ad, DataType.DOUBLE, B, H, L), arr(ud, DataType.DOUBLE, B, C, L), 16, U));
         double worst = 0;
