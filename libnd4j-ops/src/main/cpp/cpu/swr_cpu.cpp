@@ -94,10 +94,17 @@ static int swr_isa() {
 #define SWR_DISPATCH(...) (phalanx_swr_base::__VA_ARGS__)
 #endif
 
-/* float32 with block 16 and k <= 2 on AVX-512 or AVX2: the in-register scans of swr_cpu_scan16.h. */
+/* float32 with block 16 and k <= 2 on AVX-512 or AVX2: the in-register scans of swr_cpu_scan16.h; also
+ * the unbounded window where every thread gets a head of its own. */
 static bool swr_fast_forward(const float* a, const float* u, float* y, int64_t B, int64_t H, int64_t L, int32_t block, int32_t k) {
 #ifdef SWR_HAVE_V3
-    if (swr_isa() < 3 || block != 16 || k > 2) return false;
+    if (swr_isa() < 3 || block != 16) return false;
+    if (k > 2) {
+        if (k < (L + 15) / 16 || B * H < phalanx_swr_base::max_threads()) return false;
+        if (swr_isa() >= 4) phalanx_swr_scan512::forward_unbounded(a, u, y, B, H, L);
+        else phalanx_swr_scan256::forward_unbounded(a, u, y, B, H, L);
+        return true;
+    }
     if (swr_isa() >= 4) {
         if (k == 2) phalanx_swr_scan512::forward<2>(a, u, y, B, H, L);
         else phalanx_swr_scan512::forward<1>(a, u, y, B, H, L);
@@ -115,7 +122,13 @@ static bool swr_fast_forward(const double*, const double*, double*, int64_t, int
 static bool swr_fast_backward(const float* a, const float* u, const float* dy, float* da, float* du, int64_t B, int64_t H,
                               int64_t L, int32_t block, int32_t k) {
 #ifdef SWR_HAVE_V3
-    if (swr_isa() < 3 || block != 16 || k > 2) return false;
+    if (swr_isa() < 3 || block != 16) return false;
+    if (k > 2) {
+        if (k < (L + 15) / 16 || B * H < phalanx_swr_base::max_threads()) return false;
+        if (swr_isa() >= 4) phalanx_swr_scan512::backward_unbounded(a, u, dy, da, du, B, H, L);
+        else phalanx_swr_scan256::backward_unbounded(a, u, dy, da, du, B, H, L);
+        return true;
+    }
     if (swr_isa() >= 4) {
         if (k == 2) phalanx_swr_scan512::backward<2>(a, u, dy, da, du, B, H, L);
         else phalanx_swr_scan512::backward<1>(a, u, dy, da, du, B, H, L);

@@ -91,6 +91,86 @@ static void forward(const float* a, const float* u, float* y, int64_t B, int64_t
     }
 }
 
+/*
+ * The unbounded window, one head after another (callers pick this with at least as many heads as
+ * threads): y = h + P * x_{s-1} block after block, the carry being the previous block's last output.
+ * Block 0 has no carry (a[0] is never multiplied).
+ */
+static void forward_unbounded(const float* a, const float* u, float* y, int64_t B, int64_t H, int64_t L) {
+    const int64_t nblocks = (L + BLOCK - 1) / BLOCK;
+    const bool streaming = (int64_t) sizeof(float) * B * H * HEAD * L >= STREAM_STORE_MIN_BYTES;
+#pragma omp parallel for schedule(static) if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
+    for (int64_t bh = 0; bh < B * H; ++bh) {
+        const float* ap = a + bh * L;
+        const float* up_ = u + bh * HEAD * L;
+        float* yp = y + bh * HEAD * L;
+        V16 x[HEAD];
+        for (int64_t c = 0; c < nblocks; ++c) {
+            const int64_t s = c * BLOCK;
+            BlockDecays d;
+            d.load(ap, s, (int) std::min<int64_t>(BLOCK, L - s));
+            for (int ch = 0; ch < HEAD; ++ch) {
+                const V16 h = d.scan(V16::load(up_ + ch * L + s, d.n));
+                const V16 out = c > 0 ? V16::fmadd(d.p, x[ch], h) : h;
+                V16::store(yp + ch * L + s, d.n, out, streaming);
+                x[ch] = V16::last(out);
+            }
+        }
+        _mm_sfence();
+    }
+}
+
+/*
+ * Backward of the unbounded window, one head after another: the outputs x go into du first (forward
+ * above), then blocks right to left: g = rev + R * (a_{next start} g_{next start}) (the in-block scan of
+ * backward<K> plus the carry from the block to the right), du = g, da = sum over channels of
+ * g_t x_{t-1}, x_{t-1} read from du before it is overwritten (da_0 = 0: a_0 is never multiplied).
+ */
+static void backward_unbounded(const float* a, const float* u, const float* dy, float* da, float* du,
+                               int64_t B, int64_t H, int64_t L) {
+    forward_unbounded(a, u, du, B, H, L);
+    const int64_t nblocks = (L + BLOCK - 1) / BLOCK;
+#pragma omp parallel for schedule(static) if (B * H * HEAD * L >= MIN_PARALLEL_ELEMENTS)
+    for (int64_t bh = 0; bh < B * H; ++bh) {
+        const float* ap = a + bh * L;
+        const float* gp = dy + bh * HEAD * L;
+        float* dap = da + bh * L;
+        float* dup = du + bh * HEAD * L;
+        V16 gfirst[HEAD]; /* g at the first step of the block to the right, per channel */
+        for (int64_t c = nblocks - 1; c >= 0; --c) {
+            const int64_t s = c * BLOCK;
+            const int n = (int) std::min<int64_t>(BLOCK, L - s);
+            const V16 r1 = V16::down<1, 0>(V16::load(ap + s, n));
+            const V16 r2 = V16::mul(r1, V16::down<1, 0>(r1));
+            const V16 r4 = V16::mul(r2, V16::down<2, 0>(r2));
+            const V16 r8 = V16::mul(r4, V16::down<4, 0>(r4));
+            V16 R = V16::fill_from(r1, n - 1, 1.f);
+            R = V16::mul(R, V16::down<1, 1>(R));
+            R = V16::mul(R, V16::down<2, 1>(R));
+            R = V16::mul(R, V16::down<4, 1>(R));
+            R = V16::mul(R, V16::down<8, 1>(R));
+            const bool has_next = c + 1 < nblocks;
+            const V16 anext = has_next ? V16::set1(ap[s + BLOCK]) : V16::set1(0.f);
+            V16 dh = V16::set1(0.f);
+            for (int ch = 0; ch < HEAD; ++ch) {
+                float* row = dup + ch * L;
+                /* x_{t-1} for the block's steps: one step to the left (x_{-1}: no such state, lane 0 dropped) */
+                const V16 xprev = c > 0 ? V16::load(row + s - 1, n) : V16::up<1, 0>(V16::load(row, n));
+                V16 g = V16::load(gp + ch * L + s, n);
+                g = V16::fmadd(r1, V16::down<1, 0>(g), g);
+                g = V16::fmadd(r2, V16::down<2, 0>(g), g);
+                g = V16::fmadd(r4, V16::down<4, 0>(g), g);
+                g = V16::fmadd(r8, V16::down<8, 0>(g), g);
+                if (has_next) g = V16::fmadd(R, V16::mul(anext, gfirst[ch]), g);
+                dh = V16::fmadd(g, xprev, dh);
+                V16::store(row + s, n, g, false);
+                gfirst[ch] = V16::first(g);
+            }
+            V16::store(dap + s, n, c > 0 ? dh : V16::zero_first(dh), false);
+        }
+    }
+}
+
 template <int K>
 static void backward(const float* a, const float* u, const float* dy, float* da, float* du,
                      int64_t B, int64_t H, int64_t L) {

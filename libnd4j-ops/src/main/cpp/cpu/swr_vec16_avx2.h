@@ -61,6 +61,10 @@ struct V16 {
         constexpr int above = 0xFF & ~((1 << (8 - D % 8)) - 1); /* lanes [8 - D, 8) */
         return {_mm256_blend_ps(rl, rh, above), _mm256_blend_ps(rh, fill, above)};
     }
+    static inline V16 first(V16 v) {
+        const __m256 b = _mm256_permutevar8x32_ps(v.lo, _mm256_set1_epi32(0));
+        return {b, b};
+    }
     static inline V16 last(V16 v) {
         const __m256 b = _mm256_permutevar8x32_ps(v.hi, _mm256_set1_epi32(7));
         return {b, b};

@@ -43,6 +43,8 @@ struct V16 {
         return {_mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(_mm512_set1_ps((float) FILL)),
                                                         _mm512_castps_si512(v.x), D))};
     }
+    /* Lane 0 in every lane. */
+    static inline V16 first(V16 v) { return {_mm512_permutexvar_ps(_mm512_set1_epi32(0), v.x)}; }
     /* Lane 15 in every lane. */
     static inline V16 last(V16 v) { return {_mm512_permutexvar_ps(_mm512_set1_epi32(15), v.x)}; }
     /* Lane 0 set to zero. */
