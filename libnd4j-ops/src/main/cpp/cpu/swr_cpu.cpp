@@ -1,13 +1,16 @@
 /*
  * SWR on the CPU (docs/SWR.md section 1): the O(L) recurrence per channel, exact for any length and
  * block phase. Three kinds of kernels, one semantics:
- *  - swr_cpu_scan16.h: float32, block 16, k <= 2 (the layer's setting). A 16-step block of one
- *    channel is one 16-lane vector (AVX-512, or two AVX2 registers) and the recurrence a log-step
- *    scan inside it.
+ *  - swr_cpu_scan16.h: float32, block 16, k <= 2 (the layer's setting), and the unbounded window
+ *    where every thread has a head. A 16-step block of one channel is one 16-lane vector (AVX-512,
+ *    or two AVX2 registers) and the recurrence a log-step scan inside it.
  *  - swr_cpu_kernels.h: everything else (float64, any block, streaming). The 16 channels of a head
  *    share one decay, so they are the SIMD lanes: a tile of steps x 16 channels is transposed into a
  *    small stack buffer, run through the recurrence, and transposed back; windows k >= 3 carry the
- *    k - 1 previous blocks' terminal states.
+ *    k - 1 previous blocks' terminal states; a window reaching t = 0 (k >= blocks, SWR_UNBOUNDED)
+ *    is the plain recurrence x_t = a_t x_{t-1} + u_t, its runs chained across threads.
+ *  - entry points (below): bound block and k by the semantics (swr.h), take scratch before any
+ *    parallel region, and turn every C++ exception into an error code.
  *  - each built for AVX-512, AVX2 + FMA and plain x86-64, picked once at run time.
  *
  * Parallelism: work items are (batch, head, run of whole blocks). Blocks only talk to their

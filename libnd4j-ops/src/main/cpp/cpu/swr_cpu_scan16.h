@@ -1,5 +1,5 @@
 /*
- * SWR forward and backward for float32 with block 16 (k = 1, 2) as in-register scans: one 16-step
+ * SWR forward and backward for float32 with block 16 (k = 1, 2, unbounded) as in-register scans: one 16-step
  * block of one channel is one 16-lane vector V16 (an AVX-512 register, or two AVX2 registers), so
  * the block-local recurrence h_i = a_i h_{i-1} + u_i becomes a log-step (Hillis-Steele) scan: four
  * shift-and-FMA steps whose multipliers depend only on the head's decays and are computed once per
