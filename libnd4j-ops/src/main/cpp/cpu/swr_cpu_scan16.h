@@ -52,6 +52,32 @@ struct BlockDecays {
     }
 };
 
+/* The decays of one block for the right-to-left pass: rev_t = dy_t + a_{t+1} rev_{t+1} inside the block. */
+struct ReverseDecays {
+    V16 r1, r2, r4, r8; /* right-to-left scan multipliers (r1: a_{t+1}, 0 past the block) */
+    V16 R;              /* R_t = prod_{r = t+1}^{end} a_r: suffix product, 1 at the block end */
+
+    inline void load(const float* ap, int64_t s, int n) {
+        r1 = V16::down<1, 0>(V16::load(ap + s, n));
+        r2 = V16::mul(r1, V16::down<1, 0>(r1));
+        r4 = V16::mul(r2, V16::down<2, 0>(r2));
+        r8 = V16::mul(r4, V16::down<4, 0>(r4));
+        R = V16::fill_from(r1, n - 1, 1.f);
+        R = V16::mul(R, V16::down<1, 1>(R));
+        R = V16::mul(R, V16::down<2, 1>(R));
+        R = V16::mul(R, V16::down<4, 1>(R));
+        R = V16::mul(R, V16::down<8, 1>(R));
+    }
+
+    /* rev of one channel's block from its dy. */
+    inline V16 scan(V16 g) const {
+        g = V16::fmadd(r1, V16::down<1, 0>(g), g);
+        g = V16::fmadd(r2, V16::down<2, 0>(g), g);
+        g = V16::fmadd(r4, V16::down<4, 0>(g), g);
+        return V16::fmadd(r8, V16::down<8, 0>(g), g);
+    }
+};
+
 /* The carriers a run of blocks starts from: zero at the sequence start, else the terminal local
  * states (broadcast) of the block before the run (one block of look-behind). */
 template <int K>
@@ -140,15 +166,8 @@ static void backward_unbounded(const float* a, const float* u, const float* dy, 
         for (int64_t c = nblocks - 1; c >= 0; --c) {
             const int64_t s = c * BLOCK;
             const int n = (int) std::min<int64_t>(BLOCK, L - s);
-            const V16 r1 = V16::down<1, 0>(V16::load(ap + s, n));
-            const V16 r2 = V16::mul(r1, V16::down<1, 0>(r1));
-            const V16 r4 = V16::mul(r2, V16::down<2, 0>(r2));
-            const V16 r8 = V16::mul(r4, V16::down<4, 0>(r4));
-            V16 R = V16::fill_from(r1, n - 1, 1.f);
-            R = V16::mul(R, V16::down<1, 1>(R));
-            R = V16::mul(R, V16::down<2, 1>(R));
-            R = V16::mul(R, V16::down<4, 1>(R));
-            R = V16::mul(R, V16::down<8, 1>(R));
+            ReverseDecays rd;
+            rd.load(ap, s, n);
             const bool has_next = c + 1 < nblocks;
             const V16 anext = has_next ? V16::set1(ap[s + BLOCK]) : V16::set1(0.f);
             V16 dh = V16::set1(0.f);
@@ -156,12 +175,8 @@ static void backward_unbounded(const float* a, const float* u, const float* dy, 
                 float* row = dup + ch * L;
                 /* x_{t-1} for the block's steps: one step to the left (x_{-1}: no such state, lane 0 dropped) */
                 const V16 xprev = c > 0 ? V16::load(row + s - 1, n) : V16::up<1, 0>(V16::load(row, n));
-                V16 g = V16::load(gp + ch * L + s, n);
-                g = V16::fmadd(r1, V16::down<1, 0>(g), g);
-                g = V16::fmadd(r2, V16::down<2, 0>(g), g);
-                g = V16::fmadd(r4, V16::down<4, 0>(g), g);
-                g = V16::fmadd(r8, V16::down<8, 0>(g), g);
-                if (has_next) g = V16::fmadd(R, V16::mul(anext, gfirst[ch]), g);
+                V16 g = rd.scan(V16::load(gp + ch * L + s, n));
+                if (has_next) g = V16::fmadd(rd.R, V16::mul(anext, gfirst[ch]), g);
                 dh = V16::fmadd(g, xprev, dh);
                 V16::store(row + s, n, g, false);
                 gfirst[ch] = V16::first(g);
@@ -193,17 +208,8 @@ static void backward(const float* a, const float* u, const float* dy, float* da,
             BlockDecays d;
             d.load(ap, s, n);
             const V16 pprev = V16::up<1, 1>(d.p); /* P_{t-1}, 1 at the block start */
-            /* Right-to-left scan multipliers: rev_t = dy_t + a_{t+1} rev_{t+1} inside the block. */
-            const V16 r1 = V16::down<1, 0>(V16::load(ap + s, n)); /* a_{t+1}; 0 past the block */
-            const V16 r2 = V16::mul(r1, V16::down<1, 0>(r1));
-            const V16 r4 = V16::mul(r2, V16::down<2, 0>(r2));
-            const V16 r8 = V16::mul(r4, V16::down<4, 0>(r4));
-            /* R_t = prod_{r = t+1}^{end} a_r: suffix product, 1 at the block end. */
-            V16 R = V16::fill_from(r1, n - 1, 1.f);
-            R = V16::mul(R, V16::down<1, 1>(R));
-            R = V16::mul(R, V16::down<2, 1>(R));
-            R = V16::mul(R, V16::down<4, 1>(R));
-            R = V16::mul(R, V16::down<8, 1>(R));
+            ReverseDecays rd;
+            rd.load(ap, s, n);
             /* The next block's prefix products, for q = sum_{next block} P * dy. */
             const bool has_next = K == 2 && c + 1 < nblocks;
             BlockDecays next;
@@ -216,16 +222,12 @@ static void backward(const float* a, const float* u, const float* dy, float* da,
             for (int ch = 0; ch < HEAD; ++ch) {
                 const V16 h = d.scan(V16::load(up_ + ch * L + s, n));
                 const V16 hprev = V16::up<1, 0>(h);
-                V16 rev = V16::load(gp + ch * L + s, n);
-                rev = V16::fmadd(r1, V16::down<1, 0>(rev), rev);
-                rev = V16::fmadd(r2, V16::down<2, 0>(rev), rev);
-                rev = V16::fmadd(r4, V16::down<4, 0>(rev), rev);
-                rev = V16::fmadd(r8, V16::down<8, 0>(rev), rev);
+                const V16 rev = rd.scan(V16::load(gp + ch * L + s, n));
                 V16 g = rev;
                 if (K == 2) {
                     if (has_next) {
                         const float q = V16::sum(V16::mul(next.p, V16::load(gp + ch * L + s + BLOCK, next.n)));
-                        g = V16::fmadd(R, V16::set1(q), rev);
+                        g = V16::fmadd(rd.R, V16::set1(q), rev);
                     }
                     dh = V16::fmadd(g, hprev, dh);
                     if (carry) dv = V16::fmadd(V16::mul(rev, pprev), v[ch], dv);
