@@ -88,7 +88,8 @@ class SwrWindowTest {
                 worst = Math.max(worst, Math.abs(y[j * L + t] - x) / (1 + Math.abs(x)));
             }
         }
-        assertTrue(worst < 1e-12, "x_t = a_t x_{t-1} + u_t: worst " + worst + " (seed " + seed + ")");
+        // Rounding grows with L (gates near 1 keep every step; the runs across threads sum in another order).
+        assertTrue(worst < 1e-14 * L, "x_t = a_t x_{t-1} + u_t: worst " + worst + " (seed " + seed + ")");
     }
 
     @Test
