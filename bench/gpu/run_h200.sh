@@ -85,7 +85,7 @@ try:
 except OSError:
     flex = {}
 for l in open(sys.argv[1]):
-    if l.startswith(("GPU:", "copy bandwidth", "VARIANTS")):
+    if l.startswith(("GPU:", "copy bandwidth", "WINDOW")):
         print(l.rstrip())
 print(f"{'dtype':5} {'(B, L)':12} {'fwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} | {'flex fwd':>8} {'flex f+b':>8} {'speedup f':>9} {'f+b':>6}")
 for d in bench:

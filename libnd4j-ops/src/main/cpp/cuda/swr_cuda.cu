@@ -213,14 +213,16 @@ swr_forward_kernel(const T* __restrict__ a, const T* __restrict__ u, T* __restri
     for (int i = 1; i < BLK; ++i) x[i] = fma(am[i], x[i - 1], x[i]);
 
     if (K == 2) {
-        /* v: the left neighbour's terminal local state (0 in the first block of the sequence). */
+        /* v: the left neighbour's terminal local state; block 0 has none (and a_0 must not enter). */
         A v = __shfl_up_sync(0xffffffffu, x[BLK - 1], 1);
-        if (lane == 0) v = s > 0 ? block_terminal<T, A>(u + row + s - BLK, as_) : A(0);
+        if (lane == 0 && s > 0) v = block_terminal<T, A>(u + row + s - BLK, as_);
         /* y = h + P v, P the prefix product of the block's decays. */
         A P = am[0];
+        if (s > 0) {
         x[0] = fma(P, v, x[0]);
 #pragma unroll
         for (int i = 1; i < BLK; ++i) { P *= am[i]; x[i] = fma(P, v, x[i]); }
+        }
     }
     store_block<T, A>(y + row + s, n, x);
 }
@@ -269,10 +271,15 @@ swr_backward_kernel(const T* __restrict__ a, const T* __restrict__ u, const T* _
             q = n2 > 0 ? block_q<T, A>(dy + row + s2, n2, as_ + HALO + TILE_STEPS) : A(0);
         }
         if (lane == 0) v = s > 0 ? block_terminal<T, A>(u + row + s - BLK, as_) : A(0);
-        P = am[0];
-        dp[0] = fma(P, v, h[0]);
+        if (s > 0) {
+            P = am[0];
+            dp[0] = fma(P, v, h[0]);
 #pragma unroll
-        for (int i = 1; i < BLK - 1; ++i) { P *= am[i]; dp[i] = fma(P, v, h[i]); }
+            for (int i = 1; i < BLK - 1; ++i) { P *= am[i]; dp[i] = fma(P, v, h[i]); }
+        } else { /* block 0: y = h (no P v: a_0 must not enter) */
+#pragma unroll
+            for (int i = 0; i < BLK - 1; ++i) dp[i] = h[i];
+        }
     }
 
     /* Right-to-left sweep: rev, R, du (into g) and this channel's da (into dp).
@@ -297,7 +304,7 @@ swr_backward_kernel(const T* __restrict__ a, const T* __restrict__ u, const T* _
     {   /* i = 0: h_{-1} = 0, P_{-1} = 1 */
         const A r = fma(anext, rev, g[0]);
         g[0] = K == 2 ? fma(R, q, r) : r;
-        dp[0] = K == 2 ? r * v : A(0);
+        dp[0] = K == 2 && s > 0 ? r * v : A(0);
     }
     store_block<T, A>(du + row + s, n, g);
     __syncthreads();
@@ -439,8 +446,8 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
         smem_block<T, A>(ab, am);
 #pragma unroll
         for (int i = 1; i < BLK; ++i) x[i] = fma(am[i], x[i - 1], x[i]);
-        if (K == 2) {
-            const A v = s > 0 ? smem_terminal<T, A>(ub - BLK, ab - BLK) : A(0);
+        if (K == 2 && s > 0) { /* block 0 has no carry (and a_0 must not enter) */
+            const A v = smem_terminal<T, A>(ub - BLK, ab - BLK);
             A P = am[0];
             x[0] = fma(P, v, x[0]);
 #pragma unroll
@@ -501,12 +508,16 @@ __device__ __forceinline__ void staged_block_states(const T* ub, const T* gb, co
  * written). The decays are read from shared memory where used (fewer registers).
  * da_t = du_t h_{t-1} + rev_t P_{t-1} v = rev_t y_{t-1} + R_t q h_{t-1} (no cancellation). */
 template <typename T, typename A, int K>
-__device__ __forceinline__ void staged_block_sweep(const T* ab, const A* h, A q, A v, A* g, A* ybuf, A* dout) {
-    if (K == 2) {
+__device__ __forceinline__ void staged_block_sweep(const T* ab, const A* h, A q, A v, bool first, A* g, A* ybuf,
+                                                   A* dout) {
+    if (K == 2 && !first) {
         A P = to_acc(ab[0]);
         ybuf[0] = fma(P, v, h[0]);
 #pragma unroll
         for (int i = 1; i < BLK - 1; ++i) { P *= to_acc(ab[i]); ybuf[i] = fma(P, v, h[i]); }
+    } else if (K == 2) { /* block 0: y = h (no P v: a_0 must not enter) */
+#pragma unroll
+        for (int i = 0; i < BLK - 1; ++i) ybuf[i] = h[i];
     }
     A rev = A(0), R = A(1), anext = A(0);
 #pragma unroll
@@ -527,7 +538,7 @@ __device__ __forceinline__ void staged_block_sweep(const T* ab, const A* h, A q,
     {   /* i = 0: h_{-1} = 0, P_{-1} = 1 */
         const A r = fma(anext, rev, g[0]);
         g[0] = K == 2 ? fma(R, q, r) : r;
-        dout[0] = K == 2 ? r * v : A(0);
+        dout[0] = K == 2 && !first ? r * v : A(0);
     }
 }
 
@@ -583,7 +594,7 @@ swr_backward_staged(const T* __restrict__ a, const T* __restrict__ u, const T* _
     /* This thread's slice of dpart first holds y = h + P v (the forward output inside the block),
      * then this channel's da. */
     A* dp = dpart + ch * DSTRIDE + bi * (BLK + 1);
-    staged_block_sweep<T, A, K>(ab, h, q, v, g, dp, dp);
+    staged_block_sweep<T, A, K>(ab, h, q, v, s == 0, g, dp, dp);
     if (COAL) {
         T* db = dus + ch * STEPS + bi * BLK;
         constexpr int PER = 16 / sizeof(T);
@@ -700,7 +711,7 @@ swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __r
 
     A* yp = ybuf + tid * (BLK + 1);                                   /* this thread's y = h + P v */
     A dav[BLK];
-    staged_block_sweep<T, A, K>(ab, h, q, v, g, yp, dav);
+    staged_block_sweep<T, A, K>(ab, h, q, v, s == 0, g, yp, dav);
     {   /* du -> shared memory (16-byte words), for coalesced stores below */
         T* db = dus + ch * DP + bi * BLK;
         constexpr int PER = 16 / sizeof(T);
@@ -722,6 +733,253 @@ swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __r
     }
 }
 
+/* ======================================================================================
+ * Any window (k >= 3, and the unbounded window k >= number of blocks), in O(L): three kernels and
+ * stream-ordered scratch (docs/CUDA.md, "Any window").
+ *
+ * Block c's output is y_t = h_t + P_t E_{c-1} (docs/SWR.md, "Any window"), where E_j, the carry at the
+ * end of block j, is the composition of the block summaries (D_i = prod of block i's decays, T_i =
+ * its terminal local state) over the window of m = k - 1 blocks ending at j. The window is split
+ * at multiples of m ("chunks"): a window either is a prefix of one chunk (E = TP_j, the within-chunk
+ * prefix composition) or joins a suffix of the previous chunk to a prefix of its own (E = DP_j TS_i +
+ * TP_j, DP the prefix product of D, TS the within-chunk suffix composition from i = j - m + 1):
+ * O(1) per block, no division, and nothing from outside the window enters (a composition starts
+ * from its first block's T, never from D * 0). Unbounded: m = number of blocks, one chunk.
+ * The backward is the reverse mode of exactly this computation (gE_j = q_{j+1}; the chunk scans run
+ * backwards), and per step: du_t = rev_t + R_t gT_c, da_t = du_t h_{t-1} + P_{t-1} (E_{c-1} rev_t +
+ * R_t gD_c), gT, gD the gradients of block c's summaries. Adjoints that are structurally zero are
+ * tracked as such ("live" flags), so no 0 * NaN arises from a value the formula never multiplies.
+ *   1. swr_any_summaries: per (channel, block): T, D (and, backward, q = sum P dy).
+ *   2. swr_any_carry:     per channel, serial over its blocks (O(L / 16)): E (and gT, gD).
+ *   3. swr_any_apply:     per (channel, block): y (or du, da with the head sum by shuffles).
+ * Scratch arrays are [block][channel row] so that 2. reads them coalesced.
+ * ====================================================================================== */
+constexpr int ANY_THREADS = 256;            /* kernels 1 and 3: 8 warps, each 2 blocks x 16 channels */
+constexpr int CARRY_THREADS = 128;          /* kernel 2: one channel row per thread */
+
+/* Scratch layout: NARR arrays of nb * R accumulators (R = B * C channel rows). */
+enum AnyArr { AT, AD, AE, ATS, AQ, ADS, ATP, ADP, AGT, AGD, ANY_FWD_ARRS = 4, ANY_BWD_ARRS = 10 };
+
+struct AnyShape {
+    int64_t H, L, nb, R, m; /* heads, length, blocks, channel rows, window of the carry in blocks */
+};
+
+/* This thread's (channel row, block) in kernels 1 and 3; false past the last block. */
+__device__ __forceinline__ bool any_index(const AnyShape& s, int64_t& bh, int& ch, int64_t& blk) {
+    const int64_t warp = ((int64_t) blockIdx.x * ANY_THREADS + threadIdx.x) / WARP;
+    const int lane = threadIdx.x % WARP;
+    const int64_t pairs = (s.nb + 1) / 2;
+    bh = warp / pairs;
+    ch = lane % HEAD;
+    blk = 2 * (warp % pairs) + lane / HEAD;
+    return bh < s.R / HEAD && blk < s.nb;
+}
+
+/* Loads block blk of row `row` (u, dy) and its decays: n valid steps, the rest u = 0, a = 0. */
+template <typename T, typename A>
+__device__ __forceinline__ int any_load(const T* __restrict__ p, const T* __restrict__ ap, const AnyShape& s,
+                                        int64_t row, int64_t bh, int64_t blk, A* x, A* am) {
+    const int64_t t0 = blk * BLK;
+    const int n = (int) (s.L - t0 < BLK ? s.L - t0 : BLK);
+    load_block<T, A>(p + row * s.L + t0, n, x, A(0));
+    load_block<T, A>(ap + bh * s.L + t0, n, am, A(0));
+    return n;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(ANY_THREADS)
+swr_any_summaries(const T* __restrict__ a, const T* __restrict__ u, const T* __restrict__ dy,
+                  typename Acc<T>::type* __restrict__ scr, AnyShape s) {
+    typedef typename Acc<T>::type A;
+    int64_t bh, blk;
+    int ch;
+    if (!any_index(s, bh, ch, blk)) return;
+    const int64_t row = bh * HEAD + ch, at = blk * s.R + row, arr = s.nb * s.R;
+    A x[BLK], am[BLK];
+    any_load<T, A>(u, a, s, row, bh, blk, x, am);
+    A h = x[0], P = am[0];
+#pragma unroll
+    for (int i = 1; i < BLK; ++i) { h = fma(am[i], h, x[i]); P *= am[i]; }
+    scr[AT * arr + at] = h;
+    scr[AD * arr + at] = P;
+    if (dy) {
+        load_block<T, A>(dy + row * s.L + blk * BLK, (int) (s.L - blk * BLK < BLK ? s.L - blk * BLK : BLK), x, A(0));
+        A Pi = am[0], q = Pi * x[0];
+#pragma unroll
+        for (int i = 1; i < BLK; ++i) { Pi *= am[i]; q = fma(Pi, x[i], q); }
+        scr[AQ * arr + at] = q;
+    }
+}
+
+/* acc = coef * acc + add, where either term may be structurally zero (not live): then it is left out
+ * rather than multiplied, so a non-finite coefficient cannot turn an exact zero into NaN. */
+template <typename A>
+__device__ __forceinline__ void chain(A& acc, bool& live, A coef, A add, bool add_live) {
+    acc = live ? (add_live ? fma(coef, acc, add) : coef * acc) : (add_live ? add : A(0));
+    live = live || add_live;
+}
+
+/* Kernel 2: one thread per channel row, serial over its blocks; backward when `bwd`. */
+template <typename A>
+__global__ void __launch_bounds__(CARRY_THREADS)
+swr_any_carry(A* __restrict__ scr, AnyShape s, bool bwd) {
+    const int64_t row = (int64_t) blockIdx.x * CARRY_THREADS + threadIdx.x;
+    if (row >= s.R) return;
+    const int64_t R = s.R, arr = s.nb * R, m = s.m, nb = s.nb;
+    A *T = scr + AT * arr + row, *D = scr + AD * arr + row, *E = scr + AE * arr + row, *TS = scr + ATS * arr + row;
+    A *Q = scr + AQ * arr + row, *DS = scr + ADS * arr + row, *TP = scr + ATP * arr + row, *DP = scr + ADP * arr + row;
+    A *GT = scr + AGT * arr + row, *GD = scr + AGD * arr + row;
+    /* Forward chunk scans: TS (and DS) of every chunk but the last, then TP, DP and E. */
+    for (int64_t cs = 0; cs < nb; cs += m) {
+        const int64_t ce = (cs + m < nb ? cs + m : nb) - 1;
+        if (ce + 1 < nb) {
+            A ts = T[ce * R], ds = D[ce * R];
+            TS[ce * R] = ts;
+            if (bwd) DS[ce * R] = ds;
+            for (int64_t i = ce - 1; i >= cs; --i) {
+                ts = fma(T[i * R], ds, ts);
+                ds *= D[i * R];
+                TS[i * R] = ts;
+                if (bwd) DS[i * R] = ds;
+            }
+        }
+        A tp = T[cs * R], dp = D[cs * R];
+        for (int64_t j = cs; j <= ce; ++j) {
+            if (j > cs) { const A d = D[j * R]; tp = fma(d, tp, T[j * R]); dp *= d; }
+            const int64_t i = j - m + 1;
+            E[j * R] = (i > 0 && i != cs) ? fma(dp, TS[i * R], tp) : tp;
+            if (bwd) { TP[j * R] = tp; DP[j * R] = dp; }
+        }
+    }
+    if (!bwd) return;
+    /* Reverse mode, chunk by chunk (each reads only forward values): gE_j = q_{j+1} (none past the
+     * last block). Prefix scans: gT, gD of the chunk; suffix scans: the adjoints of TS that the next
+     * chunk's windows produced (gTS_i = gE_j DP_j, j = i + m - 1). */
+    for (int64_t cs = 0; cs < nb; cs += m) {
+        const int64_t ce = (cs + m < nb ? cs + m : nb) - 1;
+        A atp = A(0), adp = A(0);
+        bool ltp = false, ldp = false;
+        for (int64_t j = ce; j >= cs; --j) {
+            const bool ge_live = j + 1 < nb;
+            const A ge = ge_live ? Q[(j + 1) * R] : A(0);
+            const int64_t i = j - m + 1;
+            const bool two = ge_live && i > 0 && i != cs;
+            const A dnext = j < ce ? D[(j + 1) * R] : A(1);
+            chain(atp, ltp, dnext, ge, ge_live);
+            chain(adp, ldp, dnext, two ? ge * TS[i * R] : A(0), two);
+            A gd = A(0);
+            if (j > cs) {
+                if (ltp) gd = atp * TP[(j - 1) * R];
+                if (ldp) gd = ltp ? fma(adp, DP[(j - 1) * R], gd) : adp * DP[(j - 1) * R];
+            } else if (ldp) {
+                gd = adp;
+            }
+            GT[j * R] = ltp ? atp : A(0);
+            GD[j * R] = gd;
+        }
+        if (ce + 1 >= nb) continue; /* the last chunk's TS feed nothing */
+        A ats = A(0), ads = A(0);
+        bool lts = false, lds = false;
+        for (int64_t i = cs; i <= ce; ++i) {
+            if (i > cs) {
+                /* TS_{i-1} = T_{i-1} DS_i + TS_i and DS_{i-1} = D_{i-1} DS_i */
+                const bool nl = lts || lds;
+                A nds = A(0);
+                if (lts) nds = ats * T[(i - 1) * R];
+                if (lds) nds = lts ? fma(ads, D[(i - 1) * R], nds) : ads * D[(i - 1) * R];
+                ads = nds;
+                lds = nl;
+            }
+            const int64_t j = i + m - 1;
+            const bool g_live = i > cs && j + 1 < nb;
+            const A gts = g_live ? Q[(j + 1) * R] * DP[j * R] : A(0);
+            chain(ats, lts, A(1), gts, g_live);
+            const A dsn = i < ce ? DS[(i + 1) * R] : A(1);
+            if (lts) GT[i * R] = fma(ats, dsn, GT[i * R]);
+            if (lds) GD[i * R] = fma(ads, dsn, GD[i * R]);
+        }
+    }
+}
+
+/* Kernel 3, forward: y = h + P E_{c-1} (block 0: y = h). */
+template <typename T>
+__global__ void __launch_bounds__(ANY_THREADS)
+swr_any_forward_apply(const T* __restrict__ a, const T* __restrict__ u, T* __restrict__ y,
+                      const typename Acc<T>::type* __restrict__ scr, AnyShape s) {
+    typedef typename Acc<T>::type A;
+    int64_t bh, blk;
+    int ch;
+    if (!any_index(s, bh, ch, blk)) return;
+    const int64_t row = bh * HEAD + ch;
+    A x[BLK], am[BLK];
+    const int n = any_load<T, A>(u, a, s, row, bh, blk, x, am);
+#pragma unroll
+    for (int i = 1; i < BLK; ++i) x[i] = fma(am[i], x[i - 1], x[i]);
+    if (blk > 0) {
+        const A v = scr[AE * s.nb * s.R + (blk - 1) * s.R + row];
+        A P = am[0];
+        x[0] = fma(P, v, x[0]);
+#pragma unroll
+        for (int i = 1; i < BLK; ++i) { P *= am[i]; x[i] = fma(P, v, x[i]); }
+    }
+    store_block<T, A>(y + row * s.L + blk * BLK, n, x);
+}
+
+/* Kernel 3, backward: du and da (the head's 16 channels summed by shuffles, fixed order). */
+template <typename T>
+__global__ void __launch_bounds__(ANY_THREADS)
+swr_any_backward_apply(const T* __restrict__ a, const T* __restrict__ u, const T* __restrict__ dy,
+                       T* __restrict__ da, T* __restrict__ du, const typename Acc<T>::type* __restrict__ scr,
+                       AnyShape s) {
+    typedef typename Acc<T>::type A;
+    int64_t bh, blk;
+    int ch;
+    const bool valid = any_index(s, bh, ch, blk);
+    const int lane = threadIdx.x % WARP;
+    if (bh >= s.R / HEAD) return;           /* whole warps only: the pair of blocks shares bh */
+    A h[BLK], am[BLK], g[BLK], dav[BLK];
+    const int64_t row = bh * HEAD + ch, arr = s.nb * s.R, at = blk * s.R + row;
+    int n = 0;
+    if (valid) {
+        n = any_load<T, A>(u, a, s, row, bh, blk, h, am);
+        load_block<T, A>(dy + row * s.L + blk * BLK, n, g, A(0));
+    } else {
+#pragma unroll
+        for (int i = 0; i < BLK; ++i) { h[i] = A(0); am[i] = A(0); g[i] = A(0); }
+    }
+#pragma unroll
+    for (int i = 1; i < BLK; ++i) h[i] = fma(am[i], h[i - 1], h[i]);
+    const bool carry = valid && blk > 0;
+    const A e = carry ? scr[AE * arr + at - s.R] : A(0);
+    /* gT, gD: structurally zero for the last block (no window reaches past it) */
+    const bool next = valid && blk + 1 < s.nb;
+    const A gt = next ? scr[AGT * arr + at] : A(0), gd = next ? scr[AGD * arr + at] : A(0);
+    /* P_{i-1} for every i (P_{-1} = 1), from the left */
+    A Pm[BLK];
+    Pm[0] = A(1);
+#pragma unroll
+    for (int i = 1; i < BLK; ++i) Pm[i] = Pm[i - 1] * am[i - 1];
+    A rev = A(0), R = A(1), anext = A(0);
+#pragma unroll
+    for (int i = BLK - 1; i >= 0; --i) {
+        const A r = fma(anext, rev, g[i]);
+        const A d = next ? fma(R, gt, r) : r;
+        A x = i > 0 ? d * h[i - 1] : A(0);
+        if (carry) x = fma(Pm[i], next ? fma(e, r, R * gd) : e * r, x);
+        g[i] = d;
+        dav[i] = x;
+        rev = r;
+        anext = am[i];
+        R *= anext;
+    }
+    if (valid) store_block<T, A>(du + row * s.L + blk * BLK, n, g);
+    reduce_half<A, 8>(dav, lane, 8);
+    reduce_half<A, 4>(dav, lane, 4);
+    reduce_half<A, 2>(dav, lane, 2);
+    reduce_half<A, 1>(dav, lane, 1);
+    if (valid && ch < n) da[bh * s.L + blk * BLK + ch] = store_cast(dav[0], T());
+}
+
 static bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 /* Launches kern with `smem` bytes of dynamic shared memory (opting in above 48 KiB: a host-side
@@ -736,7 +994,41 @@ static int launch(Kern kern, unsigned grid, dim3 block, size_t smem, cudaStream_
 }
 
 static bool valid(int64_t B, int64_t H, int64_t L, int32_t k) {
-    return B >= 1 && H >= 1 && L >= 1 && (k == 1 || k == 2) && H <= INT64_MAX / HEAD / B / L;
+    return B >= 1 && H >= 1 && L >= 1 && k >= 1 && H <= INT64_MAX / HEAD / B / L;
+}
+
+/* The carry's window in blocks, m = k - 1, bounded by the number of blocks (a larger window is the
+ * unbounded one). m <= 1 (k <= 2, or at most 2 blocks) takes the single-pass kernels with K = m + 1. */
+static int64_t carry_blocks(int64_t L, int32_t k) {
+    const int64_t nb = (L + BLK - 1) / BLK, m = (int64_t) k - 1;
+    return nb <= 2 ? (m < 1 ? 0 : 1) : (m < nb ? m : nb);
+}
+
+/* Any window (m >= 2): scratch from the stream's memory pool (cudaMallocAsync: stream-ordered, no
+ * synchronisation), then the three kernels, then cudaFreeAsync. dy == nullptr: forward. */
+template <typename T>
+static int any_window(const T* a, const T* u, const T* dy, T* y, T* da, T* du, int64_t B, int64_t H, int64_t L,
+                      int64_t m, cudaStream_t stream) {
+    typedef typename Acc<T>::type A;
+    AnyShape s{H, L, (L + BLK - 1) / BLK, B * H * HEAD, m};
+    const int64_t arrs = dy ? ANY_BWD_ARRS : ANY_FWD_ARRS;
+    const int64_t warps = s.R / HEAD * ((s.nb + 1) / 2), ctas = (warps * WARP + ANY_THREADS - 1) / ANY_THREADS;
+    const int64_t carry_ctas = (s.R + CARRY_THREADS - 1) / CARRY_THREADS;
+    if (ctas > 0x7fffffffLL || s.nb > INT64_MAX / s.R / arrs / (int64_t) sizeof(A)) return SWR_EINVAL;
+    A* scr = nullptr;
+    if (cudaMallocAsync((void**) &scr, (size_t) (s.nb * s.R * arrs) * sizeof(A), stream) != cudaSuccess) {
+        (void) cudaGetLastError();
+        return SWR_ENOMEM;
+    }
+    int rc = launch(swr_any_summaries<T>, (unsigned) ctas, dim3(ANY_THREADS), 0, stream, a, u, dy, scr, s);
+    if (rc == SWR_OK) rc = launch(swr_any_carry<A>, (unsigned) carry_ctas, dim3(CARRY_THREADS), 0, stream, scr, s, dy != nullptr);
+    if (rc == SWR_OK)
+        rc = dy ? launch(swr_any_backward_apply<T>, (unsigned) ctas, dim3(ANY_THREADS), 0, stream, a, u, dy, da, du,
+                         (const A*) scr, s)
+                : launch(swr_any_forward_apply<T>, (unsigned) ctas, dim3(ANY_THREADS), 0, stream, a, u, y,
+                         (const A*) scr, s);
+    if (cudaFreeAsync(scr, stream) != cudaSuccess && rc == SWR_OK) rc = SWR_ECUDA;
+    return rc;
 }
 
 /* Number of CTAs: rows * tiles * groups; the grid is one-dimensional (up to 2^31 - 1 CTAs). */
@@ -759,6 +1051,9 @@ static int forward(const void* a, const void* u, void* y, int64_t B, int64_t H, 
     T* yp = (T*) y;
     int64_t tiles;
     unsigned grid;
+    const int64_t m = carry_blocks(L, k);
+    if (m >= 2) return any_window<T>(ap, up, nullptr, yp, nullptr, nullptr, B, H, L, m, stream);
+    k = (int32_t) m + 1;
     if (variant == 0) variant = FWD_DEFAULT_VARIANT;
     if (variant != 3 && (L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(u) && aligned16(y)) {
         if (!grid_of(B, H, L, Fnb<T>::value * BLK, HEAD / FCH, tiles, grid)) return SWR_EINVAL;
@@ -792,6 +1087,9 @@ static int backward(const void* a, const void* u, const void* dy, void* da, void
     T *dap = (T*) da, *dup = (T*) du;
     int64_t tiles;
     unsigned grid;
+    const int64_t m = carry_blocks(L, k);
+    if (m >= 2) return any_window<T>(ap, up, gp, nullptr, dap, dup, B, H, L, m, stream);
+    k = (int32_t) m + 1;
     if (variant == 0) variant = BwdDefault<T>::value;
     if (variant != 3 && (L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(u) && aligned16(dy) &&
         aligned16(du)) {
