@@ -383,6 +383,86 @@ __device__ __forceinline__ void stage_rows(T* dst, const T* __restrict__ src, in
     }
 }
 
+/* ---- Rows of any alignment (the "any" staged kernels): a row's tile is fetched as the 16-byte
+ * chunks of the whole buffer that cover it (a chunk may hold a neighbouring row's elements: reading
+ * them is harmless), with cp.async wherever the chunk lies inside the buffer and element by element
+ * only at the buffer's two ends. In shared memory the row then starts `sh` elements into its raw
+ * copy (sh = the row's offset from 16-byte alignment); one pass moves it to the aligned tile the
+ * kernels compute on (steps outside [0, L) become 0), and outputs go back the same way: moved to
+ * their global alignment, then stored as whole 16-byte chunks, element by element only at the
+ * tile's two ends. ---- */
+template <typename T>
+__device__ __forceinline__ int shift_of(const T* base, int64_t f) {
+    return (int) ((reinterpret_cast<uintptr_t>(base) + (uintptr_t) (f * (int64_t) sizeof(T))) & 15) / (int) sizeof(T);
+}
+template <typename T>
+__device__ __forceinline__ T zero_of() { return store_cast(typename Acc<T>::type(0), T()); }
+
+/* Issues the copies of rows r < rows, flat elements [f0 + r * stride, + cols) of base[0, total), into
+ * raw + r * rpitch (rpitch >= cols + 16 / sizeof(T), a multiple of it). */
+template <typename T, int NT>
+__device__ __forceinline__ void any_issue(T* raw, int rpitch, const T* __restrict__ base, int64_t total, int64_t f0,
+                                          int64_t stride, int rows, int cols, int tid) {
+    constexpr int PER = 16 / sizeof(T);
+    const int nmax = (cols + 2 * PER - 1) / PER;
+    for (int i = tid; i < rows * nmax; i += NT) {
+        const int r = i / nmax, c = i - r * nmax;
+        const int64_t fr = f0 + r * stride;
+        const int sh = shift_of(base, fr);
+        if (c * PER >= sh + cols) continue;
+        const int64_t fc = fr - sh + (int64_t) c * PER;
+        T* d = raw + r * rpitch + c * PER;
+        if (fc >= 0 && fc + PER <= total) {
+            cp16(d, base + fc);
+        } else {
+#pragma unroll
+            for (int e = 0; e < PER; ++e)
+                if (fc + e >= 0 && fc + e < total) d[e] = base[fc + e];
+        }
+    }
+}
+
+/* raw (as issued above, after cp_wait_all and a barrier) -> dst[r * pitch + c]; steps c0 + c outside
+ * [0, L) become 0. */
+template <typename T, int NT>
+__device__ __forceinline__ void any_realign(T* dst, int pitch, const T* raw, int rpitch, const T* base, int64_t f0,
+                                            int64_t stride, int rows, int cols, int64_t L, int64_t c0, int tid) {
+    for (int i = tid; i < rows * cols; i += NT) {
+        const int r = i / cols, c = i - r * cols;
+        const int64_t t = c0 + c;
+        dst[r * pitch + c] = (t >= 0 && t < L) ? raw[r * rpitch + shift_of(base, f0 + r * stride) + c] : zero_of<T>();
+    }
+}
+
+/* Stores src[r * spitch + c], c < n, to base[f0 + r * stride + c] through raw (rpitch >= n + 16 /
+ * sizeof(T)). Every thread of the CTA calls it after a barrier; it has one barrier inside. */
+template <typename T, int NT>
+__device__ __forceinline__ void any_store(T* __restrict__ base, const T* src, int spitch, T* raw, int rpitch,
+                                          int64_t f0, int64_t stride, int rows, int n, int tid) {
+    constexpr int PER = 16 / sizeof(T);
+    for (int i = tid; i < rows * n; i += NT) {
+        const int r = i / n, c = i - r * n;
+        raw[r * rpitch + shift_of(base, f0 + r * stride) + c] = src[r * spitch + c];
+    }
+    __syncthreads();
+    const int nmax = (n + 2 * PER - 1) / PER;
+    for (int i = tid; i < rows * nmax; i += NT) {
+        const int r = i / nmax, c = i - r * nmax;
+        const int64_t fr = f0 + r * stride;
+        const int sh = shift_of(base, fr), lo = c * PER;
+        if (lo >= sh + n) continue;
+        const T* q = raw + r * rpitch + lo;
+        T* d = base + (fr - sh + lo);
+        if (lo >= sh && lo + PER <= sh + n) {
+            *reinterpret_cast<uint4*>(d) = *reinterpret_cast<const uint4*>(q);
+        } else {
+#pragma unroll
+            for (int e = 0; e < PER; ++e)
+                if (lo + e >= sh && lo + e < sh + n) d[e] = q[e];
+        }
+    }
+}
+
 /* Reads 16 staged elements (16-byte aligned in shared memory) as Acc values. */
 template <typename T, typename A>
 __device__ __forceinline__ void smem_block(const T* p, A* out) {
@@ -406,15 +486,18 @@ __device__ __forceinline__ A smem_terminal(const T* up, const T* ap) {
 /* COAL: outputs go through shared memory and leave in fully coalesced 16-byte stores; otherwise each
  * thread stores its own block's 16 contiguous elements. */
 template <typename T>
-constexpr size_t fwd_staged_smem(bool coal) {
-    return sizeof(T) * ((FCH + 1) * (Fnb<T>::value * BLK + BLK) + (coal ? FCH * Fnb<T>::value * BLK : 0));
+constexpr size_t fwd_staged_smem(bool coal, bool any = false) {
+    constexpr size_t cols = Fnb<T>::value * BLK + BLK, ys = FCH * Fnb<T>::value * BLK;
+    constexpr size_t raw = (FCH + 1) * (cols + 16 / sizeof(T));  /* any: the raw rows, later y */
+    return sizeof(T) * ((FCH + 1) * cols + (any ? (raw > ys ? raw : ys) : coal ? ys : 0));
 }
 
 /* grid: ((b * H + head) * tiles + tile) * (HEAD / FCH) + channel group */
-template <typename T, int K, bool COAL>
+template <typename T, int K, bool COAL, bool ANY = false>
 __global__ void __launch_bounds__(FTHREADS, MinBlocks<T, FTHREADS>::value)
 swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restrict__ y,
-                   int64_t H, int64_t L, int64_t tiles) {
+                   int64_t H, int64_t L, int64_t tiles, int64_t BH) {
+    static_assert(!ANY || COAL, "rows of any alignment store through shared memory");
     typedef typename Acc<T>::type A;
     constexpr int FNB = Fnb<T>::value;
     constexpr int COLS = FNB * BLK + BLK;                 /* halo block + tile */
@@ -428,10 +511,22 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
     const int64_t t0 = tile * (FNB * BLK);
     const int64_t row0 = (bh * HEAD + grp * FCH) * L;     /* the group's first channel row */
     const int tid = threadIdx.x;
-    stage_rows<T, FTHREADS>(us, u + row0, FCH, COLS, L, t0 - BLK, tid);
-    stage_rows<T, FTHREADS>(as, a + bh * L, 1, COLS, L, t0 - BLK, tid);
-    cp_wait_all();
-    __syncthreads();
+    constexpr int RP = COLS + 16 / sizeof(T);             /* ANY: raw row pitch */
+    if (ANY) {
+        T* raw = ys;                                      /* [FCH + 1][RP], before ys is written */
+        any_issue<T, FTHREADS>(raw, RP, u, BH * HEAD * L, row0 + t0 - BLK, L, FCH, COLS, tid);
+        any_issue<T, FTHREADS>(raw + FCH * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, COLS, tid);
+        cp_wait_all();
+        __syncthreads();
+        any_realign<T, FTHREADS>(us, COLS, raw, RP, u, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
+        any_realign<T, FTHREADS>(as, COLS, raw + FCH * RP, RP, a, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
+        __syncthreads();
+    } else {
+        stage_rows<T, FTHREADS>(us, u + row0, FCH, COLS, L, t0 - BLK, tid);
+        stage_rows<T, FTHREADS>(as, a + bh * L, 1, COLS, L, t0 - BLK, tid);
+        cp_wait_all();
+        __syncthreads();
+    }
 
     const int ch = tid / WARP;
 #pragma unroll 1
@@ -462,7 +557,11 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
             store_block<T, A>(y + row0 + ch * L + s, n, x);
         }
     }
-    if (COAL) {
+    if (ANY) {
+        __syncthreads();
+        const int n = (int) (L - t0 < FNB * BLK ? L - t0 : FNB * BLK);
+        any_store<T, FTHREADS>(y, ys, FNB * BLK, us, COLS, row0 + t0, L, FCH, n, tid); /* us: free now */
+    } else if (COAL) {
         __syncthreads();
         constexpr int PER = 16 / sizeof(T), CPR = FNB * BLK / PER;
         for (int i = tid; i < FCH * CPR; i += FTHREADS) {
@@ -643,8 +742,15 @@ __host__ __device__ constexpr size_t bwd4_region() {
     return ((stage > ybuf ? stage : ybuf) + 15) / 16 * 16;
 }
 template <typename T>
-constexpr size_t bwd4_smem() {
+__host__ __device__ constexpr size_t bwd4_smem() {
     return bwd4_region<T>() + sizeof(T) * (BNB * BLK + 2 * BLK) + sizeof(T) * HEAD * (BNB * BLK + pad_elems<T>());
+}
+/* ANY: raw rows of u and dy ([HEAD][BWD_RP] each) and of a, after the aligned layout */
+template <typename T>
+__host__ __device__ constexpr int bwd_any_rp() { return BNB * BLK + BLK + 16 / (int) sizeof(T); }
+template <typename T>
+constexpr size_t bwd4_any_smem() {
+    return (bwd4_smem<T>() + 15) / 16 * 16 + sizeof(T) * (2 * HEAD + 1) * (bwd_any_rp<T>() + BLK);
 }
 
 template <typename T>
@@ -674,10 +780,10 @@ __device__ __forceinline__ void reduce_half(A* x, int lane, int m) {
     }
 }
 
-template <typename T, int K>
+template <typename T, int K, bool ANY = false>
 __global__ void __launch_bounds__(BTHREADS, MinBlocks<T, BTHREADS>::value)
 swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __restrict__ dy,
-                  T* __restrict__ da, T* __restrict__ du, int64_t H, int64_t L, int64_t tiles) {
+                  T* __restrict__ da, T* __restrict__ du, int64_t H, int64_t L, int64_t tiles, int64_t BH) {
     typedef typename Acc<T>::type A;
     constexpr int STEPS = BNB * BLK, PADE = pad_elems<T>();
     constexpr int UCOLS = STEPS + BLK, UP = UCOLS + PADE;            /* u: halo block before */
@@ -694,11 +800,25 @@ swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __r
     const int64_t t0 = tile * STEPS;
     const int64_t row0 = bh * HEAD * L;
     const int tid = threadIdx.x;
-    stage_rows_pitch<T>(us, u + row0, HEAD, UCOLS, UP, L, t0 - BLK, tid);
-    stage_rows_pitch<T>(gs, dy + row0, HEAD, GCOLS, GP, L, t0, tid);
-    stage_rows_pitch<T>(as, a + bh * L, 1, ACOLS, ACOLS, L, t0 - BLK, tid);
-    cp_wait_all();
-    __syncthreads();
+    constexpr int RP = bwd_any_rp<T>() + BLK;                         /* ANY: raw row pitch */
+    T* raw = reinterpret_cast<T*>(smem_raw + (bwd4_smem<T>() + 15) / 16 * 16); /* ANY: [2 HEAD + 1][RP] */
+    if (ANY) {
+        any_issue<T, BTHREADS>(raw, RP, u, BH * HEAD * L, row0 + t0 - BLK, L, HEAD, UCOLS, tid);
+        any_issue<T, BTHREADS>(raw + HEAD * RP, RP, dy, BH * HEAD * L, row0 + t0, L, HEAD, GCOLS, tid);
+        any_issue<T, BTHREADS>(raw + 2 * HEAD * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, ACOLS, tid);
+        cp_wait_all();
+        __syncthreads();
+        any_realign<T, BTHREADS>(us, UP, raw, RP, u, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, tid);
+        any_realign<T, BTHREADS>(gs, GP, raw + HEAD * RP, RP, dy, row0 + t0, L, HEAD, GCOLS, L, t0, tid);
+        any_realign<T, BTHREADS>(as, ACOLS, raw + 2 * HEAD * RP, RP, a, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, tid);
+        __syncthreads();
+    } else {
+        stage_rows_pitch<T>(us, u + row0, HEAD, UCOLS, UP, L, t0 - BLK, tid);
+        stage_rows_pitch<T>(gs, dy + row0, HEAD, GCOLS, GP, L, t0, tid);
+        stage_rows_pitch<T>(as, a + bh * L, 1, ACOLS, ACOLS, L, t0 - BLK, tid);
+        cp_wait_all();
+        __syncthreads();
+    }
 
     const int lane = tid % WARP, ch = lane % HEAD, bi = 2 * (tid / WARP) + lane / HEAD;
     const int64_t s = t0 + (int64_t) bi * BLK;
@@ -725,6 +845,11 @@ swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __r
     reduce_half<A, 1>(dav, lane, 1);
     if (s + ch < L) da[bh * L + s + ch] = store_cast(dav[0], T());
     __syncthreads();
+    if (ANY) {
+        const int n = (int) (L - t0 < STEPS ? L - t0 : STEPS);
+        any_store<T, BTHREADS>(du, dus, DP, raw, RP, row0 + t0, L, HEAD, n, tid);
+        return;
+    }
     constexpr int PER = 16 / sizeof(T), CPR = STEPS / PER;
     for (int i = tid; i < HEAD * CPR; i += BTHREADS) {
         const int r = i / CPR, c = i - r * CPR;
@@ -1055,17 +1180,24 @@ static int forward(const void* a, const void* u, void* y, int64_t B, int64_t H, 
     if (m >= 2) return any_window<T>(ap, up, nullptr, yp, nullptr, nullptr, B, H, L, m, stream);
     k = (int32_t) m + 1;
     if (variant == 0) variant = FWD_DEFAULT_VARIANT;
-    if (variant != 3 && (L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(u) && aligned16(y)) {
+    const int64_t BH = B * H;
+    const bool rows_aligned = (L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(u) && aligned16(y);
+    if (variant != 3) {
         if (!grid_of(B, H, L, Fnb<T>::value * BLK, HEAD / FCH, tiles, grid)) return SWR_EINVAL;
         const dim3 blk(FTHREADS);
+        if (!rows_aligned) { /* any alignment: aligned chunks, realigned in shared memory */
+            const size_t smem = fwd_staged_smem<T>(true, true);
+            return k == 2 ? launch(swr_forward_staged<T, 2, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
+                          : launch(swr_forward_staged<T, 1, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
+        }
         if (variant == 2) {
             const size_t smem = fwd_staged_smem<T>(true);
-            return k == 2 ? launch(swr_forward_staged<T, 2, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles)
-                          : launch(swr_forward_staged<T, 1, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles);
+            return k == 2 ? launch(swr_forward_staged<T, 2, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
+                          : launch(swr_forward_staged<T, 1, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
         }
         const size_t smem = fwd_staged_smem<T>(false);
-        return k == 2 ? launch(swr_forward_staged<T, 2, false>, grid, blk, smem, stream, ap, up, yp, H, L, tiles)
-                      : launch(swr_forward_staged<T, 1, false>, grid, blk, smem, stream, ap, up, yp, H, L, tiles);
+        return k == 2 ? launch(swr_forward_staged<T, 2, false>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
+                      : launch(swr_forward_staged<T, 1, false>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
     }
     if (!grid_of(B, H, L, TILE_STEPS, 1, tiles, grid)) return SWR_EINVAL;
     const dim3 blk(WARP, HEAD);
@@ -1091,14 +1223,22 @@ static int backward(const void* a, const void* u, const void* dy, void* da, void
     if (m >= 2) return any_window<T>(ap, up, gp, nullptr, dap, dup, B, H, L, m, stream);
     k = (int32_t) m + 1;
     if (variant == 0) variant = BwdDefault<T>::value;
-    if (variant != 3 && (L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(u) && aligned16(dy) &&
-        aligned16(du)) {
+    const int64_t BH = B * H;
+    const bool rows_aligned = (L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(u) && aligned16(dy) &&
+                              aligned16(du);
+    if (variant == 4 && !rows_aligned) { /* any alignment: aligned chunks, realigned in shared memory */
+        if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
+        const size_t smem = bwd4_any_smem<T>();
+        return k == 2 ? launch(swr_backward_shfl<T, 2, true>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
+                      : launch(swr_backward_shfl<T, 1, true>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
+    }
+    if (variant != 3 && rows_aligned) {
         if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
         const dim3 blk(BTHREADS);
         if (variant == 4) {
             const size_t smem = bwd4_smem<T>();
-            return k == 2 ? launch(swr_backward_shfl<T, 2>, grid, blk, smem, stream, ap, up, gp, dap, dup, H, L, tiles)
-                          : launch(swr_backward_shfl<T, 1>, grid, blk, smem, stream, ap, up, gp, dap, dup, H, L, tiles);
+            return k == 2 ? launch(swr_backward_shfl<T, 2>, grid, blk, smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
+                          : launch(swr_backward_shfl<T, 1>, grid, blk, smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
         }
         if (variant == 2) {
             const size_t smem = bwd_staged_smem<T>(true);
