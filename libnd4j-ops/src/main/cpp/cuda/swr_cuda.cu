@@ -364,20 +364,27 @@ __device__ __forceinline__ void cp_wait_all() {
 #endif
 }
 
+/* Chunk c (16 bytes) of a row in a layout with one 16-byte pad after every CPB chunks (CPB = 0: none).
+ * The forward pads each 16-step block so that threads reading neighbouring blocks hit different
+ * shared-memory banks (blocks of 32, 64, 128 bytes otherwise collide 2-, 4-, 8-way). */
+template <int CPB>
+__device__ __forceinline__ int padded_chunk(int c) { return CPB ? c + c / CPB : c; }
+
 /*
  * Copies `rows` rows of `cols` elements (a multiple of 16 / sizeof(T)), row r from src + r * L,
- * steps [c0, c0 + cols), into dst (row pitch `cols`). Steps outside [0, L) become 0 (L is a
+ * steps [c0, c0 + cols), into dst (row pitch `pitch`; chunks padded as padded_chunk<CPB>). Steps
+ * outside [0, L) become 0 (L is a
  * multiple of the 16-byte chunk, so a chunk is wholly inside or outside). NT threads, thread `tid`.
  */
-template <typename T, int NT>
-__device__ __forceinline__ void stage_rows(T* dst, const T* __restrict__ src, int rows, int cols, int64_t L,
+template <typename T, int NT, int CPB = 0>
+__device__ __forceinline__ void stage_rows(T* dst, const T* __restrict__ src, int rows, int cols, int pitch, int64_t L,
                                            int64_t c0, int tid) {
     constexpr int PER = 16 / sizeof(T);
     const int cpr = cols / PER, n = rows * cpr;
     for (int i = tid; i < n; i += NT) {
         const int r = i / cpr, c = i - r * cpr;
         const int64_t t = c0 + (int64_t) c * PER;
-        T* d = dst + r * cols + c * PER;
+        T* d = dst + r * pitch + padded_chunk<CPB>(c) * PER;
         if (t >= 0 && t < L) cp16(d, src + r * L + t);
         else *reinterpret_cast<uint4*>(d) = make_uint4(0, 0, 0, 0);
     }
@@ -422,43 +429,75 @@ __device__ __forceinline__ void any_issue(T* raw, int rpitch, const T* __restric
     }
 }
 
-/* raw (as issued above, after cp_wait_all and a barrier) -> dst[r * pitch + c]; steps c0 + c outside
- * [0, L) become 0. */
-template <typename T, int NT>
+/* The 16 bytes at byte offset `sh` (0..15) into the 32 bytes *p0, *p1 (16-byte aligned shared
+ * memory); `sh` is uniform across the warp (one row's shift), so the switch does not diverge. */
+__device__ __forceinline__ uint4 extract16(const uint4* p0, const uint4* p1, int sh) {
+    const uint4 x = *p0, y = *p1;
+    const unsigned w[8] = {x.x, x.y, x.z, x.w, y.x, y.y, y.z, y.w};
+    const unsigned bs = (unsigned) (sh & 3) * 8;
+    uint4 o;
+    switch (sh >> 2) {
+#define SWR_EXTRACT_CASE(W)                                                                   \
+        case W:                                                                               \
+            o.x = __funnelshift_r(w[W], w[W + 1], bs); o.y = __funnelshift_r(w[W + 1], w[W + 2], bs); \
+            o.z = __funnelshift_r(w[W + 2], w[W + 3], bs); o.w = __funnelshift_r(w[W + 3], w[W + 4], bs); \
+            break;
+        SWR_EXTRACT_CASE(0) SWR_EXTRACT_CASE(1) SWR_EXTRACT_CASE(2) default: SWR_EXTRACT_CASE(3)
+#undef SWR_EXTRACT_CASE
+    }
+    return o;
+}
+
+/* raw (as issued above, after cp_wait_all and a barrier) -> dst[r * pitch + c] (pitch and cols
+ * multiples of 16 / sizeof(T)), 16 bytes per thread; steps c0 + c outside [0, L) become 0. */
+template <typename T, int NT, int CPB = 0>
 __device__ __forceinline__ void any_realign(T* dst, int pitch, const T* raw, int rpitch, const T* base, int64_t f0,
                                             int64_t stride, int rows, int cols, int64_t L, int64_t c0, int tid) {
-    for (int i = tid; i < rows * cols; i += NT) {
-        const int r = i / cols, c = i - r * cols;
-        const int64_t t = c0 + c;
-        dst[r * pitch + c] = (t >= 0 && t < L) ? raw[r * rpitch + shift_of(base, f0 + r * stride) + c] : zero_of<T>();
+    constexpr int PER = 16 / sizeof(T);
+    const int cpr = cols / PER;
+    for (int i = tid; i < rows * cpr; i += NT) {
+        const int r = i / cpr, j = i - r * cpr;
+        const int sh = shift_of(base, f0 + r * stride);
+        const int64_t t = c0 + (int64_t) j * PER;
+        const T* q = raw + r * rpitch + j * PER;
+        T* d = dst + r * pitch + padded_chunk<CPB>(j) * PER;
+        if (t >= 0 && t + PER <= L) {
+            const uint4* p = reinterpret_cast<const uint4*>(q);
+            *reinterpret_cast<uint4*>(d) = extract16(p, p + 1, sh * (int) sizeof(T));
+        } else {
+#pragma unroll
+            for (int e = 0; e < PER; ++e) d[e] = (t + e >= 0 && t + e < L) ? q[sh + e] : zero_of<T>();
+        }
     }
 }
 
-/* Stores src[r * spitch + c], c < n, to base[f0 + r * stride + c] through raw (rpitch >= n + 16 /
- * sizeof(T)). Every thread of the CTA calls it after a barrier; it has one barrier inside. */
-template <typename T, int NT>
-__device__ __forceinline__ void any_store(T* __restrict__ base, const T* src, int spitch, T* raw, int rpitch,
-                                          int64_t f0, int64_t stride, int rows, int n, int tid) {
+/* Stores src[r * spitch + c], c < n (src rows 16-byte aligned, spitch a multiple of 16 / sizeof(T)),
+ * to base[f0 + r * stride + c]: whole 16-byte chunks of base,
+ * shifted into place from two chunks of src, element by element at the two ends of each row. */
+template <typename T, int NT, int CPB = 0>
+__device__ __forceinline__ void any_store(T* __restrict__ base, const T* src, int spitch, int64_t f0, int64_t stride,
+                                          int rows, int n, int tid) {
     constexpr int PER = 16 / sizeof(T);
-    for (int i = tid; i < rows * n; i += NT) {
-        const int r = i / n, c = i - r * n;
-        raw[r * rpitch + shift_of(base, f0 + r * stride) + c] = src[r * spitch + c];
-    }
-    __syncthreads();
     const int nmax = (n + 2 * PER - 1) / PER;
     for (int i = tid; i < rows * nmax; i += NT) {
         const int r = i / nmax, c = i - r * nmax;
         const int64_t fr = f0 + r * stride;
-        const int sh = shift_of(base, fr), lo = c * PER;
-        if (lo >= sh + n) continue;
-        const T* q = raw + r * rpitch + lo;
-        T* d = base + (fr - sh + lo);
-        if (lo >= sh && lo + PER <= sh + n) {
-            *reinterpret_cast<uint4*>(d) = *reinterpret_cast<const uint4*>(q);
+        const int sh = shift_of(base, fr), lo = c * PER - sh; /* src element of the chunk's first */
+        if (lo >= n) continue;
+        const T* q = src + r * spitch;
+        T* d = base + (fr + lo);
+        const uint4* p = reinterpret_cast<const uint4*>(q);
+        if (lo >= 0 && lo + PER <= n) {
+            *reinterpret_cast<uint4*>(d) = sh ? extract16(p + padded_chunk<CPB>(c - 1), p + padded_chunk<CPB>(c),
+                                                          (PER - sh) * (int) sizeof(T))
+                                              : p[padded_chunk<CPB>(c)];
         } else {
 #pragma unroll
             for (int e = 0; e < PER; ++e)
-                if (lo + e >= sh && lo + e < sh + n) d[e] = q[e];
+                if (lo + e >= 0 && lo + e < n) {
+                    const int x = lo + e;
+                    d[e] = q[padded_chunk<CPB>(x / PER) * PER + x % PER];
+                }
         }
     }
 }
@@ -485,11 +524,14 @@ __device__ __forceinline__ A smem_terminal(const T* up, const T* ap) {
 
 /* COAL: outputs go through shared memory and leave in fully coalesced 16-byte stores; otherwise each
  * thread stores its own block's 16 contiguous elements. */
+/* Forward staged rows: blocks padded to BP = 16 + 16 / sizeof(T) elements (padded_chunk). */
+template <typename T> __host__ __device__ constexpr int fwd_bp() { return BLK + 16 / (int) sizeof(T); }
 template <typename T>
 constexpr size_t fwd_staged_smem(bool coal, bool any = false) {
-    constexpr size_t cols = Fnb<T>::value * BLK + BLK, ys = FCH * Fnb<T>::value * BLK;
+    constexpr size_t cols = Fnb<T>::value * BLK + BLK, pitch = (Fnb<T>::value + 1) * fwd_bp<T>();
+    constexpr size_t ys = FCH * Fnb<T>::value * fwd_bp<T>();
     constexpr size_t raw = (FCH + 1) * (cols + 16 / sizeof(T));  /* any: the raw rows, later y */
-    return sizeof(T) * ((FCH + 1) * cols + (any ? (raw > ys ? raw : ys) : coal ? ys : 0));
+    return sizeof(T) * ((FCH + 1) * pitch + (any ? (raw > ys ? raw : ys) : coal ? ys : 0));
 }
 
 /* grid: ((b * H + head) * tiles + tile) * (HEAD / FCH) + channel group */
@@ -501,10 +543,12 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
     typedef typename Acc<T>::type A;
     constexpr int FNB = Fnb<T>::value;
     constexpr int COLS = FNB * BLK + BLK;                 /* halo block + tile */
+    constexpr int PER = 16 / sizeof(T), CPB = BLK / PER;  /* chunks per block */
+    constexpr int BP = fwd_bp<T>(), PITCH = (FNB + 1) * BP, YP = FNB * BP; /* padded blocks */
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    T* us = reinterpret_cast<T*>(smem_raw);               /* [FCH][COLS] */
-    T* as = us + FCH * COLS;                              /* [COLS] */
-    T* ys = as + COLS;                                    /* [FCH][FNB * BLK] (COAL) */
+    T* us = reinterpret_cast<T*>(smem_raw);               /* [FCH][PITCH] */
+    T* as = us + FCH * PITCH;                             /* [PITCH] */
+    T* ys = as + PITCH;                                   /* [FCH][YP] (COAL) */
     const int64_t id = blockIdx.x;
     const int grp = (int) (id % (HEAD / FCH));
     const int64_t bt = id / (HEAD / FCH), bh = bt / tiles, tile = bt % tiles;
@@ -518,12 +562,12 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
         any_issue<T, FTHREADS>(raw + FCH * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, COLS, tid);
         cp_wait_all();
         __syncthreads();
-        any_realign<T, FTHREADS>(us, COLS, raw, RP, u, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
-        any_realign<T, FTHREADS>(as, COLS, raw + FCH * RP, RP, a, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
+        any_realign<T, FTHREADS, CPB>(us, PITCH, raw, RP, u, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
+        any_realign<T, FTHREADS, CPB>(as, PITCH, raw + FCH * RP, RP, a, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
         __syncthreads();
     } else {
-        stage_rows<T, FTHREADS>(us, u + row0, FCH, COLS, L, t0 - BLK, tid);
-        stage_rows<T, FTHREADS>(as, a + bh * L, 1, COLS, L, t0 - BLK, tid);
+        stage_rows<T, FTHREADS, CPB>(us, u + row0, FCH, COLS, PITCH, L, t0 - BLK, tid);
+        stage_rows<T, FTHREADS, CPB>(as, a + bh * L, 1, COLS, PITCH, L, t0 - BLK, tid);
         cp_wait_all();
         __syncthreads();
     }
@@ -534,23 +578,22 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
         const int64_t s = t0 + (int64_t) bi * BLK;
         if (s >= L) break;
         const int n = (int) (L - s < BLK ? L - s : BLK);
-        const T* ub = us + ch * COLS + BLK + bi * BLK;     /* this block in the staged row */
-        const T* ab = as + BLK + bi * BLK;
+        const T* ub = us + ch * PITCH + BP + bi * BP;      /* this block in the staged row */
+        const T* ab = as + BP + bi * BP;
         A x[BLK], am[BLK];
         smem_block<T, A>(ub, x);
         smem_block<T, A>(ab, am);
 #pragma unroll
         for (int i = 1; i < BLK; ++i) x[i] = fma(am[i], x[i - 1], x[i]);
         if (K == 2 && s > 0) { /* block 0 has no carry (and a_0 must not enter) */
-            const A v = smem_terminal<T, A>(ub - BLK, ab - BLK);
+            const A v = smem_terminal<T, A>(ub - BP, ab - BP);
             A P = am[0];
             x[0] = fma(P, v, x[0]);
 #pragma unroll
             for (int i = 1; i < BLK; ++i) { P *= am[i]; x[i] = fma(P, v, x[i]); }
         }
         if (COAL) {
-            T* yb = ys + ch * (FNB * BLK) + bi * BLK;
-            constexpr int PER = 16 / sizeof(T);
+            T* yb = ys + ch * YP + bi * BP;
 #pragma unroll
             for (int v = 0; v < BLK / PER; ++v) reinterpret_cast<uint4*>(yb)[v] = pack(x + v * PER, T());
         } else {
@@ -560,15 +603,16 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
     if (ANY) {
         __syncthreads();
         const int n = (int) (L - t0 < FNB * BLK ? L - t0 : FNB * BLK);
-        any_store<T, FTHREADS>(y, ys, FNB * BLK, us, COLS, row0 + t0, L, FCH, n, tid); /* us: free now */
+        any_store<T, FTHREADS, CPB>(y, ys, YP, row0 + t0, L, FCH, n, tid);
     } else if (COAL) {
         __syncthreads();
-        constexpr int PER = 16 / sizeof(T), CPR = FNB * BLK / PER;
+        constexpr int CPR = FNB * BLK / PER;
         for (int i = tid; i < FCH * CPR; i += FTHREADS) {
             const int r = i / CPR, c = i - r * CPR;
             const int64_t t = t0 + (int64_t) c * PER;
             if (t < L)
-                *reinterpret_cast<uint4*>(y + row0 + r * L + t) = reinterpret_cast<const uint4*>(ys + r * (FNB * BLK))[c];
+                *reinterpret_cast<uint4*>(y + row0 + r * L + t) =
+                    reinterpret_cast<const uint4*>(ys + r * YP)[padded_chunk<CPB>(c)];
         }
     }
 }
@@ -674,9 +718,9 @@ swr_backward_staged(const T* __restrict__ a, const T* __restrict__ u, const T* _
     const int64_t t0 = tile * STEPS;
     const int64_t row0 = bh * HEAD * L;
     const int tid = threadIdx.x;
-    stage_rows<T, BTHREADS>(us, u + row0, HEAD, UCOLS, L, t0 - BLK, tid);
-    stage_rows<T, BTHREADS>(gs, dy + row0, HEAD, GCOLS, L, t0, tid);
-    stage_rows<T, BTHREADS>(as, a + bh * L, 1, ACOLS, L, t0 - BLK, tid);
+    stage_rows<T, BTHREADS>(us, u + row0, HEAD, UCOLS, UCOLS, L, t0 - BLK, tid);
+    stage_rows<T, BTHREADS>(gs, dy + row0, HEAD, GCOLS, GCOLS, L, t0, tid);
+    stage_rows<T, BTHREADS>(as, a + bh * L, 1, ACOLS, ACOLS, L, t0 - BLK, tid);
     cp_wait_all();
     __syncthreads();
 
@@ -847,7 +891,7 @@ swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __r
     __syncthreads();
     if (ANY) {
         const int n = (int) (L - t0 < STEPS ? L - t0 : STEPS);
-        any_store<T, BTHREADS>(du, dus, DP, raw, RP, row0 + t0, L, HEAD, n, tid);
+        any_store<T, BTHREADS>(du, dus, DP, row0 + t0, L, HEAD, n, tid);
         return;
     }
     constexpr int PER = 16 / sizeof(T), CPR = STEPS / PER;
