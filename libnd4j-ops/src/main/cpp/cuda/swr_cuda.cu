@@ -1,5 +1,5 @@
 /*
- * SWR on NVIDIA GPUs (docs/SWR.md section 1): forward and backward, block l = 16, window k = 1, 2,
+ * SWR on NVIDIA GPUs (docs/SWR.md section 1): forward and backward, block l = 16, any window k >= 1,
  * storage float32, float64, float16, bfloat16 (float32 accumulation for the 16-bit types).
  *
  * Design (see docs/CUDA.md). Blocks talk only to their neighbours, one value per channel: forward,
@@ -23,11 +23,15 @@
  *     (swr_backward_shfl) puts 2 blocks x 16 channels in a warp and sums da over the channels by a
  *     15-shuffle reduce-scatter in a fixed butterfly order.
  *
+ * Rows that are not 16-byte aligned take the same staged kernels through aligned chunks of the
+ * whole buffer, realigned in shared memory ("any" kernels, below). Windows k >= 3 (and unbounded)
+ * take three kernels and stream-ordered scratch ("Any window", below).
+ *
  * Defaults (measured on the H200, docs/BENCHMARKS.md): staged forward, staged backward with the
- * shuffle reduction, for every type; rows that are not 16-byte aligned take the general kernels.
- * The other kernels stay reachable through the benchmark-only *_variant entry points. The entry
- * points only validate and enqueue one kernel: no allocation, no synchronisation
- * (cudaFuncSetAttribute, a host-side attribute, is set for kernels over 48 KiB of shared memory).
+ * shuffle reduction, for every type and alignment. The other kernels stay reachable through the
+ * benchmark-only *_variant entry points. For k <= 2 the entry points only validate and enqueue one
+ * kernel: no allocation, no synchronisation (cudaFuncSetAttribute, a host-side attribute, is set
+ * for kernels over 48 KiB of shared memory).
  *
  * Included by the JavaCPP-generated JNI source (org.phalanx.nativeops.SwrCuda, compiled by nvcc),
  * and by the GPU harness in bench/gpu/.
