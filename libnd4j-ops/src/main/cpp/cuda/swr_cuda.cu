@@ -367,17 +367,6 @@ __device__ __forceinline__ void cp_wait_all() {
     asm volatile("cp.async.wait_all;\n" ::: "memory");
 #endif
 }
-__device__ __forceinline__ void cp_commit() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-#endif
-}
-/* Waits until at most one committed group of this thread's copies is still in flight. */
-__device__ __forceinline__ void cp_wait_but_one() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_group 1;\n" ::: "memory");
-#endif
-}
 
 /* Chunk c (16 bytes) of a row in a layout with one 16-byte pad after every CPB chunks (CPB = 0: none).
  * The forward pads each 16-step block so that threads reading neighbouring blocks hit different
@@ -553,44 +542,6 @@ constexpr size_t fwd_staged_smem(bool coal, bool any = false) {
     return sizeof(T) * ((FCH + 1) * pitch + (any ? (raw > ys ? raw : ys) : coal ? ys : 0));
 }
 
-/* The forward of one staged tile (us, as in the padded layout of swr_forward_staged): y into ys
- * (COAL) or straight to y. */
-template <typename T, int K, bool COAL>
-__device__ __forceinline__ void fwd_tile(const T* us, const T* as, T* ys, T* __restrict__ y, int64_t row0, int64_t t0,
-                                         int64_t L, int tid) {
-    typedef typename Acc<T>::type A;
-    constexpr int FNB = Fnb<T>::value, PER = 16 / sizeof(T);
-    constexpr int BP = fwd_bp<T>(), PITCH = (FNB + 1) * BP, YP = FNB * BP;
-    const int ch = tid / WARP;
-#pragma unroll 1
-    for (int bi = tid % WARP; bi < FNB; bi += WARP) {
-        const int64_t s = t0 + (int64_t) bi * BLK;
-        if (s >= L) break;
-        const int n = (int) (L - s < BLK ? L - s : BLK);
-        const T* ub = us + ch * PITCH + BP + bi * BP;      /* this block in the staged row */
-        const T* ab = as + BP + bi * BP;
-        A x[BLK], am[BLK];
-        smem_block<T, A>(ub, x);
-        smem_block<T, A>(ab, am);
-#pragma unroll
-        for (int i = 1; i < BLK; ++i) x[i] = fma(am[i], x[i - 1], x[i]);
-        if (K == 2 && s > 0) { /* block 0 has no carry (and a_0 must not enter) */
-            const A v = smem_terminal<T, A>(ub - BP, ab - BP);
-            A P = am[0];
-            x[0] = fma(P, v, x[0]);
-#pragma unroll
-            for (int i = 1; i < BLK; ++i) { P *= am[i]; x[i] = fma(P, v, x[i]); }
-        }
-        if (COAL) {
-            T* yb = ys + ch * YP + bi * BP;
-#pragma unroll
-            for (int v = 0; v < BLK / PER; ++v) reinterpret_cast<uint4*>(yb)[v] = pack(x + v * PER, T());
-        } else {
-            store_block<T, A>(y + row0 + ch * L + s, n, x);
-        }
-    }
-}
-
 /* grid: ((b * H + head) * tiles + tile) * (HEAD / FCH) + channel group */
 template <typename T, int K, bool COAL, bool ANY = false>
 __global__ void __launch_bounds__(FTHREADS, MinBlocks<T, FTHREADS>::value)
@@ -629,7 +580,34 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
         __syncthreads();
     }
 
-    fwd_tile<T, K, COAL>(us, as, ys, y, row0, t0, L, tid);
+    const int ch = tid / WARP;
+#pragma unroll 1
+    for (int bi = tid % WARP; bi < FNB; bi += WARP) {
+        const int64_t s = t0 + (int64_t) bi * BLK;
+        if (s >= L) break;
+        const int n = (int) (L - s < BLK ? L - s : BLK);
+        const T* ub = us + ch * PITCH + BP + bi * BP;      /* this block in the staged row */
+        const T* ab = as + BP + bi * BP;
+        A x[BLK], am[BLK];
+        smem_block<T, A>(ub, x);
+        smem_block<T, A>(ab, am);
+#pragma unroll
+        for (int i = 1; i < BLK; ++i) x[i] = fma(am[i], x[i - 1], x[i]);
+        if (K == 2 && s > 0) { /* block 0 has no carry (and a_0 must not enter) */
+            const A v = smem_terminal<T, A>(ub - BP, ab - BP);
+            A P = am[0];
+            x[0] = fma(P, v, x[0]);
+#pragma unroll
+            for (int i = 1; i < BLK; ++i) { P *= am[i]; x[i] = fma(P, v, x[i]); }
+        }
+        if (COAL) {
+            T* yb = ys + ch * YP + bi * BP;
+#pragma unroll
+            for (int v = 0; v < BLK / PER; ++v) reinterpret_cast<uint4*>(yb)[v] = pack(x + v * PER, T());
+        } else {
+            store_block<T, A>(y + row0 + ch * L + s, n, x);
+        }
+    }
     if (ANY) {
         __syncthreads();
         const int n = (int) (L - t0 < FNB * BLK ? L - t0 : FNB * BLK);
@@ -644,65 +622,6 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
                 *reinterpret_cast<uint4*>(y + row0 + r * L + t) =
                     reinterpret_cast<const uint4*>(ys + r * YP)[padded_chunk<CPB>(c)];
         }
-    }
-}
-
-/*
- * Forward for rows of any alignment, two tiles per thread block: both tiles' copies are issued at
- * the start (two commit groups, two raw buffers), so the second tile's loads are in flight while the
- * first is realigned, computed and stored. (One tile per block left each block's realign pass and
- * extra barrier exposed: 2.0-2.3x the floor in bf16.)
- * grid: ((b * H + head) * pairs + pair) * (HEAD / FCH) + channel group; tiles 2 pair, 2 pair + 1.
- */
-template <typename T>
-constexpr size_t fwd_any2_smem() {
-    constexpr size_t cols = Fnb<T>::value * BLK + BLK, pitch = (Fnb<T>::value + 1) * fwd_bp<T>();
-    constexpr size_t ys = FCH * Fnb<T>::value * fwd_bp<T>();
-    constexpr size_t raw = (FCH + 1) * (cols + 16 / sizeof(T));
-    return sizeof(T) * ((FCH + 1) * pitch + (raw > ys ? raw : ys) + raw);
-}
-
-template <typename T, int K>
-__global__ void __launch_bounds__(FTHREADS, MinBlocks<T, FTHREADS>::value)
-swr_forward_any2(const T* __restrict__ a, const T* __restrict__ u, T* __restrict__ y,
-                 int64_t H, int64_t L, int64_t tiles, int64_t BH) {
-    constexpr int FNB = Fnb<T>::value, STEPS = FNB * BLK;
-    constexpr int COLS = STEPS + BLK, PER = 16 / sizeof(T), CPB = fwd_cpb<T>();
-    constexpr int BP = fwd_bp<T>(), PITCH = (FNB + 1) * BP, YP = FNB * BP;
-    constexpr int RP = COLS + PER, RAW = (FCH + 1) * RP;
-    constexpr int YREG = RAW > FCH * YP ? RAW : FCH * YP;
-    extern __shared__ __align__(16) unsigned char smem_raw[];
-    T* us = reinterpret_cast<T*>(smem_raw);               /* [FCH][PITCH] */
-    T* as = us + FCH * PITCH;                             /* [PITCH] */
-    T* ys = as + PITCH;                                   /* [FCH][YP], first the first tile's raw rows */
-    T* raw1 = ys + YREG;                                  /* the second tile's raw rows */
-    const int64_t pairs = (tiles + 1) / 2;
-    const int64_t id = blockIdx.x;
-    const int grp = (int) (id % (HEAD / FCH));
-    const int64_t bt = id / (HEAD / FCH), bh = bt / pairs, pair = bt % pairs;
-    const int64_t row0 = (bh * HEAD + grp * FCH) * L;
-    const int tid = threadIdx.x;
-    const bool two = 2 * pair + 1 < tiles;
-    for (int it = 0; it < 2; ++it) {
-        const int64_t t0 = (2 * pair + it) * STEPS;
-        T* raw = it == 0 ? ys : raw1;
-        any_issue<T, FTHREADS>(raw, RP, u, BH * HEAD * L, row0 + t0 - BLK, L, FCH, COLS, tid);
-        any_issue<T, FTHREADS>(raw + FCH * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, COLS, tid);
-        cp_commit();
-        if (!two) break;
-    }
-    for (int it = 0; it < (two ? 2 : 1); ++it) {
-        const int64_t t0 = (2 * pair + it) * STEPS;
-        const T* raw = it == 0 ? ys : raw1;
-        if (it == 0 && two) cp_wait_but_one(); else cp_wait_all();
-        __syncthreads(); /* the raw rows have landed; the previous tile's stores have read ys */
-        any_realign<T, FTHREADS, CPB>(us, PITCH, raw, RP, u, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
-        any_realign<T, FTHREADS, CPB>(as, PITCH, raw + FCH * RP, RP, a, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
-        __syncthreads();
-        fwd_tile<T, K, true>(us, as, ys, y, row0, t0, L, tid);
-        __syncthreads();
-        const int n = (int) (L - t0 < STEPS ? L - t0 : STEPS);
-        any_store<T, FTHREADS, CPB>(y, ys, YP, row0 + t0, L, FCH, n, tid);
     }
 }
 
@@ -1318,14 +1237,7 @@ static int forward(const void* a, const void* u, void* y, int64_t B, int64_t H, 
     if (variant != 3) {
         if (!grid_of(B, H, L, Fnb<T>::value * BLK, HEAD / FCH, tiles, grid)) return SWR_EINVAL;
         const dim3 blk(FTHREADS);
-        if (!rows_aligned && variant == 2) { /* any alignment, two tiles per thread block */
-            const int64_t pairs = (tiles + 1) / 2;
-            const unsigned g2 = (unsigned) (B * H * pairs * (HEAD / FCH));
-            const size_t smem = fwd_any2_smem<T>();
-            return k == 2 ? launch(swr_forward_any2<T, 2>, g2, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
-                          : launch(swr_forward_any2<T, 1>, g2, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
-        }
-        if (!rows_aligned) { /* any alignment, one tile per thread block (variant 1) */
+        if (!rows_aligned) { /* any alignment: aligned chunks, realigned in shared memory */
             const size_t smem = fwd_staged_smem<T>(true, true);
             return k == 2 ? launch(swr_forward_staged<T, 2, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
                           : launch(swr_forward_staged<T, 1, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
