@@ -402,16 +402,10 @@ __device__ __forceinline__ void stage_rows(T* dst, const T* __restrict__ src, in
  * kernels compute on (steps outside [0, L) become 0), and outputs go back the same way: moved to
  * their global alignment, then stored as whole 16-byte chunks, element by element only at the
  * tile's two ends. ---- */
-/* The shifts of rows f0 + r * stride, r = 0, 1, ...: shift(r) = (b0 + r * bstep) mod 16 bytes, in
- * 32-bit arithmetic (computed once per call, not per chunk). */
-struct RowShift {
-    unsigned b0, bstep;
-    template <typename T>
-    __device__ __forceinline__ RowShift(const T* base, int64_t f0, int64_t stride)
-        : b0((unsigned) ((reinterpret_cast<uintptr_t>(base) + (uintptr_t) (f0 * (int64_t) sizeof(T))) & 15)),
-          bstep((unsigned) ((uintptr_t) (stride * (int64_t) sizeof(T)) & 15)) {}
-    __device__ __forceinline__ int bytes(int r) const { return (int) ((b0 + (unsigned) r * bstep) & 15); }
-};
+template <typename T>
+__device__ __forceinline__ int shift_of(const T* base, int64_t f) {
+    return (int) ((reinterpret_cast<uintptr_t>(base) + (uintptr_t) (f * (int64_t) sizeof(T))) & 15) / (int) sizeof(T);
+}
 template <typename T>
 __device__ __forceinline__ T zero_of() { return store_cast(typename Acc<T>::type(0), T()); }
 
@@ -422,16 +416,14 @@ __device__ __forceinline__ void any_issue(T* raw, int rpitch, const T* __restric
                                           int64_t stride, int rows, int cols, int tid) {
     constexpr int PER = 16 / sizeof(T);
     const int nmax = (cols + 2 * PER - 1) / PER;
-    const RowShift rs(base, f0, stride);
-    /* every chunk of every row inside the buffer: no per-chunk bounds test */
-    const bool inside = f0 >= PER && f0 + (rows - 1) * stride + cols + PER <= total;
     for (int i = tid; i < rows * nmax; i += NT) {
         const int r = i / nmax, c = i - r * nmax;
-        const int sh = rs.bytes(r) / (int) sizeof(T);
+        const int64_t fr = f0 + r * stride;
+        const int sh = shift_of(base, fr);
         if (c * PER >= sh + cols) continue;
-        const int64_t fc = f0 + r * stride - sh + c * PER;
+        const int64_t fc = fr - sh + (int64_t) c * PER;
         T* d = raw + r * rpitch + c * PER;
-        if (inside || (fc >= 0 && fc + PER <= total)) {
+        if (fc >= 0 && fc + PER <= total) {
             cp16(d, base + fc);
         } else {
 #pragma unroll
@@ -467,21 +459,18 @@ __device__ __forceinline__ void any_realign(T* dst, int pitch, const T* raw, int
                                             int64_t stride, int rows, int cols, int64_t L, int64_t c0, int tid) {
     constexpr int PER = 16 / sizeof(T);
     const int cpr = cols / PER;
-    const RowShift rs(base, f0, stride);
-    /* columns [lo, hi) are steps inside [0, L) (c0 < L; c0 >= -16) */
-    const int lo = c0 < 0 ? (int) -c0 : 0, hi = L - c0 < cols ? (int) (L - c0) : cols;
     for (int i = tid; i < rows * cpr; i += NT) {
-        const int r = i / cpr, j = i - r * cpr, c = j * PER;
-        const int shb = rs.bytes(r);
-        const T* q = raw + r * rpitch + c;
+        const int r = i / cpr, j = i - r * cpr;
+        const int sh = shift_of(base, f0 + r * stride);
+        const int64_t t = c0 + (int64_t) j * PER;
+        const T* q = raw + r * rpitch + j * PER;
         T* d = dst + r * pitch + padded_chunk<CPB>(j) * PER;
-        if (c >= lo && c + PER <= hi) {
+        if (t >= 0 && t + PER <= L) {
             const uint4* p = reinterpret_cast<const uint4*>(q);
-            *reinterpret_cast<uint4*>(d) = extract16(p, p + 1, shb);
+            *reinterpret_cast<uint4*>(d) = extract16(p, p + 1, sh * (int) sizeof(T));
         } else {
-            const int sh = shb / (int) sizeof(T);
 #pragma unroll
-            for (int e = 0; e < PER; ++e) d[e] = (c + e >= lo && c + e < hi) ? q[sh + e] : zero_of<T>();
+            for (int e = 0; e < PER; ++e) d[e] = (t + e >= 0 && t + e < L) ? q[sh + e] : zero_of<T>();
         }
     }
 }
@@ -494,11 +483,10 @@ __device__ __forceinline__ void any_store(T* __restrict__ base, const T* src, in
                                           int rows, int n, int tid) {
     constexpr int PER = 16 / sizeof(T);
     const int nmax = (n + 2 * PER - 1) / PER;
-    const RowShift rs(base, f0, stride);
     for (int i = tid; i < rows * nmax; i += NT) {
         const int r = i / nmax, c = i - r * nmax;
         const int64_t fr = f0 + r * stride;
-        const int sh = rs.bytes(r) / (int) sizeof(T), lo = c * PER - sh; /* src element of the chunk's first */
+        const int sh = shift_of(base, fr), lo = c * PER - sh; /* src element of the chunk's first */
         if (lo >= n) continue;
         const T* q = src + r * spitch;
         T* d = base + (fr + lo);
