@@ -482,16 +482,12 @@ template <typename T, int NT, int CPB = 0>
 __device__ __forceinline__ void any_store(T* __restrict__ base, const T* src, int spitch, int64_t f0, int64_t stride,
                                           int rows, int n, int tid) {
     constexpr int PER = 16 / sizeof(T);
-    /* Even lanes take chunks that start a 32-byte sector, so each warp's stores cover whole sectors
-     * (one spare slot per row for that, and an even count per row to keep the parity across rows). */
-    const int nmax = ((n + 2 * PER - 1) / PER + 2) & ~1;
+    const int nmax = (n + 2 * PER - 1) / PER;
     for (int i = tid; i < rows * nmax; i += NT) {
-        const int r = i / nmax;
+        const int r = i / nmax, c = i - r * nmax;
         const int64_t fr = f0 + r * stride;
-        const int sh = shift_of(base, fr);
-        const int par = (int) ((reinterpret_cast<uintptr_t>(base + (fr - sh)) >> 4) & 1);
-        const int c = i - r * nmax - par, lo = c * PER - sh; /* src element of the chunk's first */
-        if (c < 0 || lo >= n) continue;
+        const int sh = shift_of(base, fr), lo = c * PER - sh; /* src element of the chunk's first */
+        if (lo >= n) continue;
         const T* q = src + r * spitch;
         T* d = base + (fr + lo);
         const uint4* p = reinterpret_cast<const uint4*>(q);
