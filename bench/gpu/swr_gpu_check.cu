@@ -423,13 +423,14 @@ static int run_bench() {
     size_t maxu = 0;
     for (auto& sh : shapes) maxu = std::max(maxu, (size_t) (sh[0] * C * sh[1]));
     const int dts[] = {SWR_BF16, SWR_F16, SWR_F32, SWR_F64};
-    const char* only = getenv("SWR_BENCH_DTYPES"); /* e.g. "bf16,f32" */
+    const char* only_env = getenv("SWR_BENCH_DTYPES"); /* e.g. "bf16,f32" */
+    const std::string only = only_env ? "," + std::string(only_env) + "," : "";
     printf("%-5s %-11s %10s %10s %7s %12s %12s %7s %9s %9s\n", "dtype", "(B, L)", "fwd ms", "floor ms", "ratio",
            "fwd+bwd ms", "floor ms", "ratio", "fwd GB/s", "bwd GB/s");
     std::mt19937_64 rng(7);
     std::uniform_real_distribution<double> U(0.0, 1.0), S(-1.0, 1.0);
     for (int dt : dts) {
-        if (only && !strstr(only, dname(dt))) continue;
+        if (!only.empty() && only.find("," + std::string(dname(dt)) + ",") == std::string::npos) continue;
         const size_t es = dsize(dt), maxa = maxu / 16;
         void *a, *u, *y, *g, *da, *du;
         {
