@@ -10,6 +10,7 @@
 #              (and reported so) where it is missing
 #   ARCH       nvcc -gencode for the harness (default sm_90)
 #   SKIP_FLEX=1 skips the FlexAttention timings; FLEX_TIMEOUT (s, default 420) bounds them
+#   SWR_BENCH_DTYPES=bf16,f32 times only those types (default: bf16, f16, f32, f64)
 # Logs under $OUT: build.log check.log sanitizer.log java.log bench.log flex.log summary.txt.
 # The summary table is printed last. Exit status: 0 only if every check passed.
 set -u
