@@ -10,6 +10,7 @@
 #              (and reported so) where it is missing
 #   ARCH       nvcc -gencode for the harness (default sm_90)
 #   SKIP_FLEX=1 skips the FlexAttention timings; FLEX_TIMEOUT (s, default 420) bounds them
+#   SWR_BENCH_DTYPES=bf16,f32 times only those types (default: bf16, f16, f32, f64)
 # Logs under $OUT: build.log check.log sanitizer.log java.log bench.log flex.log summary.txt.
 # The summary table is printed last. Exit status: 0 only if every check passed.
 set -u
@@ -85,7 +86,7 @@ try:
 except OSError:
     flex = {}
 for l in open(sys.argv[1]):
-    if l.startswith(("GPU:", "copy bandwidth", "VARIANTS")):
+    if l.startswith(("GPU:", "copy bandwidth", "WINDOW")):
         print(l.rstrip())
 print(f"{'dtype':5} {'(B, L)':12} {'fwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} | {'flex fwd':>8} {'flex f+b':>8} {'speedup f':>9} {'f+b':>6}")
 for d in bench:

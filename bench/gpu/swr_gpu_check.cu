@@ -138,15 +138,16 @@ struct Dev {
 };
 
 struct Err {
-    double rel = 0, maxn = 0; /* ||x - r|| / ||r||; max |x - r| / max |r| */
-    long nan = 0;
+    double rel = 0, maxn = 0; /* ||x - r|| / ||r||; max |x - r| / max |r| (over finite references) */
+    long nan = 0;             /* elements finite in one of x and r but not in the other */
 };
 static Err compare(int dt, const std::vector<unsigned char>& x, const std::vector<double>& r) {
     Err e;
     double n = 0, d = 0, mx = 0, mr = 0;
     for (size_t i = 0; i < r.size(); ++i) {
         const double v = load(dt, x.data(), i);
-        if (!std::isfinite(v)) { ++e.nan; continue; }
+        if (std::isfinite(v) != std::isfinite(r[i])) { ++e.nan; continue; }
+        if (!std::isfinite(v)) continue;
         n += (v - r[i]) * (v - r[i]);
         d += r[i] * r[i];
         mx = std::max(mx, std::fabs(v - r[i]));
@@ -169,9 +170,38 @@ struct Worst {
 static Worst worst[4];
 static int n_cases = 0, n_fail = 0, n_variant_bitwise = 0, n_bvariant_bitwise = 0;
 
-static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, bool misalign,
-                     std::mt19937_64& rng, bool verbose) {
+/* The unbounded window (x_t = a_t x_{t-1} + u_t, x_0 = u_0) in float64, O(L): docs/SWR.md, "Any
+ * window" (du_t = g_t, da_t = sum over the head's channels of g_t x_{t-1}, da_0 = 0). */
+static void unbounded_reference(const std::vector<double>& a, const std::vector<double>& u,
+                                const std::vector<double>& dy, std::vector<double>& y, std::vector<double>& da,
+                                std::vector<double>& du, int64_t B, int64_t H, int64_t L) {
     const int64_t C = 16 * H;
+    y.assign(B * C * L, 0.0); da.assign(B * H * L, 0.0); du.assign(B * C * L, 0.0);
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t j = 0; j < C; ++j) {
+            const double* ap = &a[(b * H + j / 16) * L];
+            const int64_t o = (b * C + j) * L;
+            y[o] = u[o];
+            for (int64_t t = 1; t < L; ++t) y[o + t] = ap[t] * y[o + t - 1] + u[o + t];
+            double g = 0;
+            for (int64_t t = L - 1; t >= 0; --t) {
+                g = t + 1 < L ? dy[o + t] + ap[t + 1] * g : dy[o + t];
+                du[o + t] = g;
+                if (t > 0) da[(b * H + j / 16) * L + t] += g * y[o + t - 1];
+            }
+        }
+}
+
+/* Non-finite values placed in the inputs (docs/SWR.md, "Non-finite values"). */
+enum Poison { P_NONE, P_A0, P_A_BLOCK_STARTS, P_A_ANY, P_DY, P_U_INF, P_COUNT };
+static const char* pname(int p) {
+    static const char* n[] = {"", " NaN:a0", " NaN:a@blockstarts", " NaN:a", " NaN:dy", " Inf:u"};
+    return n[p];
+}
+
+static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, bool misalign,
+                     std::mt19937_64& rng, bool verbose, int poison = P_NONE) {
+    const int64_t C = 16 * H, nb = (L + 15) / 16;
     const size_t na = B * H * L, nu = B * C * L, es = dsize(dt);
     std::vector<unsigned char> ha(na * es), hu(nu * es), hg(nu * es);
     std::vector<double> a(na), u(nu), g(nu);
@@ -179,9 +209,23 @@ static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, b
     for (size_t i = 0; i < na; ++i) a[i] = store(dt, ha.data(), i, draw_gate(gate, rng));
     for (size_t i = 0; i < nu; ++i) u[i] = store(dt, hu.data(), i, S(rng));
     for (size_t i = 0; i < nu; ++i) g[i] = store(dt, hg.data(), i, S(rng));
+    std::uniform_int_distribution<int64_t> Td(0, L - 1), Rd(0, B * H - 1), Cd(0, B * C - 1), Bd(0, nb - 1);
+    const double nan = std::nan(""), inf = HUGE_VAL;
+    switch (poison) {
+        case P_A0: for (int64_t r = 0; r < B * H; ++r) a[r * L] = store(dt, ha.data(), r * L, nan); break;
+        case P_A_BLOCK_STARTS:
+            for (int i = 0; i < 3; ++i) { const size_t at = Rd(rng) * L + 16 * Bd(rng); a[at] = store(dt, ha.data(), at, nan); }
+            break;
+        case P_A_ANY: { const size_t at = Rd(rng) * L + Td(rng); a[at] = store(dt, ha.data(), at, nan); break; }
+        case P_DY: { const size_t at = Cd(rng) * L + Td(rng); g[at] = store(dt, hg.data(), at, nan); break; }
+        case P_U_INF: { const size_t at = Cd(rng) * L + Td(rng); u[at] = store(dt, hu.data(), at, inf); break; }
+        default: break;
+    }
 
     std::vector<double> yr(nu), dar(na), dur(nu);
-    if (L <= 100) {
+    if (k >= nb && L > 100) {
+        unbounded_reference(a, u, g, yr, dar, dur, B, H, L);
+    } else if (L <= 100) {
         swr_ref::forward(a, u, yr, B, H, L, 16, k);
         swr_ref::backward(a, u, g, dar, dur, B, H, L, 16, k);
     } else {
@@ -244,9 +288,9 @@ static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, b
     ++n_cases;
     if (!ok) ++n_fail;
     if (verbose || !ok)
-        printf("%-4s k=%d B=%lld H=%lld L=%-6lld %-8s%s  y %.2e/%.2e  da %.2e/%.2e  du %.2e/%.2e  nan %ld/%ld/%ld repro %d guards %d rc %d  %s\n",
+        printf("%-4s k=%-10d B=%lld H=%lld L=%-6lld %-8s%s%s  y %.2e/%.2e  da %.2e/%.2e  du %.2e/%.2e  nan %ld/%ld/%ld repro %d guards %d rc %d  %s\n",
                dname(dt), k, (long long) B, (long long) H, (long long) L, gname(gate), misalign ? " misal" : "",
-               ey.rel, ey.maxn, ea.rel, ea.maxn, eu.rel, eu.maxn, ey.nan, ea.nan, eu.nan, (int) repro, (int) guards, rc,
+               pname(poison), ey.rel, ey.maxn, ea.rel, ea.maxn, eu.rel, eu.maxn, ey.nan, ea.nan, eu.nan, (int) repro, (int) guards, rc,
                ok ? "ok" : "FAIL");
     return ok;
 }
@@ -257,7 +301,8 @@ static int check_invalid() {
     float* p = nullptr;
     CK(cudaMalloc(&p, 4096));
     bad += swr_cuda_forward(SWR_F32, p, p, p, 1, 1, 1, 8, 2, nullptr) != SWR_EINVAL;  /* block != 16 */
-    bad += swr_cuda_forward(SWR_F32, p, p, p, 1, 1, 1, 16, 3, nullptr) != SWR_EINVAL; /* k = 3 */
+    bad += swr_cuda_forward(SWR_F32, p, p, p, 1, 1, 1, 16, 0, nullptr) != SWR_EINVAL; /* k = 0 */
+    bad += swr_cuda_forward(SWR_F32, p, p, p, 1, 1, 1, 16, -3, nullptr) != SWR_EINVAL; /* k < 0 */
     bad += swr_cuda_forward(SWR_F32, p, p, p, 0, 1, 1, 16, 2, nullptr) != SWR_EINVAL; /* B = 0 */
     bad += swr_cuda_forward(SWR_F32, p, p, p, 1, 1, 0, 16, 2, nullptr) != SWR_EINVAL; /* L = 0 */
     bad += swr_cuda_forward(7, p, p, p, 1, 1, 1, 16, 2, nullptr) != SWR_EDTYPE;
@@ -274,8 +319,9 @@ static int run_checks(bool small) {
     if (small) {
         const int64_t Ls[] = {1, 17, 33, 515, 1100, 1032, 2056};
         for (int dt : dts)
-            for (int k = 1; k <= 2; ++k)
+            for (int k : {1, 2, 3, SWR_UNBOUNDED})
                 for (int64_t L : Ls) run_case(dt, k, 2, 2, L, G_MIXED, L == 515, rng, true);
+        printf("cases: %d, failed: %d\n", n_cases, n_fail + fails);
         return fails + n_fail;
     }
     /* Lengths: tiny, block edges (16), tile edges (512 steps per CTA), the authors' failing lengths
@@ -302,6 +348,27 @@ static int run_checks(bool small) {
         const int dt = dts[i % 4];
         run_case(dt, 1 + (i / 4) % 2, Bd(rng), Hd(rng), Ld(rng), (i / 8) % G_COUNT, i % 7 == 0, rng, false);
     }
+    /* Any window: k = 3, 4, 7, 40 and the unbounded one, at every block phase around the chunk edges
+     * (chunks of k - 1 blocks), tile edges and odd lengths. */
+    const int ks[] = {3, 4, 7, 40, SWR_UNBOUNDED};
+    const int64_t kLs[] = {1, 15, 16, 17, 33, 47, 48, 49, 64, 81, 100, 515, 1541, 4097, 12289};
+    for (int kk : ks)
+        for (int64_t L : kLs)
+            for (int dt : dts) {
+                const bool big = L > 1000 && kk != SWR_UNBOUNDED && kk > 4; /* CPU reference O(L k) */
+                if (big && dt != SWR_F32) continue;
+                run_case(dt, kk, Bd(rng), Hd(rng), L, gi++ % G_COUNT, L == 515, rng, L == 4097 || L == 12289);
+            }
+    /* Non-finite inputs: the finite/non-finite pattern of every output equals the term-by-term
+     * reference's (a value the formula never multiplies must not reach an output). */
+    const int pks[] = {1, 2, 3, 5, SWR_UNBOUNDED};
+    const int64_t pLs[] = {17, 48, 100};
+    for (int kk : pks)
+        for (int64_t L : pLs)
+            for (int pz = P_A0; pz < P_COUNT; ++pz)
+                for (int dt : dts) run_case(dt, kk, 2, 2, L, G_UNIFORM, false, rng, false, pz);
+    for (int pz = P_A0; pz < P_COUNT; ++pz) /* long rows: the tiled kernels' edges */
+        run_case(SWR_F32, SWR_UNBOUNDED, 1, 2, 3000, G_UNIFORM, false, rng, true, pz);
     printf("\nworst errors (rel L2 of y / da / du; max-normalised over all), tolerance:\n");
     for (int dt : dts)
         printf("  %-4s  y %.2e  da %.2e  du %.2e  max %.2e   tol %.0e\n", dname(dt), worst[dt].y, worst[dt].da,
@@ -348,63 +415,57 @@ static int run_bench() {
     CK(cudaFree(d));
     printf("copy bandwidth (cudaMemcpy D2D 1 GiB, read + write): %.0f GB/s\n\n", copy_bw / 1e9);
 
+    /* C = 2048 (H = 128); aligned shapes at 32768 tokens, then lengths that are not a multiple of 8
+     * (rows not 16-byte aligned) and random ones, at several B. One input set per dtype, reused. */
     const int64_t H = 128, C = 16 * H;
-    const int64_t shapes[4][2] = {{8, 4096}, {4, 8192}, {2, 16384}, {1, 32768}};
-    const int dts[] = {SWR_BF16, SWR_F32};
+    const int64_t shapes[][2] = {{8, 4096}, {4, 8192}, {2, 16384}, {1, 32768}, {8, 4095}, {8, 4097}, {8, 4100},
+                                 {4, 8191}, {2, 12289}, {1, 32767}, {3, 5555}, {5, 2049}, {16, 1021}};
+    size_t maxu = 0;
+    for (auto& sh : shapes) maxu = std::max(maxu, (size_t) (sh[0] * C * sh[1]));
+    const int dts[] = {SWR_BF16, SWR_F16, SWR_F32, SWR_F64};
+    const char* only_env = getenv("SWR_BENCH_DTYPES"); /* e.g. "bf16,f32" */
+    const std::string only = only_env ? "," + std::string(only_env) + "," : "";
     printf("%-5s %-11s %10s %10s %7s %12s %12s %7s %9s %9s\n", "dtype", "(B, L)", "fwd ms", "floor ms", "ratio",
            "fwd+bwd ms", "floor ms", "ratio", "fwd GB/s", "bwd GB/s");
     std::mt19937_64 rng(7);
     std::uniform_real_distribution<double> U(0.0, 1.0), S(-1.0, 1.0);
-    for (int dt : dts)
+    for (int dt : dts) {
+        if (!only.empty() && only.find("," + std::string(dname(dt)) + ",") == std::string::npos) continue;
+        const size_t es = dsize(dt), maxa = maxu / 16;
+        void *a, *u, *y, *g, *da, *du;
+        {
+            std::vector<unsigned char> ha(maxa * es), hu(maxu * es);
+            for (size_t i = 0; i < maxa; ++i) store(dt, ha.data(), i, U(rng));
+            for (size_t i = 0; i < maxu; ++i) store(dt, hu.data(), i, S(rng));
+            CK(cudaMalloc(&a, maxa * es)); CK(cudaMalloc(&u, maxu * es)); CK(cudaMalloc(&y, maxu * es));
+            CK(cudaMalloc(&g, maxu * es)); CK(cudaMalloc(&da, maxa * es)); CK(cudaMalloc(&du, maxu * es));
+            CK(cudaMemcpy(a, ha.data(), maxa * es, cudaMemcpyHostToDevice));
+            CK(cudaMemcpy(u, hu.data(), maxu * es, cudaMemcpyHostToDevice));
+            CK(cudaMemcpy(g, hu.data(), maxu * es, cudaMemcpyHostToDevice)); /* any non-zero gradient */
+        }
         for (auto& sh : shapes) {
             const int64_t B = sh[0], L = sh[1];
-            const size_t es = dsize(dt), na = B * H * L, nu = B * C * L;
-            std::vector<unsigned char> ha(na * es), hu(nu * es);
-            for (size_t i = 0; i < na; ++i) store(dt, ha.data(), i, U(rng));
-            for (size_t i = 0; i < nu; ++i) store(dt, hu.data(), i, S(rng));
-            void *a, *u, *y, *g, *da, *du;
-            CK(cudaMalloc(&a, na * es)); CK(cudaMalloc(&u, nu * es)); CK(cudaMalloc(&y, nu * es));
-            CK(cudaMalloc(&g, nu * es)); CK(cudaMalloc(&da, na * es)); CK(cudaMalloc(&du, nu * es));
-            CK(cudaMemcpy(a, ha.data(), na * es, cudaMemcpyHostToDevice));
-            CK(cudaMemcpy(u, hu.data(), nu * es, cudaMemcpyHostToDevice));
-            CK(cudaMemcpy(g, hu.data(), nu * es, cudaMemcpyHostToDevice)); /* any non-zero gradient */
+            const size_t na = B * H * L, nu = B * C * L;
             const int reps = 30;
             int rc = 0;
-            for (int i = 0; i < 3; ++i) rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr);
-            CK(cudaEventRecord(e0));
-            for (int i = 0; i < reps; ++i) rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr);
-            CK(cudaEventRecord(e1));
-            CK(cudaEventSynchronize(e1));
-            const double fwd = time_ms(e0, e1) / reps;
-            double var_ms[4] = {0, 0, 0, 0};
-            for (int variant = 1; variant <= 3; ++variant) {
-                for (int i = 0; i < 2; ++i) rc |= swr_cuda_forward_variant(variant, dt, a, u, y, B, H, L, 16, 2, nullptr);
+            auto timed = [&](auto&& fn, int n) {
+                for (int i = 0; i < 3; ++i) fn();
                 CK(cudaEventRecord(e0));
-                for (int i = 0; i < reps; ++i) rc |= swr_cuda_forward_variant(variant, dt, a, u, y, B, H, L, 16, 2, nullptr);
+                for (int i = 0; i < n; ++i) fn();
                 CK(cudaEventRecord(e1));
                 CK(cudaEventSynchronize(e1));
-                var_ms[variant] = time_ms(e0, e1) / reps;
-            }
-            double bvar_ms[5] = {0, 0, 0, 0, 0};
-            for (int variant = 1; variant <= 4; ++variant) {
-                for (int i = 0; i < 2; ++i)
-                    rc |= swr_cuda_backward_variant(variant, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
-                CK(cudaEventRecord(e0));
-                for (int i = 0; i < reps; ++i)
-                    rc |= swr_cuda_backward_variant(variant, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
-                CK(cudaEventRecord(e1));
-                CK(cudaEventSynchronize(e1));
-                bvar_ms[variant] = time_ms(e0, e1) / reps;
-            }
-            for (int i = 0; i < 3; ++i) rc |= swr_cuda_backward(dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
-            CK(cudaEventRecord(e0));
-            for (int i = 0; i < reps; ++i) {
+                return (double) time_ms(e0, e1) / n;
+            };
+            const double fwd = timed([&] { rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
+            double var_ms[4] = {0, 0, 0, 0}, bvar_ms[5] = {0, 0, 0, 0, 0};
+            for (int variant = 1; variant <= 3; ++variant)
+                var_ms[variant] = timed([&] { rc |= swr_cuda_forward_variant(variant, dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
+            for (int variant = 1; variant <= 4; ++variant)
+                bvar_ms[variant] = timed([&] { rc |= swr_cuda_backward_variant(variant, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr); }, reps);
+            const double fb = timed([&] {
                 rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr);
                 rc |= swr_cuda_backward(dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
-            }
-            CK(cudaEventRecord(e1));
-            CK(cudaEventSynchronize(e1));
-            const double fb = time_ms(e0, e1) / reps;
+            }, reps);
             CK(cudaGetLastError());
             if (rc) { printf("launch failed\n"); return 1; }
             /* Floors: forward reads a, u and writes y; backward reads a, u, dy and writes da, du. */
@@ -419,8 +480,22 @@ static int run_bench() {
                    bvar_ms[3], bvar_ms[4]);
             printf("BENCH dtype=%s B=%lld L=%lld fwd_ms=%.5f fwd_floor_ms=%.5f fb_ms=%.5f fb_floor_ms=%.5f copy_GBs=%.1f\n",
                    dname(dt), (long long) B, (long long) L, fwd, ffloor, fb, fbfloor, copy_bw / 1e9);
-            cudaFree(a); cudaFree(u); cudaFree(y); cudaFree(g); cudaFree(da); cudaFree(du);
+            /* Other windows (the multi-pass path), at the first two shapes. */
+            if (&sh - &shapes[0] == 0 || &sh - &shapes[0] == 5)
+                for (int kk : {1, 3, 8, SWR_UNBOUNDED}) {
+                    const double kf = timed([&] { rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, kk, nullptr); }, 10);
+                    const double kb = timed([&] {
+                        rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, kk, nullptr);
+                        rc |= swr_cuda_backward(dt, a, u, g, da, du, B, H, L, 16, kk, nullptr);
+                    }, 10);
+                    CK(cudaGetLastError());
+                    if (rc) { printf("launch failed (k = %d)\n", kk); return 1; }
+                    printf("WINDOW dtype=%s B=%lld L=%lld k=%d fwd_ms=%.5f fwd_x_floor=%.2f fb_ms=%.5f fb_x_floor=%.2f\n",
+                           dname(dt), (long long) B, (long long) L, kk, kf, kf / ffloor, kb, kb / fbfloor);
+                }
         }
+        cudaFree(a); cudaFree(u); cudaFree(y); cudaFree(g); cudaFree(da); cudaFree(du);
+    }
     return 0;
 }
 

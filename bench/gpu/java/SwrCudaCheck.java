@@ -9,7 +9,7 @@ import java.util.Random;
 /**
  * Java-on-GPU check: loads the SWR CUDA library through JavaCPP (org.phalanx.nativeops.SwrCuda), runs
  * forward and backward on device buffers, and compares with the CPU library (SwrCpu) on the same
- * inputs, float32 and float64, k = 1 and 2, lengths that cross the kernels' tile boundaries.
+ * inputs, float32 and float64, k = 1, 2, 3, 5, lengths that cross the kernels' tile boundaries.
  * Without a GPU it only checks that the library loads and reports no device (exit 0 with "no GPU").
  * Run by bench/gpu/run_h200.sh; exits 1 on any mismatch.
  */
@@ -28,7 +28,7 @@ public final class SwrCudaCheck {
         Random rnd = new Random(11);
         int fails = 0;
         for (int dtype : new int[] {SwrCuda.SWR_F32, SwrCuda.SWR_F64}) {
-            for (int k = 1; k <= 2; ++k) {
+            for (int k : new int[] {1, 2, 3, 5}) {
                 for (long[] s : shapes) {
                     fails += check(dtype, k, s[0], s[1], s[2], rnd) ? 0 : 1;
                 }

@@ -1,5 +1,5 @@
 /*
- * SWR on NVIDIA GPUs (docs/SWR.md section 1): forward and backward, block l = 16, window k = 1, 2,
+ * SWR on NVIDIA GPUs (docs/SWR.md section 1): forward and backward, block l = 16, any window k >= 1,
  * storage float32, float64, float16, bfloat16 (float32 accumulation for the 16-bit types).
  *
  * Design (see docs/CUDA.md). Blocks talk only to their neighbours, one value per channel: forward,
@@ -23,11 +23,15 @@
  *     (swr_backward_shfl) puts 2 blocks x 16 channels in a warp and sums da over the channels by a
  *     15-shuffle reduce-scatter in a fixed butterfly order.
  *
+ * Rows that are not 16-byte aligned take the same staged kernels through aligned chunks of the
+ * whole buffer, realigned in shared memory ("any" kernels, below). Windows k >= 3 (and unbounded)
+ * take three kernels and stream-ordered scratch ("Any window", below).
+ *
  * Defaults (measured on the H200, docs/BENCHMARKS.md): staged forward, staged backward with the
- * shuffle reduction, for every type; rows that are not 16-byte aligned take the general kernels.
- * The other kernels stay reachable through the benchmark-only *_variant entry points. The entry
- * points only validate and enqueue one kernel: no allocation, no synchronisation
- * (cudaFuncSetAttribute, a host-side attribute, is set for kernels over 48 KiB of shared memory).
+ * shuffle reduction, for every type and alignment. The other kernels stay reachable through the
+ * benchmark-only *_variant entry points. For k <= 2 the entry points only validate and enqueue one
+ * kernel: no allocation, no synchronisation (cudaFuncSetAttribute, a host-side attribute, is set
+ * for kernels over 48 KiB of shared memory).
  *
  * Included by the JavaCPP-generated JNI source (org.phalanx.nativeops.SwrCuda, compiled by nvcc),
  * and by the GPU harness in bench/gpu/.
@@ -213,14 +217,16 @@ swr_forward_kernel(const T* __restrict__ a, const T* __restrict__ u, T* __restri
     for (int i = 1; i < BLK; ++i) x[i] = fma(am[i], x[i - 1], x[i]);
 
     if (K == 2) {
-        /* v: the left neighbour's terminal local state (0 in the first block of the sequence). */
+        /* v: the left neighbour's terminal local state; block 0 has none (and a_0 must not enter). */
         A v = __shfl_up_sync(0xffffffffu, x[BLK - 1], 1);
-        if (lane == 0) v = s > 0 ? block_terminal<T, A>(u + row + s - BLK, as_) : A(0);
+        if (lane == 0 && s > 0) v = block_terminal<T, A>(u + row + s - BLK, as_);
         /* y = h + P v, P the prefix product of the block's decays. */
         A P = am[0];
+        if (s > 0) {
         x[0] = fma(P, v, x[0]);
 #pragma unroll
         for (int i = 1; i < BLK; ++i) { P *= am[i]; x[i] = fma(P, v, x[i]); }
+        }
     }
     store_block<T, A>(y + row + s, n, x);
 }
@@ -269,10 +275,15 @@ swr_backward_kernel(const T* __restrict__ a, const T* __restrict__ u, const T* _
             q = n2 > 0 ? block_q<T, A>(dy + row + s2, n2, as_ + HALO + TILE_STEPS) : A(0);
         }
         if (lane == 0) v = s > 0 ? block_terminal<T, A>(u + row + s - BLK, as_) : A(0);
-        P = am[0];
-        dp[0] = fma(P, v, h[0]);
+        if (s > 0) {
+            P = am[0];
+            dp[0] = fma(P, v, h[0]);
 #pragma unroll
-        for (int i = 1; i < BLK - 1; ++i) { P *= am[i]; dp[i] = fma(P, v, h[i]); }
+            for (int i = 1; i < BLK - 1; ++i) { P *= am[i]; dp[i] = fma(P, v, h[i]); }
+        } else { /* block 0: y = h (no P v: a_0 must not enter) */
+#pragma unroll
+            for (int i = 0; i < BLK - 1; ++i) dp[i] = h[i];
+        }
     }
 
     /* Right-to-left sweep: rev, R, du (into g) and this channel's da (into dp).
@@ -297,7 +308,7 @@ swr_backward_kernel(const T* __restrict__ a, const T* __restrict__ u, const T* _
     {   /* i = 0: h_{-1} = 0, P_{-1} = 1 */
         const A r = fma(anext, rev, g[0]);
         g[0] = K == 2 ? fma(R, q, r) : r;
-        dp[0] = K == 2 ? r * v : A(0);
+        dp[0] = K == 2 && s > 0 ? r * v : A(0);
     }
     store_block<T, A>(du + row + s, n, g);
     __syncthreads();
@@ -357,22 +368,141 @@ __device__ __forceinline__ void cp_wait_all() {
 #endif
 }
 
+/* Chunk c (16 bytes) of a row in a layout with one 16-byte pad after every CPB chunks (CPB = 0: none).
+ * The forward pads each 16-step block so that threads reading neighbouring blocks hit different
+ * shared-memory banks (blocks of 32, 64, 128 bytes otherwise collide 2-, 4-, 8-way). */
+template <int CPB>
+__device__ __forceinline__ int padded_chunk(int c) { return CPB ? c + c / CPB : c; }
+
 /*
  * Copies `rows` rows of `cols` elements (a multiple of 16 / sizeof(T)), row r from src + r * L,
- * steps [c0, c0 + cols), into dst (row pitch `cols`). Steps outside [0, L) become 0 (L is a
+ * steps [c0, c0 + cols), into dst (row pitch `pitch`; chunks padded as padded_chunk<CPB>). Steps
+ * outside [0, L) become 0 (L is a
  * multiple of the 16-byte chunk, so a chunk is wholly inside or outside). NT threads, thread `tid`.
  */
-template <typename T, int NT>
-__device__ __forceinline__ void stage_rows(T* dst, const T* __restrict__ src, int rows, int cols, int64_t L,
+template <typename T, int NT, int CPB = 0>
+__device__ __forceinline__ void stage_rows(T* dst, const T* __restrict__ src, int rows, int cols, int pitch, int64_t L,
                                            int64_t c0, int tid) {
     constexpr int PER = 16 / sizeof(T);
     const int cpr = cols / PER, n = rows * cpr;
     for (int i = tid; i < n; i += NT) {
         const int r = i / cpr, c = i - r * cpr;
         const int64_t t = c0 + (int64_t) c * PER;
-        T* d = dst + r * cols + c * PER;
+        T* d = dst + r * pitch + padded_chunk<CPB>(c) * PER;
         if (t >= 0 && t < L) cp16(d, src + r * L + t);
         else *reinterpret_cast<uint4*>(d) = make_uint4(0, 0, 0, 0);
+    }
+}
+
+/* ---- Rows of any alignment (the "any" staged kernels): a row's tile is fetched as the 16-byte
+ * chunks of the whole buffer that cover it (a chunk may hold a neighbouring row's elements: reading
+ * them is harmless), with cp.async wherever the chunk lies inside the buffer and element by element
+ * only at the buffer's two ends. In shared memory the row then starts `sh` elements into its raw
+ * copy (sh = the row's offset from 16-byte alignment); one pass moves it to the aligned tile the
+ * kernels compute on (steps outside [0, L) become 0), and outputs go back the same way: moved to
+ * their global alignment, then stored as whole 16-byte chunks, element by element only at the
+ * tile's two ends. ---- */
+template <typename T>
+__device__ __forceinline__ int shift_of(const T* base, int64_t f) {
+    return (int) ((reinterpret_cast<uintptr_t>(base) + (uintptr_t) (f * (int64_t) sizeof(T))) & 15) / (int) sizeof(T);
+}
+template <typename T>
+__device__ __forceinline__ T zero_of() { return store_cast(typename Acc<T>::type(0), T()); }
+
+/* Issues the copies of rows r < rows, flat elements [f0 + r * stride, + cols) of base[0, total), into
+ * raw + r * rpitch (rpitch >= cols + 16 / sizeof(T), a multiple of it). */
+template <typename T, int NT>
+__device__ __forceinline__ void any_issue(T* raw, int rpitch, const T* __restrict__ base, int64_t total, int64_t f0,
+                                          int64_t stride, int rows, int cols, int tid) {
+    constexpr int PER = 16 / sizeof(T);
+    const int nmax = (cols + 2 * PER - 1) / PER;
+    for (int i = tid; i < rows * nmax; i += NT) {
+        const int r = i / nmax, c = i - r * nmax;
+        const int64_t fr = f0 + r * stride;
+        const int sh = shift_of(base, fr);
+        if (c * PER >= sh + cols) continue;
+        const int64_t fc = fr - sh + (int64_t) c * PER;
+        T* d = raw + r * rpitch + c * PER;
+        if (fc >= 0 && fc + PER <= total) {
+            cp16(d, base + fc);
+        } else {
+#pragma unroll
+            for (int e = 0; e < PER; ++e)
+                if (fc + e >= 0 && fc + e < total) d[e] = base[fc + e];
+        }
+    }
+}
+
+/* The 16 bytes at byte offset `sh` (0..15) into the 32 bytes *p0, *p1 (16-byte aligned shared
+ * memory); `sh` is uniform across the warp (one row's shift), so the switch does not diverge. */
+__device__ __forceinline__ uint4 extract16(const uint4* p0, const uint4* p1, int sh) {
+    const uint4 x = *p0, y = *p1;
+    const unsigned w[8] = {x.x, x.y, x.z, x.w, y.x, y.y, y.z, y.w};
+    const unsigned bs = (unsigned) (sh & 3) * 8;
+    uint4 o;
+    switch (sh >> 2) {
+#define SWR_EXTRACT_CASE(W)                                                                   \
+        case W:                                                                               \
+            o.x = __funnelshift_r(w[W], w[W + 1], bs); o.y = __funnelshift_r(w[W + 1], w[W + 2], bs); \
+            o.z = __funnelshift_r(w[W + 2], w[W + 3], bs); o.w = __funnelshift_r(w[W + 3], w[W + 4], bs); \
+            break;
+        SWR_EXTRACT_CASE(0) SWR_EXTRACT_CASE(1) SWR_EXTRACT_CASE(2) default: SWR_EXTRACT_CASE(3)
+#undef SWR_EXTRACT_CASE
+    }
+    return o;
+}
+
+/* raw (as issued above, after cp_wait_all and a barrier) -> dst[r * pitch + c] (pitch and cols
+ * multiples of 16 / sizeof(T)), 16 bytes per thread; steps c0 + c outside [0, L) become 0. */
+template <typename T, int NT, int CPB = 0>
+__device__ __forceinline__ void any_realign(T* dst, int pitch, const T* raw, int rpitch, const T* base, int64_t f0,
+                                            int64_t stride, int rows, int cols, int64_t L, int64_t c0, int tid) {
+    constexpr int PER = 16 / sizeof(T);
+    const int cpr = cols / PER;
+    for (int i = tid; i < rows * cpr; i += NT) {
+        const int r = i / cpr, j = i - r * cpr;
+        const int sh = shift_of(base, f0 + r * stride);
+        const int64_t t = c0 + (int64_t) j * PER;
+        const T* q = raw + r * rpitch + j * PER;
+        T* d = dst + r * pitch + padded_chunk<CPB>(j) * PER;
+        if (t >= 0 && t + PER <= L) {
+            const uint4* p = reinterpret_cast<const uint4*>(q);
+            *reinterpret_cast<uint4*>(d) = extract16(p, p + 1, sh * (int) sizeof(T));
+        } else {
+#pragma unroll
+            for (int e = 0; e < PER; ++e) d[e] = (t + e >= 0 && t + e < L) ? q[sh + e] : zero_of<T>();
+        }
+    }
+}
+
+/* Stores src[r * spitch + c], c < n (src rows 16-byte aligned, spitch a multiple of 16 / sizeof(T)),
+ * to base[f0 + r * stride + c]: whole 16-byte chunks of base,
+ * shifted into place from two chunks of src, element by element at the two ends of each row. */
+template <typename T, int NT, int CPB = 0>
+__device__ __forceinline__ void any_store(T* __restrict__ base, const T* src, int spitch, int64_t f0, int64_t stride,
+                                          int rows, int n, int tid) {
+    constexpr int PER = 16 / sizeof(T);
+    const int nmax = (n + 2 * PER - 1) / PER;
+    for (int i = tid; i < rows * nmax; i += NT) {
+        const int r = i / nmax, c = i - r * nmax;
+        const int64_t fr = f0 + r * stride;
+        const int sh = shift_of(base, fr), lo = c * PER - sh; /* src element of the chunk's first */
+        if (lo >= n) continue;
+        const T* q = src + r * spitch;
+        T* d = base + (fr + lo);
+        const uint4* p = reinterpret_cast<const uint4*>(q);
+        if (lo >= 0 && lo + PER <= n) {
+            *reinterpret_cast<uint4*>(d) = sh ? extract16(p + padded_chunk<CPB>(c - 1), p + padded_chunk<CPB>(c),
+                                                          (PER - sh) * (int) sizeof(T))
+                                              : p[padded_chunk<CPB>(c)];
+        } else {
+#pragma unroll
+            for (int e = 0; e < PER; ++e)
+                if (lo + e >= 0 && lo + e < n) {
+                    const int x = lo + e;
+                    d[e] = q[padded_chunk<CPB>(x / PER) * PER + x % PER];
+                }
+        }
     }
 }
 
@@ -398,33 +528,57 @@ __device__ __forceinline__ A smem_terminal(const T* up, const T* ap) {
 
 /* COAL: outputs go through shared memory and leave in fully coalesced 16-byte stores; otherwise each
  * thread stores its own block's 16 contiguous elements. */
+/* Forward staged rows of 4- and 8-byte types: blocks padded to BP = 16 + 16 / sizeof(T) elements
+ * (padded_chunk; measured on the H200: float32 forward 1.76x -> 1.18x its floor, float64 3.26x ->
+ * 1.50x). 16-bit blocks (32 bytes) collide only 2-way, and there the larger tile cost more in
+ * occupancy (7 instead of 8 CTAs per SM: bf16 1.24x -> 1.30x), so they stay unpadded. */
+template <typename T> __host__ __device__ constexpr int fwd_cpb() { return sizeof(T) == 2 ? 0 : BLK * (int) sizeof(T) / 16; }
+template <typename T> __host__ __device__ constexpr int fwd_bp() { return BLK + (fwd_cpb<T>() ? 16 / (int) sizeof(T) : 0); }
 template <typename T>
-constexpr size_t fwd_staged_smem(bool coal) {
-    return sizeof(T) * ((FCH + 1) * (Fnb<T>::value * BLK + BLK) + (coal ? FCH * Fnb<T>::value * BLK : 0));
+constexpr size_t fwd_staged_smem(bool coal, bool any = false) {
+    constexpr size_t cols = Fnb<T>::value * BLK + BLK, pitch = (Fnb<T>::value + 1) * fwd_bp<T>();
+    constexpr size_t ys = FCH * Fnb<T>::value * fwd_bp<T>();
+    constexpr size_t raw = (FCH + 1) * (cols + 16 / sizeof(T));  /* any: the raw rows, later y */
+    return sizeof(T) * ((FCH + 1) * pitch + (any ? (raw > ys ? raw : ys) : coal ? ys : 0));
 }
 
 /* grid: ((b * H + head) * tiles + tile) * (HEAD / FCH) + channel group */
-template <typename T, int K, bool COAL>
+template <typename T, int K, bool COAL, bool ANY = false>
 __global__ void __launch_bounds__(FTHREADS, MinBlocks<T, FTHREADS>::value)
 swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restrict__ y,
-                   int64_t H, int64_t L, int64_t tiles) {
+                   int64_t H, int64_t L, int64_t tiles, int64_t BH) {
+    static_assert(!ANY || COAL, "rows of any alignment store through shared memory");
     typedef typename Acc<T>::type A;
     constexpr int FNB = Fnb<T>::value;
     constexpr int COLS = FNB * BLK + BLK;                 /* halo block + tile */
+    constexpr int PER = 16 / sizeof(T), CPB = fwd_cpb<T>(); /* chunks per padded block (0: none) */
+    constexpr int BP = fwd_bp<T>(), PITCH = (FNB + 1) * BP, YP = FNB * BP; /* padded blocks */
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    T* us = reinterpret_cast<T*>(smem_raw);               /* [FCH][COLS] */
-    T* as = us + FCH * COLS;                              /* [COLS] */
-    T* ys = as + COLS;                                    /* [FCH][FNB * BLK] (COAL) */
+    T* us = reinterpret_cast<T*>(smem_raw);               /* [FCH][PITCH] */
+    T* as = us + FCH * PITCH;                             /* [PITCH] */
+    T* ys = as + PITCH;                                   /* [FCH][YP] (COAL) */
     const int64_t id = blockIdx.x;
     const int grp = (int) (id % (HEAD / FCH));
     const int64_t bt = id / (HEAD / FCH), bh = bt / tiles, tile = bt % tiles;
     const int64_t t0 = tile * (FNB * BLK);
     const int64_t row0 = (bh * HEAD + grp * FCH) * L;     /* the group's first channel row */
     const int tid = threadIdx.x;
-    stage_rows<T, FTHREADS>(us, u + row0, FCH, COLS, L, t0 - BLK, tid);
-    stage_rows<T, FTHREADS>(as, a + bh * L, 1, COLS, L, t0 - BLK, tid);
-    cp_wait_all();
-    __syncthreads();
+    constexpr int RP = COLS + 16 / sizeof(T);             /* ANY: raw row pitch */
+    if (ANY) {
+        T* raw = ys;                                      /* [FCH + 1][RP], before ys is written */
+        any_issue<T, FTHREADS>(raw, RP, u, BH * HEAD * L, row0 + t0 - BLK, L, FCH, COLS, tid);
+        any_issue<T, FTHREADS>(raw + FCH * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, COLS, tid);
+        cp_wait_all();
+        __syncthreads();
+        any_realign<T, FTHREADS, CPB>(us, PITCH, raw, RP, u, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
+        any_realign<T, FTHREADS, CPB>(as, PITCH, raw + FCH * RP, RP, a, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
+        __syncthreads();
+    } else {
+        stage_rows<T, FTHREADS, CPB>(us, u + row0, FCH, COLS, PITCH, L, t0 - BLK, tid);
+        stage_rows<T, FTHREADS, CPB>(as, a + bh * L, 1, COLS, PITCH, L, t0 - BLK, tid);
+        cp_wait_all();
+        __syncthreads();
+    }
 
     const int ch = tid / WARP;
 #pragma unroll 1
@@ -432,37 +586,41 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
         const int64_t s = t0 + (int64_t) bi * BLK;
         if (s >= L) break;
         const int n = (int) (L - s < BLK ? L - s : BLK);
-        const T* ub = us + ch * COLS + BLK + bi * BLK;     /* this block in the staged row */
-        const T* ab = as + BLK + bi * BLK;
+        const T* ub = us + ch * PITCH + BP + bi * BP;      /* this block in the staged row */
+        const T* ab = as + BP + bi * BP;
         A x[BLK], am[BLK];
         smem_block<T, A>(ub, x);
         smem_block<T, A>(ab, am);
 #pragma unroll
         for (int i = 1; i < BLK; ++i) x[i] = fma(am[i], x[i - 1], x[i]);
-        if (K == 2) {
-            const A v = s > 0 ? smem_terminal<T, A>(ub - BLK, ab - BLK) : A(0);
+        if (K == 2 && s > 0) { /* block 0 has no carry (and a_0 must not enter) */
+            const A v = smem_terminal<T, A>(ub - BP, ab - BP);
             A P = am[0];
             x[0] = fma(P, v, x[0]);
 #pragma unroll
             for (int i = 1; i < BLK; ++i) { P *= am[i]; x[i] = fma(P, v, x[i]); }
         }
         if (COAL) {
-            T* yb = ys + ch * (FNB * BLK) + bi * BLK;
-            constexpr int PER = 16 / sizeof(T);
+            T* yb = ys + ch * YP + bi * BP;
 #pragma unroll
             for (int v = 0; v < BLK / PER; ++v) reinterpret_cast<uint4*>(yb)[v] = pack(x + v * PER, T());
         } else {
             store_block<T, A>(y + row0 + ch * L + s, n, x);
         }
     }
-    if (COAL) {
+    if (ANY) {
         __syncthreads();
-        constexpr int PER = 16 / sizeof(T), CPR = FNB * BLK / PER;
+        const int n = (int) (L - t0 < FNB * BLK ? L - t0 : FNB * BLK);
+        any_store<T, FTHREADS, CPB>(y, ys, YP, row0 + t0, L, FCH, n, tid);
+    } else if (COAL) {
+        __syncthreads();
+        constexpr int CPR = FNB * BLK / PER;
         for (int i = tid; i < FCH * CPR; i += FTHREADS) {
             const int r = i / CPR, c = i - r * CPR;
             const int64_t t = t0 + (int64_t) c * PER;
             if (t < L)
-                *reinterpret_cast<uint4*>(y + row0 + r * L + t) = reinterpret_cast<const uint4*>(ys + r * (FNB * BLK))[c];
+                *reinterpret_cast<uint4*>(y + row0 + r * L + t) =
+                    reinterpret_cast<const uint4*>(ys + r * YP)[padded_chunk<CPB>(c)];
         }
     }
 }
@@ -501,12 +659,16 @@ __device__ __forceinline__ void staged_block_states(const T* ub, const T* gb, co
  * written). The decays are read from shared memory where used (fewer registers).
  * da_t = du_t h_{t-1} + rev_t P_{t-1} v = rev_t y_{t-1} + R_t q h_{t-1} (no cancellation). */
 template <typename T, typename A, int K>
-__device__ __forceinline__ void staged_block_sweep(const T* ab, const A* h, A q, A v, A* g, A* ybuf, A* dout) {
-    if (K == 2) {
+__device__ __forceinline__ void staged_block_sweep(const T* ab, const A* h, A q, A v, bool first, A* g, A* ybuf,
+                                                   A* dout) {
+    if (K == 2 && !first) {
         A P = to_acc(ab[0]);
         ybuf[0] = fma(P, v, h[0]);
 #pragma unroll
         for (int i = 1; i < BLK - 1; ++i) { P *= to_acc(ab[i]); ybuf[i] = fma(P, v, h[i]); }
+    } else if (K == 2) { /* block 0: y = h (no P v: a_0 must not enter) */
+#pragma unroll
+        for (int i = 0; i < BLK - 1; ++i) ybuf[i] = h[i];
     }
     A rev = A(0), R = A(1), anext = A(0);
 #pragma unroll
@@ -527,7 +689,7 @@ __device__ __forceinline__ void staged_block_sweep(const T* ab, const A* h, A q,
     {   /* i = 0: h_{-1} = 0, P_{-1} = 1 */
         const A r = fma(anext, rev, g[0]);
         g[0] = K == 2 ? fma(R, q, r) : r;
-        dout[0] = K == 2 ? r * v : A(0);
+        dout[0] = K == 2 && !first ? r * v : A(0);
     }
 }
 
@@ -564,9 +726,9 @@ swr_backward_staged(const T* __restrict__ a, const T* __restrict__ u, const T* _
     const int64_t t0 = tile * STEPS;
     const int64_t row0 = bh * HEAD * L;
     const int tid = threadIdx.x;
-    stage_rows<T, BTHREADS>(us, u + row0, HEAD, UCOLS, L, t0 - BLK, tid);
-    stage_rows<T, BTHREADS>(gs, dy + row0, HEAD, GCOLS, L, t0, tid);
-    stage_rows<T, BTHREADS>(as, a + bh * L, 1, ACOLS, L, t0 - BLK, tid);
+    stage_rows<T, BTHREADS>(us, u + row0, HEAD, UCOLS, UCOLS, L, t0 - BLK, tid);
+    stage_rows<T, BTHREADS>(gs, dy + row0, HEAD, GCOLS, GCOLS, L, t0, tid);
+    stage_rows<T, BTHREADS>(as, a + bh * L, 1, ACOLS, ACOLS, L, t0 - BLK, tid);
     cp_wait_all();
     __syncthreads();
 
@@ -583,7 +745,7 @@ swr_backward_staged(const T* __restrict__ a, const T* __restrict__ u, const T* _
     /* This thread's slice of dpart first holds y = h + P v (the forward output inside the block),
      * then this channel's da. */
     A* dp = dpart + ch * DSTRIDE + bi * (BLK + 1);
-    staged_block_sweep<T, A, K>(ab, h, q, v, g, dp, dp);
+    staged_block_sweep<T, A, K>(ab, h, q, v, s == 0, g, dp, dp);
     if (COAL) {
         T* db = dus + ch * STEPS + bi * BLK;
         constexpr int PER = 16 / sizeof(T);
@@ -632,8 +794,15 @@ __host__ __device__ constexpr size_t bwd4_region() {
     return ((stage > ybuf ? stage : ybuf) + 15) / 16 * 16;
 }
 template <typename T>
-constexpr size_t bwd4_smem() {
+__host__ __device__ constexpr size_t bwd4_smem() {
     return bwd4_region<T>() + sizeof(T) * (BNB * BLK + 2 * BLK) + sizeof(T) * HEAD * (BNB * BLK + pad_elems<T>());
+}
+/* ANY: raw rows of u and dy ([HEAD][BWD_RP] each) and of a, after the aligned layout */
+template <typename T>
+__host__ __device__ constexpr int bwd_any_rp() { return BNB * BLK + BLK + 16 / (int) sizeof(T); }
+template <typename T>
+constexpr size_t bwd4_any_smem() {
+    return (bwd4_smem<T>() + 15) / 16 * 16 + sizeof(T) * (2 * HEAD + 1) * (bwd_any_rp<T>() + BLK);
 }
 
 template <typename T>
@@ -663,10 +832,10 @@ __device__ __forceinline__ void reduce_half(A* x, int lane, int m) {
     }
 }
 
-template <typename T, int K>
+template <typename T, int K, bool ANY = false>
 __global__ void __launch_bounds__(BTHREADS, MinBlocks<T, BTHREADS>::value)
 swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __restrict__ dy,
-                  T* __restrict__ da, T* __restrict__ du, int64_t H, int64_t L, int64_t tiles) {
+                  T* __restrict__ da, T* __restrict__ du, int64_t H, int64_t L, int64_t tiles, int64_t BH) {
     typedef typename Acc<T>::type A;
     constexpr int STEPS = BNB * BLK, PADE = pad_elems<T>();
     constexpr int UCOLS = STEPS + BLK, UP = UCOLS + PADE;            /* u: halo block before */
@@ -683,11 +852,25 @@ swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __r
     const int64_t t0 = tile * STEPS;
     const int64_t row0 = bh * HEAD * L;
     const int tid = threadIdx.x;
-    stage_rows_pitch<T>(us, u + row0, HEAD, UCOLS, UP, L, t0 - BLK, tid);
-    stage_rows_pitch<T>(gs, dy + row0, HEAD, GCOLS, GP, L, t0, tid);
-    stage_rows_pitch<T>(as, a + bh * L, 1, ACOLS, ACOLS, L, t0 - BLK, tid);
-    cp_wait_all();
-    __syncthreads();
+    constexpr int RP = bwd_any_rp<T>() + BLK;                         /* ANY: raw row pitch */
+    T* raw = reinterpret_cast<T*>(smem_raw + (bwd4_smem<T>() + 15) / 16 * 16); /* ANY: [2 HEAD + 1][RP] */
+    if (ANY) {
+        any_issue<T, BTHREADS>(raw, RP, u, BH * HEAD * L, row0 + t0 - BLK, L, HEAD, UCOLS, tid);
+        any_issue<T, BTHREADS>(raw + HEAD * RP, RP, dy, BH * HEAD * L, row0 + t0, L, HEAD, GCOLS, tid);
+        any_issue<T, BTHREADS>(raw + 2 * HEAD * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, ACOLS, tid);
+        cp_wait_all();
+        __syncthreads();
+        any_realign<T, BTHREADS>(us, UP, raw, RP, u, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, tid);
+        any_realign<T, BTHREADS>(gs, GP, raw + HEAD * RP, RP, dy, row0 + t0, L, HEAD, GCOLS, L, t0, tid);
+        any_realign<T, BTHREADS>(as, ACOLS, raw + 2 * HEAD * RP, RP, a, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, tid);
+        __syncthreads();
+    } else {
+        stage_rows_pitch<T>(us, u + row0, HEAD, UCOLS, UP, L, t0 - BLK, tid);
+        stage_rows_pitch<T>(gs, dy + row0, HEAD, GCOLS, GP, L, t0, tid);
+        stage_rows_pitch<T>(as, a + bh * L, 1, ACOLS, ACOLS, L, t0 - BLK, tid);
+        cp_wait_all();
+        __syncthreads();
+    }
 
     const int lane = tid % WARP, ch = lane % HEAD, bi = 2 * (tid / WARP) + lane / HEAD;
     const int64_t s = t0 + (int64_t) bi * BLK;
@@ -700,7 +883,7 @@ swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __r
 
     A* yp = ybuf + tid * (BLK + 1);                                   /* this thread's y = h + P v */
     A dav[BLK];
-    staged_block_sweep<T, A, K>(ab, h, q, v, g, yp, dav);
+    staged_block_sweep<T, A, K>(ab, h, q, v, s == 0, g, yp, dav);
     {   /* du -> shared memory (16-byte words), for coalesced stores below */
         T* db = dus + ch * DP + bi * BLK;
         constexpr int PER = 16 / sizeof(T);
@@ -714,12 +897,264 @@ swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __r
     reduce_half<A, 1>(dav, lane, 1);
     if (s + ch < L) da[bh * L + s + ch] = store_cast(dav[0], T());
     __syncthreads();
+    if (ANY) {
+        const int n = (int) (L - t0 < STEPS ? L - t0 : STEPS);
+        any_store<T, BTHREADS>(du, dus, DP, row0 + t0, L, HEAD, n, tid);
+        return;
+    }
     constexpr int PER = 16 / sizeof(T), CPR = STEPS / PER;
     for (int i = tid; i < HEAD * CPR; i += BTHREADS) {
         const int r = i / CPR, c = i - r * CPR;
         const int64_t t = t0 + (int64_t) c * PER;
         if (t < L) *reinterpret_cast<uint4*>(du + row0 + r * L + t) = reinterpret_cast<const uint4*>(dus + r * DP)[c];
     }
+}
+
+/* ======================================================================================
+ * Any window (k >= 3, and the unbounded window k >= number of blocks), in O(L): three kernels and
+ * stream-ordered scratch (docs/CUDA.md, "Any window").
+ *
+ * Block c's output is y_t = h_t + P_t E_{c-1} (docs/SWR.md, "Any window"), where E_j, the carry at the
+ * end of block j, is the composition of the block summaries (D_i = prod of block i's decays, T_i =
+ * its terminal local state) over the window of m = k - 1 blocks ending at j. The window is split
+ * at multiples of m ("chunks"): a window either is a prefix of one chunk (E = TP_j, the within-chunk
+ * prefix composition) or joins a suffix of the previous chunk to a prefix of its own (E = DP_j TS_i +
+ * TP_j, DP the prefix product of D, TS the within-chunk suffix composition from i = j - m + 1):
+ * O(1) per block, no division, and nothing from outside the window enters (a composition starts
+ * from its first block's T, never from D * 0). Unbounded: m = number of blocks, one chunk.
+ * The backward is the reverse mode of exactly this computation (gE_j = q_{j+1}; the chunk scans run
+ * backwards), and per step: du_t = rev_t + R_t gT_c, da_t = du_t h_{t-1} + P_{t-1} (E_{c-1} rev_t +
+ * R_t gD_c), gT, gD the gradients of block c's summaries. Adjoints that are structurally zero are
+ * tracked as such ("live" flags), so no 0 * NaN arises from a value the formula never multiplies.
+ *   1. swr_any_summaries: per (channel, block): T, D (and, backward, q = sum P dy).
+ *   2. swr_any_carry:     per channel, serial over its blocks (O(L / 16)): E (and gT, gD).
+ *   3. swr_any_apply:     per (channel, block): y (or du, da with the head sum by shuffles).
+ * Scratch arrays are [block][channel row] so that 2. reads them coalesced.
+ * ====================================================================================== */
+constexpr int ANY_THREADS = 256;            /* kernels 1 and 3: 8 warps, each 2 blocks x 16 channels */
+constexpr int CARRY_THREADS = 128;          /* kernel 2: one channel row per thread */
+
+/* Scratch layout: NARR arrays of nb * R accumulators (R = B * C channel rows). */
+enum AnyArr { AT, AD, AE, ATS, AQ, ADS, ATP, ADP, AGT, AGD, ANY_FWD_ARRS = 4, ANY_BWD_ARRS = 10 };
+
+struct AnyShape {
+    int64_t H, L, nb, R, m; /* heads, length, blocks, channel rows, window of the carry in blocks */
+};
+
+/* This thread's (channel row, block) in kernels 1 and 3; false past the last block. */
+__device__ __forceinline__ bool any_index(const AnyShape& s, int64_t& bh, int& ch, int64_t& blk) {
+    const int64_t warp = ((int64_t) blockIdx.x * ANY_THREADS + threadIdx.x) / WARP;
+    const int lane = threadIdx.x % WARP;
+    const int64_t pairs = (s.nb + 1) / 2;
+    bh = warp / pairs;
+    ch = lane % HEAD;
+    blk = 2 * (warp % pairs) + lane / HEAD;
+    return bh < s.R / HEAD && blk < s.nb;
+}
+
+/* Loads block blk of row `row` (u, dy) and its decays: n valid steps, the rest u = 0, a = 0. */
+template <typename T, typename A>
+__device__ __forceinline__ int any_load(const T* __restrict__ p, const T* __restrict__ ap, const AnyShape& s,
+                                        int64_t row, int64_t bh, int64_t blk, A* x, A* am) {
+    const int64_t t0 = blk * BLK;
+    const int n = (int) (s.L - t0 < BLK ? s.L - t0 : BLK);
+    load_block<T, A>(p + row * s.L + t0, n, x, A(0));
+    load_block<T, A>(ap + bh * s.L + t0, n, am, A(0));
+    return n;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(ANY_THREADS)
+swr_any_summaries(const T* __restrict__ a, const T* __restrict__ u, const T* __restrict__ dy,
+                  typename Acc<T>::type* __restrict__ scr, AnyShape s) {
+    typedef typename Acc<T>::type A;
+    int64_t bh, blk;
+    int ch;
+    if (!any_index(s, bh, ch, blk)) return;
+    const int64_t row = bh * HEAD + ch, at = blk * s.R + row, arr = s.nb * s.R;
+    A x[BLK], am[BLK];
+    any_load<T, A>(u, a, s, row, bh, blk, x, am);
+    A h = x[0], P = am[0];
+#pragma unroll
+    for (int i = 1; i < BLK; ++i) { h = fma(am[i], h, x[i]); P *= am[i]; }
+    scr[AT * arr + at] = h;
+    scr[AD * arr + at] = P;
+    if (dy) {
+        load_block<T, A>(dy + row * s.L + blk * BLK, (int) (s.L - blk * BLK < BLK ? s.L - blk * BLK : BLK), x, A(0));
+        A Pi = am[0], q = Pi * x[0];
+#pragma unroll
+        for (int i = 1; i < BLK; ++i) { Pi *= am[i]; q = fma(Pi, x[i], q); }
+        scr[AQ * arr + at] = q;
+    }
+}
+
+/* acc = coef * acc + add, where either term may be structurally zero (not live): then it is left out
+ * rather than multiplied, so a non-finite coefficient cannot turn an exact zero into NaN. */
+template <typename A>
+__device__ __forceinline__ void chain(A& acc, bool& live, A coef, A add, bool add_live) {
+    acc = live ? (add_live ? fma(coef, acc, add) : coef * acc) : (add_live ? add : A(0));
+    live = live || add_live;
+}
+
+/* Kernel 2: one thread per channel row, serial over its blocks; backward when `bwd`. */
+template <typename A>
+__global__ void __launch_bounds__(CARRY_THREADS)
+swr_any_carry(A* __restrict__ scr, AnyShape s, bool bwd) {
+    const int64_t row = (int64_t) blockIdx.x * CARRY_THREADS + threadIdx.x;
+    if (row >= s.R) return;
+    const int64_t R = s.R, arr = s.nb * R, m = s.m, nb = s.nb;
+    A *T = scr + AT * arr + row, *D = scr + AD * arr + row, *E = scr + AE * arr + row, *TS = scr + ATS * arr + row;
+    A *Q = scr + AQ * arr + row, *DS = scr + ADS * arr + row, *TP = scr + ATP * arr + row, *DP = scr + ADP * arr + row;
+    A *GT = scr + AGT * arr + row, *GD = scr + AGD * arr + row;
+    /* Forward chunk scans: TS (and DS) of every chunk but the last, then TP, DP and E. */
+    for (int64_t cs = 0; cs < nb; cs += m) {
+        const int64_t ce = (cs + m < nb ? cs + m : nb) - 1;
+        if (ce + 1 < nb) {
+            A ts = T[ce * R], ds = D[ce * R];
+            TS[ce * R] = ts;
+            if (bwd) DS[ce * R] = ds;
+            for (int64_t i = ce - 1; i >= cs; --i) {
+                ts = fma(T[i * R], ds, ts);
+                ds *= D[i * R];
+                TS[i * R] = ts;
+                if (bwd) DS[i * R] = ds;
+            }
+        }
+        A tp = T[cs * R], dp = D[cs * R];
+        for (int64_t j = cs; j <= ce; ++j) {
+            if (j > cs) { const A d = D[j * R]; tp = fma(d, tp, T[j * R]); dp *= d; }
+            const int64_t i = j - m + 1;
+            E[j * R] = (i > 0 && i != cs) ? fma(dp, TS[i * R], tp) : tp;
+            if (bwd) { TP[j * R] = tp; DP[j * R] = dp; }
+        }
+    }
+    if (!bwd) return;
+    /* Reverse mode, chunk by chunk (each reads only forward values): gE_j = q_{j+1} (none past the
+     * last block). Prefix scans: gT, gD of the chunk; suffix scans: the adjoints of TS that the next
+     * chunk's windows produced (gTS_i = gE_j DP_j, j = i + m - 1). */
+    for (int64_t cs = 0; cs < nb; cs += m) {
+        const int64_t ce = (cs + m < nb ? cs + m : nb) - 1;
+        A atp = A(0), adp = A(0);
+        bool ltp = false, ldp = false;
+        for (int64_t j = ce; j >= cs; --j) {
+            const bool ge_live = j + 1 < nb;
+            const A ge = ge_live ? Q[(j + 1) * R] : A(0);
+            const int64_t i = j - m + 1;
+            const bool two = ge_live && i > 0 && i != cs;
+            const A dnext = j < ce ? D[(j + 1) * R] : A(1);
+            chain(atp, ltp, dnext, ge, ge_live);
+            chain(adp, ldp, dnext, two ? ge * TS[i * R] : A(0), two);
+            A gd = A(0);
+            if (j > cs) {
+                if (ltp) gd = atp * TP[(j - 1) * R];
+                if (ldp) gd = ltp ? fma(adp, DP[(j - 1) * R], gd) : adp * DP[(j - 1) * R];
+            } else if (ldp) {
+                gd = adp;
+            }
+            GT[j * R] = ltp ? atp : A(0);
+            GD[j * R] = gd;
+        }
+        if (ce + 1 >= nb) continue; /* the last chunk's TS feed nothing */
+        A ats = A(0), ads = A(0);
+        bool lts = false, lds = false;
+        for (int64_t i = cs; i <= ce; ++i) {
+            if (i > cs) {
+                /* TS_{i-1} = T_{i-1} DS_i + TS_i and DS_{i-1} = D_{i-1} DS_i */
+                const bool nl = lts || lds;
+                A nds = A(0);
+                if (lts) nds = ats * T[(i - 1) * R];
+                if (lds) nds = lts ? fma(ads, D[(i - 1) * R], nds) : ads * D[(i - 1) * R];
+                ads = nds;
+                lds = nl;
+            }
+            const int64_t j = i + m - 1;
+            const bool g_live = i > cs && j + 1 < nb;
+            const A gts = g_live ? Q[(j + 1) * R] * DP[j * R] : A(0);
+            chain(ats, lts, A(1), gts, g_live);
+            const A dsn = i < ce ? DS[(i + 1) * R] : A(1);
+            if (lts) GT[i * R] = fma(ats, dsn, GT[i * R]);
+            if (lds) GD[i * R] = fma(ads, dsn, GD[i * R]);
+        }
+    }
+}
+
+/* Kernel 3, forward: y = h + P E_{c-1} (block 0: y = h). */
+template <typename T>
+__global__ void __launch_bounds__(ANY_THREADS)
+swr_any_forward_apply(const T* __restrict__ a, const T* __restrict__ u, T* __restrict__ y,
+                      const typename Acc<T>::type* __restrict__ scr, AnyShape s) {
+    typedef typename Acc<T>::type A;
+    int64_t bh, blk;
+    int ch;
+    if (!any_index(s, bh, ch, blk)) return;
+    const int64_t row = bh * HEAD + ch;
+    A x[BLK], am[BLK];
+    const int n = any_load<T, A>(u, a, s, row, bh, blk, x, am);
+#pragma unroll
+    for (int i = 1; i < BLK; ++i) x[i] = fma(am[i], x[i - 1], x[i]);
+    if (blk > 0) {
+        const A v = scr[AE * s.nb * s.R + (blk - 1) * s.R + row];
+        A P = am[0];
+        x[0] = fma(P, v, x[0]);
+#pragma unroll
+        for (int i = 1; i < BLK; ++i) { P *= am[i]; x[i] = fma(P, v, x[i]); }
+    }
+    store_block<T, A>(y + row * s.L + blk * BLK, n, x);
+}
+
+/* Kernel 3, backward: du and da (the head's 16 channels summed by shuffles, fixed order). */
+template <typename T>
+__global__ void __launch_bounds__(ANY_THREADS)
+swr_any_backward_apply(const T* __restrict__ a, const T* __restrict__ u, const T* __restrict__ dy,
+                       T* __restrict__ da, T* __restrict__ du, const typename Acc<T>::type* __restrict__ scr,
+                       AnyShape s) {
+    typedef typename Acc<T>::type A;
+    int64_t bh, blk;
+    int ch;
+    const bool valid = any_index(s, bh, ch, blk);
+    const int lane = threadIdx.x % WARP;
+    if (bh >= s.R / HEAD) return;           /* whole warps only: the pair of blocks shares bh */
+    A h[BLK], am[BLK], g[BLK], dav[BLK];
+    const int64_t row = bh * HEAD + ch, arr = s.nb * s.R, at = blk * s.R + row;
+    int n = 0;
+    if (valid) {
+        n = any_load<T, A>(u, a, s, row, bh, blk, h, am);
+        load_block<T, A>(dy + row * s.L + blk * BLK, n, g, A(0));
+    } else {
+#pragma unroll
+        for (int i = 0; i < BLK; ++i) { h[i] = A(0); am[i] = A(0); g[i] = A(0); }
+    }
+#pragma unroll
+    for (int i = 1; i < BLK; ++i) h[i] = fma(am[i], h[i - 1], h[i]);
+    const bool carry = valid && blk > 0;
+    const A e = carry ? scr[AE * arr + at - s.R] : A(0);
+    /* gT, gD: structurally zero for the last block (no window reaches past it) */
+    const bool next = valid && blk + 1 < s.nb;
+    const A gt = next ? scr[AGT * arr + at] : A(0), gd = next ? scr[AGD * arr + at] : A(0);
+    /* P_{i-1} for every i (P_{-1} = 1), from the left */
+    A Pm[BLK];
+    Pm[0] = A(1);
+#pragma unroll
+    for (int i = 1; i < BLK; ++i) Pm[i] = Pm[i - 1] * am[i - 1];
+    A rev = A(0), R = A(1), anext = A(0);
+#pragma unroll
+    for (int i = BLK - 1; i >= 0; --i) {
+        const A r = fma(anext, rev, g[i]);
+        const A d = next ? fma(R, gt, r) : r;
+        A x = i > 0 ? d * h[i - 1] : A(0);
+        if (carry) x = fma(Pm[i], next ? fma(e, r, R * gd) : e * r, x);
+        g[i] = d;
+        dav[i] = x;
+        rev = r;
+        anext = am[i];
+        R *= anext;
+    }
+    if (valid) store_block<T, A>(du + row * s.L + blk * BLK, n, g);
+    reduce_half<A, 8>(dav, lane, 8);
+    reduce_half<A, 4>(dav, lane, 4);
+    reduce_half<A, 2>(dav, lane, 2);
+    reduce_half<A, 1>(dav, lane, 1);
+    if (valid && ch < n) da[bh * s.L + blk * BLK + ch] = store_cast(dav[0], T());
 }
 
 static bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
@@ -736,7 +1171,41 @@ static int launch(Kern kern, unsigned grid, dim3 block, size_t smem, cudaStream_
 }
 
 static bool valid(int64_t B, int64_t H, int64_t L, int32_t k) {
-    return B >= 1 && H >= 1 && L >= 1 && (k == 1 || k == 2) && H <= INT64_MAX / HEAD / B / L;
+    return B >= 1 && H >= 1 && L >= 1 && k >= 1 && H <= INT64_MAX / HEAD / B / L;
+}
+
+/* The carry's window in blocks, m = k - 1, bounded by the number of blocks (a larger window is the
+ * unbounded one). m <= 1 (k <= 2, or at most 2 blocks) takes the single-pass kernels with K = m + 1. */
+static int64_t carry_blocks(int64_t L, int32_t k) {
+    const int64_t nb = (L + BLK - 1) / BLK, m = (int64_t) k - 1;
+    return nb <= 2 ? (m < 1 ? 0 : 1) : (m < nb ? m : nb);
+}
+
+/* Any window (m >= 2): scratch from the stream's memory pool (cudaMallocAsync: stream-ordered, no
+ * synchronisation), then the three kernels, then cudaFreeAsync. dy == nullptr: forward. */
+template <typename T>
+static int any_window(const T* a, const T* u, const T* dy, T* y, T* da, T* du, int64_t B, int64_t H, int64_t L,
+                      int64_t m, cudaStream_t stream) {
+    typedef typename Acc<T>::type A;
+    AnyShape s{H, L, (L + BLK - 1) / BLK, B * H * HEAD, m};
+    const int64_t arrs = dy ? ANY_BWD_ARRS : ANY_FWD_ARRS;
+    const int64_t warps = s.R / HEAD * ((s.nb + 1) / 2), ctas = (warps * WARP + ANY_THREADS - 1) / ANY_THREADS;
+    const int64_t carry_ctas = (s.R + CARRY_THREADS - 1) / CARRY_THREADS;
+    if (ctas > 0x7fffffffLL || s.nb > INT64_MAX / s.R / arrs / (int64_t) sizeof(A)) return SWR_EINVAL;
+    A* scr = nullptr;
+    if (cudaMallocAsync((void**) &scr, (size_t) (s.nb * s.R * arrs) * sizeof(A), stream) != cudaSuccess) {
+        (void) cudaGetLastError();
+        return SWR_ENOMEM;
+    }
+    int rc = launch(swr_any_summaries<T>, (unsigned) ctas, dim3(ANY_THREADS), 0, stream, a, u, dy, scr, s);
+    if (rc == SWR_OK) rc = launch(swr_any_carry<A>, (unsigned) carry_ctas, dim3(CARRY_THREADS), 0, stream, scr, s, dy != nullptr);
+    if (rc == SWR_OK)
+        rc = dy ? launch(swr_any_backward_apply<T>, (unsigned) ctas, dim3(ANY_THREADS), 0, stream, a, u, dy, da, du,
+                         (const A*) scr, s)
+                : launch(swr_any_forward_apply<T>, (unsigned) ctas, dim3(ANY_THREADS), 0, stream, a, u, y,
+                         (const A*) scr, s);
+    if (cudaFreeAsync(scr, stream) != cudaSuccess && rc == SWR_OK) rc = SWR_ECUDA;
+    return rc;
 }
 
 /* Number of CTAs: rows * tiles * groups; the grid is one-dimensional (up to 2^31 - 1 CTAs). */
@@ -759,18 +1228,28 @@ static int forward(const void* a, const void* u, void* y, int64_t B, int64_t H, 
     T* yp = (T*) y;
     int64_t tiles;
     unsigned grid;
+    const int64_t m = carry_blocks(L, k);
+    if (m >= 2) return any_window<T>(ap, up, nullptr, yp, nullptr, nullptr, B, H, L, m, stream);
+    k = (int32_t) m + 1;
     if (variant == 0) variant = FWD_DEFAULT_VARIANT;
-    if (variant != 3 && (L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(u) && aligned16(y)) {
+    const int64_t BH = B * H;
+    const bool rows_aligned = (L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(u) && aligned16(y);
+    if (variant != 3) {
         if (!grid_of(B, H, L, Fnb<T>::value * BLK, HEAD / FCH, tiles, grid)) return SWR_EINVAL;
         const dim3 blk(FTHREADS);
+        if (!rows_aligned) { /* any alignment: aligned chunks, realigned in shared memory */
+            const size_t smem = fwd_staged_smem<T>(true, true);
+            return k == 2 ? launch(swr_forward_staged<T, 2, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
+                          : launch(swr_forward_staged<T, 1, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
+        }
         if (variant == 2) {
             const size_t smem = fwd_staged_smem<T>(true);
-            return k == 2 ? launch(swr_forward_staged<T, 2, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles)
-                          : launch(swr_forward_staged<T, 1, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles);
+            return k == 2 ? launch(swr_forward_staged<T, 2, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
+                          : launch(swr_forward_staged<T, 1, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
         }
         const size_t smem = fwd_staged_smem<T>(false);
-        return k == 2 ? launch(swr_forward_staged<T, 2, false>, grid, blk, smem, stream, ap, up, yp, H, L, tiles)
-                      : launch(swr_forward_staged<T, 1, false>, grid, blk, smem, stream, ap, up, yp, H, L, tiles);
+        return k == 2 ? launch(swr_forward_staged<T, 2, false>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
+                      : launch(swr_forward_staged<T, 1, false>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
     }
     if (!grid_of(B, H, L, TILE_STEPS, 1, tiles, grid)) return SWR_EINVAL;
     const dim3 blk(WARP, HEAD);
@@ -792,15 +1271,26 @@ static int backward(const void* a, const void* u, const void* dy, void* da, void
     T *dap = (T*) da, *dup = (T*) du;
     int64_t tiles;
     unsigned grid;
+    const int64_t m = carry_blocks(L, k);
+    if (m >= 2) return any_window<T>(ap, up, gp, nullptr, dap, dup, B, H, L, m, stream);
+    k = (int32_t) m + 1;
     if (variant == 0) variant = BwdDefault<T>::value;
-    if (variant != 3 && (L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(u) && aligned16(dy) &&
-        aligned16(du)) {
+    const int64_t BH = B * H;
+    const bool rows_aligned = (L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(u) && aligned16(dy) &&
+                              aligned16(du);
+    if (variant == 4 && !rows_aligned) { /* any alignment: aligned chunks, realigned in shared memory */
+        if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
+        const size_t smem = bwd4_any_smem<T>();
+        return k == 2 ? launch(swr_backward_shfl<T, 2, true>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
+                      : launch(swr_backward_shfl<T, 1, true>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
+    }
+    if (variant != 3 && rows_aligned) {
         if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
         const dim3 blk(BTHREADS);
         if (variant == 4) {
             const size_t smem = bwd4_smem<T>();
-            return k == 2 ? launch(swr_backward_shfl<T, 2>, grid, blk, smem, stream, ap, up, gp, dap, dup, H, L, tiles)
-                          : launch(swr_backward_shfl<T, 1>, grid, blk, smem, stream, ap, up, gp, dap, dup, H, L, tiles);
+            return k == 2 ? launch(swr_backward_shfl<T, 2>, grid, blk, smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
+                          : launch(swr_backward_shfl<T, 1>, grid, blk, smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
         }
         if (variant == 2) {
             const size_t smem = bwd_staged_smem<T>(true);

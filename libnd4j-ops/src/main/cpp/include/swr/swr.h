@@ -17,7 +17,7 @@
  *    the unbounded linear recurrence x_t = a_t x_{t-1} + u_t (x_0 = u_0), computed in O(L).
  *    SWR_UNBOUNDED (INT32_MAX) names that window explicitly; it is the only k for which a streaming
  *    state does not grow with k.
- * (The GPU: block 16, k in {1, 2}; see swr_cuda.h.)
+ * (The GPU: block 16, any k; see swr_cuda.h.)
  * Outputs must not share memory with inputs: threads read neighbouring blocks of the inputs while
  * others write outputs. (The Java API routes an aliased output through a temporary.)
  *

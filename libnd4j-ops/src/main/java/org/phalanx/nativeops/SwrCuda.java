@@ -8,11 +8,13 @@ import org.bytedeco.javacpp.annotation.Platform;
  * Thin JavaCPP binding of the SWR CUDA kernels ({@code src/main/cpp/include/swr/swr_cuda.h}).
  *
  * <p>Arguments are raw DEVICE addresses of contiguous, row-major buffers and a {@code cudaStream_t}
- * passed as a {@code long} (0 = the legacy default stream). The calls only enqueue work: no
- * allocation, no synchronisation. Nothing here checks the buffers: callers (the ND4J CUDA op in
- * {@code dl4j-phalanx}) validate shapes, types and layout first. Each call returns {@link #SWR_OK} or
- * an error code from {@code swr.h}; the GPU kernels support {@code block == 16} only
- * ({@link #SWR_EINVAL} otherwise) and {@code k} in {1, 2}.
+ * passed as a {@code long} (0 = the legacy default stream). The calls only enqueue work, with no
+ * synchronisation; windows {@code k >= 3} below the number of blocks and the unbounded window
+ * ({@link #SWR_UNBOUNDED}, or any {@code k >=} the number of blocks) also take stream-ordered scratch
+ * ({@code cudaMallocAsync} on the stream; {@link #SWR_ENOMEM} when it fails). Nothing here checks the
+ * buffers: callers (the ND4J CUDA op in {@code dl4j-phalanx}) validate shapes, types and layout first.
+ * Each call returns {@link #SWR_OK} or an error code from {@code swr.h}; the GPU kernels support
+ * {@code block == 16} only ({@link #SWR_EINVAL} otherwise) and any {@code k >= 1}.
  *
  * <p>The library links the CUDA runtime statically, so it loads on machines with no GPU or driver;
  * calls then fail with {@link #SWR_ECUDA}. Built for sm_75, sm_80, sm_86, sm_90 plus compute_90 PTX
@@ -28,7 +30,9 @@ public final class SwrCuda {
         Loader.load();
     }
 
-    public static final int SWR_OK = 0, SWR_EINVAL = 1, SWR_EDTYPE = 2, SWR_ECUDA = 3;
+    public static final int SWR_OK = 0, SWR_EINVAL = 1, SWR_EDTYPE = 2, SWR_ECUDA = 3, SWR_ENOMEM = 4;
+    /** The unbounded window ({@code swr.h}): every step since t = 0. */
+    public static final int SWR_UNBOUNDED = Integer.MAX_VALUE;
     /** Data types ({@code swr.h}). */
     public static final int SWR_F32 = 0, SWR_F64 = 1, SWR_F16 = 2, SWR_BF16 = 3;
     /** Channels per head (one decay per 16 channels); the only block size the GPU kernels take. */

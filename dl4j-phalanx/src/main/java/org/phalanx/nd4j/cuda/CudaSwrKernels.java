@@ -76,12 +76,6 @@ public final class CudaSwrKernels implements SwrKernels {
         return t == DataType.FLOAT || t == DataType.DOUBLE || t == DataType.HALF || t == DataType.BFLOAT16;
     }
 
-    /** The GPU kernels run k = 1 and 2. */
-    @Override
-    public int maxWindow() {
-        return 2;
-    }
-
     /** swr.h's code for an ND4J type. */
     public static int dtypeCode(DataType t) {
         switch (t) {
@@ -159,7 +153,8 @@ public final class CudaSwrKernels implements SwrKernels {
     private static void check(int rc, String what, INDArray a) {
         if (rc != SwrCuda.SWR_OK) {
             throw new IllegalStateException("SWR " + what + " CUDA kernel failed with code " + rc + " ("
-                    + (rc == SwrCuda.SWR_ECUDA ? "CUDA launch error" : rc == SwrCuda.SWR_EDTYPE ? "data type" : "arguments")
+                    + (rc == SwrCuda.SWR_ECUDA ? "CUDA launch error" : rc == SwrCuda.SWR_EDTYPE ? "data type"
+                       : rc == SwrCuda.SWR_ENOMEM ? "no device memory for the window's scratch" : "arguments")
                     + ") for a " + Arrays.toString(a.shape()) + " " + a.dataType());
         }
     }

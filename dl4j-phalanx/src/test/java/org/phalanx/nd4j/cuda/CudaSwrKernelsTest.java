@@ -146,7 +146,7 @@ class CudaSwrKernelsTest {
             org.junit.jupiter.api.Assumptions.abort("built with -Dphalanx.cuda.skip=true: " + e.getMessage());
         }
         assertEquals(SwrCuda.SWR_EINVAL, SwrCuda.swr_cuda_forward(SwrCuda.SWR_F32, 1, 2, 3, 0, 1, 1, 16, 2, 0), "B = 0");
-        assertEquals(SwrCuda.SWR_EINVAL, SwrCuda.swr_cuda_forward(SwrCuda.SWR_F32, 1, 2, 3, 1, 1, 1, 16, 3, 0), "k = 3");
+        assertEquals(SwrCuda.SWR_EINVAL, SwrCuda.swr_cuda_forward(SwrCuda.SWR_F32, 1, 2, 3, 1, 1, 1, 16, 0, 0), "k = 0");
         assertEquals(SwrCuda.SWR_EINVAL, SwrCuda.swr_cuda_backward(SwrCuda.SWR_F32, 1, 2, 3, 4, 5, 1, 1, 1, 8, 2, 0), "block 8");
         assertEquals(SwrCuda.SWR_EDTYPE, SwrCuda.swr_cuda_forward(7, 1, 2, 3, 1, 1, 1, 16, 2, 0), "dtype 7");
         int[] count = {-1};
