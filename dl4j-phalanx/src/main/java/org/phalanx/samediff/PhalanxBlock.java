@@ -34,11 +34,13 @@ import java.util.Map;
  * every parameter shape comes from {@link PhalanxParamInitializer} (inner width {@code 16 * conf.numHeads()}).
  * The input must have {@code nIn} channels in the format's channel dimension.
  *
- * <p>Masks are those of the layer: {@code [B, L]}, 1 for a step and 0 for padding, right-padded (anything
- * else is refused at run time with a clear exception). A padded step carries the state (decay 1, input 0),
- * outputs 0 and passes no gradient; valid steps equal each sequence run alone. A padded step still advances
- * the block phase, so the state after a piece is that of the whole array (padding included): continue
- * decoding from it only sequences that were not padded in that piece.
+ * <p>Masks are those of the layer: {@code [B, L]}, 1 for a step and 0 for padding (other values are refused at
+ * run time). A padded step carries the state (decay 1, input 0), outputs 0 and passes no gradient. Each
+ * sequence's blocks are counted from its own first valid step ({@link PhalanxOps#swrMasked}), so left- and
+ * right-padded sequences equal each sequence run alone. With a carried state the batch shares one block phase:
+ * masks must then be right-padded (anything else is refused at run time with a clear exception), and the state
+ * after a piece is that of the whole array (padding included): continue decoding from it only sequences that
+ * were not padded in that piece.
  */
 public final class PhalanxBlock {
 
@@ -116,22 +118,25 @@ public final class PhalanxBlock {
 
         SDVariable a3 = sd.permute(sd.reshape(a, shape(sd, bDim, h)), 0, 2, 1);        // [B, H, L]
         SDVariable u3 = sd.permute(sd.reshape(u, shape(sd, bDim, inner)), 0, 2, 1);    // [B, C, L]
-        SDVariable m3 = null;
+        SDVariable m3 = null, mk = null;
         if (mask != null) {
-            // A padded step carries the state through: decay 1, input 0 (as the layer).
-            SDVariable mk = new RightPaddedMaskOp(sd, mask).outputVariable().castTo(x.dataType());
+            // With a state the block phase is shared by the batch: only right padding keeps it right for all.
+            mk = (state != null ? new RightPaddedMaskOp(sd, mask).outputVariable() : mask).castTo(x.dataType());
             m3 = sd.expandDims(mk, 1);                                                   // [B, 1, L]
+            // A padded step carries the state through: decay 1, input 0 (as the layer).
             a3 = a3.mul(m3).add(m3.rsub(1.0));
             u3 = u3.mul(m3);
         }
         SDVariable y3;
         SwrGraphState next = null;
-        if (state == null) {
-            y3 = PhalanxOps.swr(sd, p + "swr", a3, u3, conf.getBlockSize(), conf.getWindow());
-        } else {
+        if (state != null) {
             PhalanxOps.SwrStep step = PhalanxOps.swr(sd, p + "swr", a3, u3, state, conf.getBlockSize(), conf.getWindow());
             y3 = step.y();
             next = step.state();
+        } else if (mk != null) {
+            y3 = PhalanxOps.swrMasked(sd, p + "swr", a3, u3, mk, conf.getBlockSize(), conf.getWindow());
+        } else {
+            y3 = PhalanxOps.swr(sd, p + "swr", a3, u3, conf.getBlockSize(), conf.getWindow());
         }
         SDVariable y = sd.reshape(sd.permute(y3, 0, 2, 1), -1, inner);                // [N, C]
         SDVariable m = repeatMul(sd, y, c, kv, rep, inner).add(v);

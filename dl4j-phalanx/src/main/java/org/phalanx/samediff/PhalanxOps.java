@@ -3,6 +3,7 @@ package org.phalanx.samediff;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.phalanx.swr.Swr;
+import org.phalanx.swr.SwrMaskedOp;
 import org.phalanx.swr.SwrOp;
 import org.phalanx.swr.SwrStateOp;
 
@@ -36,6 +37,22 @@ public final class PhalanxOps {
         if (blockSize < 1) throw new IllegalArgumentException("PhalanxOps.swr: blockSize must be >= 1; got " + blockSize);
         if (k < 1) throw new IllegalArgumentException("PhalanxOps.swr: k must be >= 1; got " + k);
         SDVariable y = new SwrOp(sd, a, u, blockSize, k).outputVariable();
+        return name == null ? y : sd.updateVariableNameAndReference(y, name);
+    }
+
+    /**
+     * SWR with each sequence's blocks counted from its own first valid step of the {@code [B, L]} 0/1 {@code mask}
+     * (the {@link SwrMaskedOp}): a left-padded sequence gives what it gives alone. Padded steps should already
+     * have decay 1 and input 0 in {@code a, u}; steps before a sequence's first valid one output 0.
+     */
+    public static SDVariable swrMasked(SameDiff sd, String name, SDVariable a, SDVariable u, SDVariable mask,
+                                       int blockSize, int k) {
+        if (sd == null || a == null || u == null || mask == null) {
+            throw new IllegalArgumentException("PhalanxOps.swrMasked: sd, a, u and mask must not be null");
+        }
+        if (blockSize < 1) throw new IllegalArgumentException("PhalanxOps.swrMasked: blockSize must be >= 1; got " + blockSize);
+        if (k < 1) throw new IllegalArgumentException("PhalanxOps.swrMasked: k must be >= 1; got " + k);
+        SDVariable y = new SwrMaskedOp(sd, a, u, mask, blockSize, k).outputVariable();
         return name == null ? y : sd.updateVariableNameAndReference(y, name);
     }
 

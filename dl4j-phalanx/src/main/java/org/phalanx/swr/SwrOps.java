@@ -25,6 +25,8 @@ public final class SwrOps {
             PhalanxRuntime.registerOp(new SwrStateOp());
             PhalanxRuntime.registerOp(new SwrStateBp());
             PhalanxRuntime.registerOp(new RightPaddedMaskOp());
+            PhalanxRuntime.registerOp(new SwrMaskedOp());
+            PhalanxRuntime.registerOp(new SwrMaskedBp());
         }
     }
 

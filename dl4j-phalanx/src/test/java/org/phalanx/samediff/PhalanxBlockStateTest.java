@@ -105,12 +105,14 @@ class PhalanxBlockStateTest {
     @CsvSource({"2", "1"})
     void maskedStepsEqualEachSequenceAloneAndPassNoGradient(int k) {
         int nIn = 32, nOut = 16, len = 33;
-        int[] lengths = {33, 1, 17, 0, 16};
-        int b = lengths.length;
+        // Valid steps [starts[i], ends[i]): full, right-padded, left-padded (aligned and not), both, empty.
+        int[] starts = {0, 0, 0, 5, 16, 3, 0, 0};
+        int[] ends = {33, 1, 17, 22, 33, 33, 0, 16};
+        int b = starts.length;
         PhalanxLayer conf = conf(nIn, nOut, 1, 16, k, RNNFormat.NCW);
         Map<String, INDArray> p = params(conf);
         INDArray xs = randn(b, nIn, len), w = randn(b, nOut, len), mask = Nd4j.zeros(DataType.DOUBLE, b, len);
-        for (int i = 0; i < b; i++) for (int t = 0; t < lengths[i]; t++) mask.putScalar(i, t, 1.0);
+        for (int i = 0; i < b; i++) for (int t = starts[i]; t < ends[i]; t++) mask.putScalar(i, t, 1.0);
 
         SameDiff sd = SameDiff.create();
         SDVariable x = sd.var("x", xs.dup());
@@ -119,9 +121,14 @@ class PhalanxBlockStateTest {
         out.mul(sd.constant(w)).sum("loss");
         sd.setLossVariables("loss");
         INDArray got = sd.outputSingle(Map.of("mask", mask), out.name());
-        double[][][] ref = BlockReference.forward(p, PhalanxReference.toNcw(xs, RNNFormat.NCW),
-                org.phalanx.nn.PhalanxTestUtil.toArray2(mask), 16, k);
-        assertTrue(PhalanxReference.maxAbsDiff(ref, PhalanxReference.toNcw(got, RNNFormat.NCW)) < 1e-12);
+        // Each valid run against the float64 reference of that sequence alone.
+        for (int i = 0; i < b; i++) {
+            if (ends[i] == starts[i]) continue;
+            INDArrayIndex[] mine = {NDArrayIndex.interval(i, i + 1), NDArrayIndex.all(), NDArrayIndex.interval(starts[i], ends[i])};
+            double[][][] ref = BlockReference.forward(p, PhalanxReference.toNcw(xs.get(mine).dup(), RNNFormat.NCW), null, 16, k);
+            assertTrue(PhalanxReference.maxAbsDiff(ref, PhalanxReference.toNcw(got.get(mine).dup(), RNNFormat.NCW)) < 1e-12,
+                    "sequence " + i);
+        }
 
         String[] names = p.keySet().stream().map(s -> "p/" + s).toArray(String[]::new);
         String[] withX = java.util.stream.Stream.concat(java.util.Arrays.stream(names), java.util.stream.Stream.of("x"))
@@ -129,11 +136,15 @@ class PhalanxBlockStateTest {
         Map<String, INDArray> g = sd.calculateGradients(Map.of("mask", mask), withX);
         Map<String, INDArray> alone = new HashMap<>();
         for (int i = 0; i < b; i++) {
-            if (lengths[i] == 0) {
-                assertEquals(0, got.get(NDArrayIndex.point(i)).amaxNumber().doubleValue(), 0, "empty sequence " + i);
-                continue;
+            INDArrayIndex[] before = {NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.interval(0, starts[i])};
+            INDArrayIndex[] after = {NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.interval(ends[i], len)};
+            for (INDArrayIndex[] pad : new INDArrayIndex[][]{before, after}) {
+                if (pad == before ? starts[i] == 0 : ends[i] == len) continue;
+                assertEquals(0, got.get(pad).amaxNumber().doubleValue(), 0, "padded outputs of " + i);
+                assertEquals(0, g.get("x").get(pad).amaxNumber().doubleValue(), 0, "gradient at padded steps of " + i);
             }
-            INDArrayIndex[] mine = {NDArrayIndex.interval(i, i + 1), NDArrayIndex.all(), NDArrayIndex.interval(0, lengths[i])};
+            if (ends[i] == starts[i]) continue;
+            INDArrayIndex[] mine = {NDArrayIndex.interval(i, i + 1), NDArrayIndex.all(), NDArrayIndex.interval(starts[i], ends[i])};
             SameDiff one = SameDiff.create();
             SDVariable xo = one.var("x", xs.get(mine).dup());
             SDVariable oo = PhalanxBlock.apply(one, "p/", xo, conf, p);
@@ -141,11 +152,6 @@ class PhalanxBlockStateTest {
             one.setLossVariables("loss");
             INDArray yo = one.outputSingle(Map.of(), oo.name());
             assertEquals(0, yo.sub(got.get(mine)).amaxNumber().doubleValue(), 1e-12, "sequence " + i + " alone");
-            if (lengths[i] < len) {
-                INDArrayIndex[] pad = {NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.interval(lengths[i], len)};
-                assertEquals(0, got.get(pad).amaxNumber().doubleValue(), 0, "padded outputs of " + i);
-                assertEquals(0, g.get("x").get(pad).amaxNumber().doubleValue(), 0, "gradient at padded steps of " + i);
-            }
             Map<String, INDArray> go = one.calculateGradients(Map.of(), withX);
             assertEquals(0, go.get("x").sub(g.get("x").get(mine)).amaxNumber().doubleValue(), 1e-10, "d/dx of " + i);
             for (String n : names) alone.merge(n, go.get(n).dup(), INDArray::add);
@@ -158,19 +164,26 @@ class PhalanxBlockStateTest {
     }
 
     @Test
-    void leftPaddedOrNonBinaryMasksAreRefused() {
+    void withAStateLeftPaddedMasksAreRefusedAndNonBinaryMasksAlways() {
         PhalanxLayer conf = conf(16, 16, 1, 16, 2, RNNFormat.NCW);
+        Map<String, INDArray> p = params(conf);
         SameDiff sd = SameDiff.create();
         SDVariable x = sd.placeHolder("x", DataType.DOUBLE, -1, 16, -1);
         SDVariable m = sd.placeHolder("mask", DataType.DOUBLE, -1, -1);
-        SDVariable out = PhalanxBlock.apply(sd, "p/", x, conf, params(conf), m, null).out();
+        SwrGraphState in = SwrGraphState.placeholders(sd, "s/", DataType.DOUBLE, 1);
+        SDVariable out = PhalanxBlock.apply(sd, "p/", x, conf, p, m, in).out();
+        SDVariable plain = PhalanxBlock.apply(sd, "q/", x, conf, p, m, null).out();
         INDArray xs = randn(2, 16, 4);
-        INDArray left = Nd4j.createFromArray(new double[][]{{1, 1, 1, 1}, {0, 0, 1, 1}});
-        PhalanxOpsStateTest.assertMessage(() -> sd.outputSingle(Map.of("x", xs, "mask", left), out.name()), "right-padded");
-        INDArray half = Nd4j.createFromArray(new double[][]{{1, 1, 0.5, 0}, {1, 0, 0, 0}});
-        PhalanxOpsStateTest.assertMessage(() -> sd.outputSingle(Map.of("x", xs, "mask", half), out.name()), "must be 0 (padding) or 1");
-        INDArray ok = Nd4j.createFromArray(new double[][]{{1, 1, 1, 0}, {1, 0, 0, 0}});
-        assertEquals(0, sd.outputSingle(Map.of("x", xs, "mask", ok), out.name()).getDouble(1, 0, 2), 0);
+        Map<String, INDArray> feed = new HashMap<>(in.zeros(2));
+        feed.put("x", xs);
+        feed.put("mask", Nd4j.createFromArray(new double[][]{{1, 1, 1, 1}, {0, 0, 1, 1}}));
+        PhalanxOpsStateTest.assertMessage(() -> sd.outputSingle(feed, out.name()), "right-padded");
+        sd.outputSingle(feed, plain.name());   // without a state, left padding is exact (see above)
+        feed.put("mask", Nd4j.createFromArray(new double[][]{{1, 1, 0.5, 0}, {1, 0, 0, 0}}));
+        PhalanxOpsStateTest.assertMessage(() -> sd.outputSingle(feed, out.name()), "must be 0 (padding) or 1");
+        PhalanxOpsStateTest.assertMessage(() -> sd.outputSingle(feed, plain.name()), "must be 0 (padding) or 1");
+        feed.put("mask", Nd4j.createFromArray(new double[][]{{1, 1, 1, 0}, {1, 0, 0, 0}}));
+        assertEquals(0, sd.outputSingle(feed, out.name()).getDouble(1, 0, 2), 0);
     }
 
     @ParameterizedTest(name = "nIn={0} nOut={1} kv={2}")
