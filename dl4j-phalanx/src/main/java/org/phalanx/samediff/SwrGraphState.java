@@ -48,7 +48,13 @@ public record SwrGraphState(SDVariable h, SDVariable p, SDVariable v, SDVariable
 
     /** A fresh state (position 0) for {@code batch} sequences, keyed by this state's names. */
     public Map<String, INDArray> zeros(long batch) {
-        long c = h.getShape()[1], heads = p.getShape()[1];
+        long[] hs = h.getShape(), ps = p.getShape();
+        if (hs == null || hs.length != 2 || hs[1] < 1 || ps == null || ps.length != 2 || ps[1] < 1 || batch < 1) {
+            throw new IllegalArgumentException("SwrGraphState.zeros: needs batch >= 1 and h, P of known widths (as made by "
+                    + "placeholders(...)); got batch " + batch + ", h " + java.util.Arrays.toString(hs) + ", P "
+                    + java.util.Arrays.toString(ps));
+        }
+        long c = hs[1], heads = ps[1];
         DataType t = h.dataType();
         Map<String, INDArray> m = new LinkedHashMap<>();
         m.put(h.name(), Nd4j.zeros(t, batch, c));
