@@ -12,9 +12,10 @@ import java.util.List;
 
 /**
  * The {@code swr_right_padded_mask} op: passes a {@code [B, L]} mask through after checking that every row is
- * right-padded ({@code 1 ... 1 0 ... 0}, values exactly 0 or 1). A masked step of SWR still advances the block
- * phase, so a left-padded sequence would be cut into blocks counted from the array's start, not from its own
- * first step: a silent difference, refused here with a clear exception instead. Not differentiable (a mask).
+ * right-padded ({@code 1 ... 1 0 ... 0}, values exactly 0 or 1). Used where the batch shares one block phase (a
+ * carried state): there a left-padded sequence would be cut into blocks counted from the array's start, not from
+ * its own first step, a silent difference refused here with a clear exception instead. (Without a state,
+ * {@link SwrMaskedOp} counts each sequence's blocks from its own first step.) Not differentiable (a mask).
  */
 public class RightPaddedMaskOp extends PhalanxOpBase {
 
@@ -62,22 +63,14 @@ public class RightPaddedMaskOp extends PhalanxOpBase {
     /** Throws unless every row of the [B, L] mask is 1 ... 1 0 ... 0. */
     public static void check(INDArray mask) {
         long b = mask.size(0), l = mask.size(1);
-        double[] x = mask.dup('c').castTo(DataType.DOUBLE).data().asDouble();
+        double[] x = SwrMaskedOp.binaryValues(OP_NAME, mask);
         for (int i = 0; i < b; i++) {
-            boolean padding = false;
-            for (int t = 0; t < l; t++) {
-                double v = x[(int) (i * l + t)];
-                if (v != 0 && v != 1) {
-                    throw new IllegalArgumentException("Phalanx mask: values must be 0 (padding) or 1 (a step); got " + v
-                            + " at sequence " + i + ", step " + t);
-                }
-                if (v == 0) {
-                    padding = true;
-                } else if (padding) {
-                    throw new IllegalArgumentException("Phalanx mask: sequence " + i + " has a valid step (" + t
-                            + ") after padding; masks must be right-padded (1 ... 1 0 ... 0): a masked step still "
-                            + "advances the SWR block phase, so left or inner padding would change the valid outputs. "
-                            + "Shift each sequence to start at step 0");
+            for (int t = 1; t < l; t++) {
+                if (x[(int) (i * l + t)] == 1 && x[(int) (i * l + t - 1)] == 0) {
+                    throw new IllegalArgumentException(OP_NAME + ": sequence " + i + " has a valid step (" + t
+                            + ") after padding; with a carried state masks must be right-padded (1 ... 1 0 ... 0): the "
+                            + "batch shares one SWR block phase, so left or inner padding would change the valid outputs. "
+                            + "Shift each sequence to start at step 0, or run without a state");
                 }
             }
         }

@@ -91,23 +91,27 @@ public class SwrMaskedOp extends SwrOpBase {
             throw new IllegalArgumentException(op + ": mask must have shape [B, L] = [" + b + ", " + l + "]; got "
                     + (mask == null ? "null" : Arrays.toString(mask.shape())));
         }
-        double[] m = mask.dup('c').castTo(DataType.DOUBLE).data().asDouble();
+        double[] m = binaryValues(op, mask);
         long[] first = new long[(int) b];
         for (int i = 0; i < b; i++) {
-            boolean found = false;
-            for (int t = 0; t < l; t++) {
-                double v = m[(int) (i * l + t)];
-                if (v != 0 && v != 1) {
-                    throw new IllegalArgumentException(op + ": mask values must be 0 (padding) or 1 (a step); got " + v
-                            + " at sequence " + i + ", step " + t);
-                }
-                if (v == 1 && !found) {
-                    first[i] = t;
-                    found = true;
-                }
-            }
+            int t = 0;
+            while (t < l && m[(int) (i * l + t)] == 0) t++;
+            first[i] = t < l ? t : 0;
         }
         return first;
+    }
+
+    /** The [B, L] mask's values in 'c' order, after checking that each is 0 (padding) or 1 (a step). */
+    static double[] binaryValues(String op, INDArray mask) {
+        double[] m = mask.dup('c').castTo(DataType.DOUBLE).data().asDouble();
+        long l = mask.size(1);
+        for (int i = 0; i < m.length; i++) {
+            if (m[i] != 0 && m[i] != 1) {
+                throw new IllegalArgumentException(op + ": mask values must be 0 (padding) or 1 (a step); got " + m[i]
+                        + " at sequence " + i / l + ", step " + i % l);
+            }
+        }
+        return m;
     }
 
     @Override

@@ -244,6 +244,20 @@ class PhalanxOpsStateTest {
     }
 
     @Test
+    void gradientsSurviveSaveAndLoad(@TempDir File dir) throws Exception {
+        SameDiff sd = graph(2, 1, 21, 23, 16, 2);
+        File f = new File(dir, "swr-state-grad.sd");
+        sd.save(f, true);
+        SameDiff loaded = SameDiff.load(f, true);
+        String[] names = {"a", "u", "h", "P", "v"};
+        Map<String, INDArray> g1 = sd.calculateGradients(Map.of(), names), g2 = loaded.calculateGradients(Map.of(), names);
+        for (String n : names) {
+            assertEquals(g1.get(n), g2.get(n), n);
+            assertTrue(g1.get(n).amaxNumber().doubleValue() > 0, n + " has a gradient");
+        }
+    }
+
+    @Test
     void theStateOfSwrStateFeedsTheOp() {
         // The op takes what SwrState.toMap writes (h, P, v, position), and gives what SwrState would continue with.
         int B = 2, H = 1, C = 16;
