@@ -9,6 +9,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.phalanx.nn.conf.layers.PhalanxLayer;
 import org.phalanx.nn.params.PhalanxParamInitializer;
+import org.phalanx.swr.RightPaddedMaskOp;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -23,15 +24,31 @@ import java.util.Map;
  * <pre>{@code
  * PhalanxLayer conf = new PhalanxLayer.Builder().nIn(256).kvHeads(4).build();
  * SDVariable out = PhalanxBlock.apply(sd, "mixer1/", x, conf);       // x [B, 256, L] -> [B, 256, L]
+ *
+ * // with a [B, L] mask and a carried state (prefill, then decode step by step):
+ * SwrGraphState in = SwrGraphState.placeholders(sd, "mixer1/state/", DataType.FLOAT, conf.numHeads());
+ * PhalanxBlock.Output o = PhalanxBlock.apply(sd, "mixer1/", x, conf, params, mask, in);  // o.out(), o.state()
  * }</pre>
  *
  * The configuration's {@code nIn, nOut, kvHeads, blockSize, window, dataFormat} and weight init are used;
- * the input must have {@code nIn} channels in the format's channel dimension. Masks are not applied here
- * (a graph can multiply the output by its own mask).
+ * every parameter shape comes from {@link PhalanxParamInitializer} (inner width {@code 16 * conf.numHeads()}).
+ * The input must have {@code nIn} channels in the format's channel dimension.
+ *
+ * <p>Masks are those of the layer: {@code [B, L]}, 1 for a step and 0 for padding (other values are refused at
+ * run time). A padded step carries the state (decay 1, input 0), outputs 0 and passes no gradient. Each
+ * sequence's blocks are counted from its own first valid step ({@link PhalanxOps#swrMasked}), so left- and
+ * right-padded sequences equal each sequence run alone. With a carried state the batch shares one block phase:
+ * masks must then be right-padded (anything else is refused at run time with a clear exception), and the state
+ * after a piece is that of the whole array (padding included): continue decoding from it only sequences that
+ * were not padded in that piece.
  */
 public final class PhalanxBlock {
 
     private PhalanxBlock() {
+    }
+
+    /** The block's output and, when it was given an incoming state, the state after the piece (else null). */
+    public record Output(SDVariable out, SwrGraphState state) {
     }
 
     /** Builds the block with freshly initialised parameters (as the DL4J layer initialises them). */
@@ -45,52 +62,98 @@ public final class PhalanxBlock {
      */
     public static SDVariable apply(SameDiff sd, String prefix, SDVariable x, PhalanxLayer conf,
                                    Map<String, INDArray> params) {
+        return apply(sd, prefix, x, conf, params, null, null).out();
+    }
+
+    /**
+     * The block with an optional {@code [B, L]} mask (null: none) and an optional incoming SWR state (null: a
+     * fresh sequence, and no state out). With a state, the output equals the corresponding steps of one pass over
+     * the whole sequence at every block phase, and {@link Output#state()} continues it (feed it back for the next
+     * piece, or chain it in the same graph: gradients flow through it). Windows 1 and 2.
+     */
+    public static Output apply(SameDiff sd, String prefix, SDVariable x, PhalanxLayer conf,
+                               Map<String, INDArray> params, SDVariable mask, SwrGraphState state) {
         if (sd == null || x == null || conf == null || params == null) {
             throw new IllegalArgumentException("PhalanxBlock.apply: sd, x, conf and params must not be null");
         }
         String p = prefix == null ? "" : prefix;
         PhalanxLayer.validate(conf.getLayerName(), -1, conf.getNIn(), conf.getNOut(), conf.getKvHeads(),
                 conf.getBlockSize(), conf.getWindow(), conf.getRnnDataFormat(), true);
-        long d = conf.getNIn(), nOut = conf.getNOut(), h = conf.numHeads(), kv = conf.numKvHeads();
-        long g = PhalanxLayer.HEAD * kv, rep = h / kv;
+        long nIn = conf.getNIn(), nOut = conf.getNOut(), h = conf.numHeads(), kv = conf.numKvHeads();
+        long inner = PhalanxLayer.HEAD * h, rep = h / kv;
         boolean nwc = conf.getRnnDataFormat() == RNNFormat.NWC;
         if (x.getShape() != null && x.getShape().length > 0) {
             long[] s = x.getShape();
-            if (s.length != 3 || (s[nwc ? 2 : 1] != d && s[nwc ? 2 : 1] > 0)) {
+            if (s.length != 3 || (s[nwc ? 2 : 1] != nIn && s[nwc ? 2 : 1] > 0)) {
                 throw new IllegalArgumentException("PhalanxBlock.apply: x must have shape "
-                        + (nwc ? "[B, L, nIn]" : "[B, nIn, L]") + " with nIn = " + d + "; got " + Arrays.toString(s));
+                        + (nwc ? "[B, L, nIn]" : "[B, nIn, L]") + " with nIn = " + nIn + "; got " + Arrays.toString(s));
             }
         }
-        long[][] shapes = PhalanxParamInitializer.shapes(d, nOut, kv);
+        if (mask != null && mask.getShape() != null && mask.getShape().length != 2) {
+            throw new IllegalArgumentException("PhalanxBlock.apply: mask must have shape [B, L]; got "
+                    + Arrays.toString(mask.getShape()));
+        }
+        Map<String, long[]> shapes = paramShapes(conf);
         Map<String, SDVariable> w = new LinkedHashMap<>();
-        int i = 0;
-        for (String key : PhalanxParamInitializer.KEYS) {
+        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+            String key = e.getKey();
+            long[] shape = e.getValue();
             INDArray v = params.get(key);
-            if (v == null || v.length() != (shapes[i].length == 1 ? shapes[i][0] : shapes[i][0] * shapes[i][1])) {
+            if (v == null || v.length() != Arrays.stream(shape).reduce(1, (q, r) -> q * r)) {
                 throw new IllegalArgumentException("PhalanxBlock.apply: parameter " + key + " must have shape "
-                        + Arrays.toString(shapes[i]) + "; got " + (v == null ? "none" : Arrays.toString(v.shape())));
+                        + Arrays.toString(shape) + "; got " + (v == null ? "none" : Arrays.toString(v.shape())));
             }
-            w.put(key, sd.var(p + key, v.reshape('c', shapes[i]).castTo(x.dataType()).dup('c')));
-            i++;
+            w.put(key, sd.var(p + key, v.reshape('c', shape).castTo(x.dataType()).dup('c')));
         }
 
-        // Rows [B*L, d]: one GEMM per projection.
-        SDVariable xt = nwc ? x : sd.permute(x, 0, 2, 1);                     // [B, L, d]
-        SDVariable rows = sd.reshape(xt, -1, d);                               // [N, d]
+        // Rows [B*L, nIn]: one GEMM per projection.
+        SDVariable xt = nwc ? x : sd.permute(x, 0, 2, 1);                     // [B, L, nIn]
+        SDVariable rows = sd.reshape(xt, -1, nIn);                             // [N, nIn]
         SDVariable bDim = sd.reshape(sd.sizeAt(x, 0).castTo(DataType.LONG), 1);
         SDVariable a = sd.nn.sigmoid(sd.mmul(rows, w.get("Wa")).add(w.get("ba")));     // [N, H]
         SDVariable beta = sd.nn.sigmoid(sd.mmul(rows, w.get("Wb")).add(w.get("bb")));  // [N, G]
         SDVariable c = sd.mmul(rows, w.get("Wc")).add(w.get("bc"));                     // [N, G]
-        SDVariable v = sd.mmul(rows, w.get("Wv"));                                      // [N, d]
-        SDVariable u = repeatMul(sd, v, beta, kv, rep, d);                              // [N, d]
+        SDVariable v = sd.mmul(rows, w.get("Wv"));                                      // [N, C]
+        SDVariable u = repeatMul(sd, v, beta, kv, rep, inner);                          // [N, C]
 
         SDVariable a3 = sd.permute(sd.reshape(a, shape(sd, bDim, h)), 0, 2, 1);        // [B, H, L]
-        SDVariable u3 = sd.permute(sd.reshape(u, shape(sd, bDim, d)), 0, 2, 1);        // [B, d, L]
-        SDVariable y3 = PhalanxOps.swr(sd, p + "swr", a3, u3, conf.getBlockSize(), conf.getWindow());
-        SDVariable y = sd.reshape(sd.permute(y3, 0, 2, 1), -1, d);                     // [N, d]
-        SDVariable m = repeatMul(sd, y, c, kv, rep, d).add(v);
+        SDVariable u3 = sd.permute(sd.reshape(u, shape(sd, bDim, inner)), 0, 2, 1);    // [B, C, L]
+        SDVariable m3 = null, mk = null;
+        if (mask != null) {
+            // With a state the block phase is shared by the batch: only right padding keeps it right for all.
+            mk = (state != null ? new RightPaddedMaskOp(sd, mask).outputVariable() : mask).castTo(x.dataType());
+            m3 = sd.expandDims(mk, 1);                                                   // [B, 1, L]
+            // A padded step carries the state through: decay 1, input 0 (as the layer).
+            a3 = a3.mul(m3).add(m3.rsub(1.0));
+            u3 = u3.mul(m3);
+        }
+        SDVariable y3;
+        SwrGraphState next = null;
+        if (state != null) {
+            PhalanxOps.SwrStep step = PhalanxOps.swr(sd, p + "swr", a3, u3, state, conf.getBlockSize(), conf.getWindow());
+            y3 = step.y();
+            next = step.state();
+        } else if (mk != null) {
+            y3 = PhalanxOps.swrMasked(sd, p + "swr", a3, u3, mk, conf.getBlockSize(), conf.getWindow());
+        } else {
+            y3 = PhalanxOps.swr(sd, p + "swr", a3, u3, conf.getBlockSize(), conf.getWindow());
+        }
+        SDVariable y = sd.reshape(sd.permute(y3, 0, 2, 1), -1, inner);                // [N, C]
+        SDVariable m = repeatMul(sd, y, c, kv, rep, inner).add(v);
         SDVariable out = sd.reshape(sd.mmul(m, w.get("Wo")), shape(sd, bDim, nOut));    // [B, L, nOut]
-        return sd.identity(p + "out", nwc ? out : sd.permute(out, 0, 2, 1));
+        if (m3 != null) {
+            out = out.mul(sd.permute(m3, 0, 2, 1));                                      // padded outputs 0
+        }
+        return new Output(sd.identity(p + "out", nwc ? out : sd.permute(out, 0, 2, 1)), next);
+    }
+
+    /** The parameters' shapes, in key order, as {@link PhalanxParamInitializer} lays them out for {@code conf}. */
+    public static Map<String, long[]> paramShapes(PhalanxLayer conf) {
+        Map<String, long[]> out = new LinkedHashMap<>();
+        for (Map.Entry<String, INDArray> e : initialise(conf, DataType.FLOAT, false).entrySet()) {
+            out.put(e.getKey(), e.getValue().shape());
+        }
+        return out;
     }
 
     /** [B, -1, n] as a LONG shape vector. */
@@ -98,7 +161,7 @@ public final class PhalanxBlock {
         return sd.concat(0, bDim, sd.constant(Nd4j.createFromArray(-1L, n)));
     }
 
-    /** full [N, d] * repeat(group [N, 16 kv]): head h uses kv head h / rep. */
+    /** full [N, C] * repeat(group [N, 16 kv]): head h uses kv head h / rep. */
     private static SDVariable repeatMul(SameDiff sd, SDVariable full, SDVariable group, long kv, long rep, long d) {
         if (rep == 1) {
             return full.mul(group);
@@ -110,15 +173,18 @@ public final class PhalanxBlock {
 
     /** Parameters initialised exactly as the DL4J layer initialises them ({@link PhalanxParamInitializer}). */
     public static Map<String, INDArray> initialParams(PhalanxLayer conf, DataType dataType) {
+        Map<String, INDArray> out = new LinkedHashMap<>();
+        for (Map.Entry<String, INDArray> e : initialise(conf, dataType, true).entrySet()) {
+            out.put(e.getKey(), e.getValue().dup('c'));
+        }
+        return out;
+    }
+
+    private static Map<String, INDArray> initialise(PhalanxLayer conf, DataType dataType, boolean initialize) {
         PhalanxLayer c = (PhalanxLayer) conf.clone();
         NeuralNetConfiguration nn = new NeuralNetConfiguration.Builder().dataType(dataType).layer(c).build();
         PhalanxParamInitializer init = PhalanxParamInitializer.getInstance();
         INDArray flat = Nd4j.create(dataType, 1, init.numParams(c));
-        Map<String, INDArray> m = init.init(nn, flat, true);
-        Map<String, INDArray> out = new LinkedHashMap<>();
-        for (Map.Entry<String, INDArray> e : m.entrySet()) {
-            out.put(e.getKey(), e.getValue().dup('c'));
-        }
-        return out;
+        return init.init(nn, flat, initialize);
     }
 }

@@ -3,7 +3,9 @@ package org.phalanx.samediff;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.phalanx.swr.Swr;
+import org.phalanx.swr.SwrMaskedOp;
 import org.phalanx.swr.SwrOp;
+import org.phalanx.swr.SwrStateOp;
 
 /**
  * SameDiff namespace of dl4j-phalanx. Graphs built with it differentiate ({@code calculateGradients},
@@ -11,6 +13,10 @@ import org.phalanx.swr.SwrOp;
  *
  * <pre>{@code
  * SDVariable y = PhalanxOps.swr(sd, "y", a, u);   // a [B, H, L], u [B, 16H, L] -> y [B, 16H, L]
+ *
+ * // carried state: continue from (h, P, v, position), get the state after the piece
+ * SwrGraphState in = SwrGraphState.placeholders(sd, "s/", DataType.FLOAT, H);
+ * PhalanxOps.SwrStep step = PhalanxOps.swr(sd, "y", a, u, in, 16, 2);   // step.y(), step.state()
  * }</pre>
  */
 public final class PhalanxOps {
@@ -32,5 +38,53 @@ public final class PhalanxOps {
         if (k < 1) throw new IllegalArgumentException("PhalanxOps.swr: k must be >= 1; got " + k);
         SDVariable y = new SwrOp(sd, a, u, blockSize, k).outputVariable();
         return name == null ? y : sd.updateVariableNameAndReference(y, name);
+    }
+
+    /**
+     * SWR with each sequence's blocks counted from its own first valid step of the {@code [B, L]} 0/1 {@code mask}
+     * (the {@link SwrMaskedOp}): a left-padded sequence gives what it gives alone. Padded steps should already
+     * have decay 1 and input 0 in {@code a, u}; steps before a sequence's first valid one output 0.
+     */
+    public static SDVariable swrMasked(SameDiff sd, String name, SDVariable a, SDVariable u, SDVariable mask,
+                                       int blockSize, int k) {
+        if (sd == null || a == null || u == null || mask == null) {
+            throw new IllegalArgumentException("PhalanxOps.swrMasked: sd, a, u and mask must not be null");
+        }
+        if (blockSize < 1) throw new IllegalArgumentException("PhalanxOps.swrMasked: blockSize must be >= 1; got " + blockSize);
+        if (k < 1) throw new IllegalArgumentException("PhalanxOps.swrMasked: k must be >= 1; got " + k);
+        SDVariable y = new SwrMaskedOp(sd, a, u, mask, blockSize, k).outputVariable();
+        return name == null ? y : sd.updateVariableNameAndReference(y, name);
+    }
+
+    /** The output of SWR from a carried state: {@code y [B, C, L]} and the state after the piece. */
+    public record SwrStep(SDVariable y, SwrGraphState state) {
+    }
+
+    /**
+     * SWR continuing from {@code state} (the {@link SwrStateOp}): {@code y} equals the corresponding steps of one
+     * pass over the whole sequence, at every block phase; the returned state (named {@code name + "/h"},
+     * {@code "/P"}, {@code "/v"}, {@code "/position"}) continues it. Differentiable with respect to {@code a},
+     * {@code u} and the incoming {@code h, P, v}, also through the returned state (so pieces can be chained in
+     * one graph). With position 0 the incoming arrays are ignored. Windows {@code k} 1 and 2.
+     */
+    public static SwrStep swr(SameDiff sd, String name, SDVariable a, SDVariable u, SwrGraphState state,
+                              int blockSize, int k) {
+        if (sd == null || a == null || u == null || state == null) {
+            throw new IllegalArgumentException("PhalanxOps.swr: sd, a, u and state must not be null");
+        }
+        if (blockSize < 1) throw new IllegalArgumentException("PhalanxOps.swr: blockSize must be >= 1; got " + blockSize);
+        if (k != 1 && k != 2) {
+            throw new IllegalArgumentException("PhalanxOps.swr: with a carried state k must be 1 or 2 (the state holds one "
+                    + "block's carrier); got " + k);
+        }
+        SDVariable[] out = new SwrStateOp(sd, a, u, state.h(), state.p(), state.v(), state.position(), blockSize, k)
+                .outputVariables();
+        if (name != null) {
+            String[] suffix = {"", "/h", "/P", "/v", "/position"};
+            for (int i = 0; i < out.length; i++) {
+                out[i] = sd.updateVariableNameAndReference(out[i], name + suffix[i]);
+            }
+        }
+        return new SwrStep(out[0], new SwrGraphState(out[1], out[2], out[3], out[4]));
     }
 }

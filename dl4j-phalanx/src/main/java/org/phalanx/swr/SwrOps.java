@@ -13,7 +13,7 @@ public final class SwrOps {
     private SwrOps() {
     }
 
-    /** Installs the Phalanx executioner and registers {@code swr} and {@code swr_bp}; idempotent. */
+    /** Installs the Phalanx executioner and registers our ops by name ({@code swr}, {@code swr_bp}, ...); idempotent. */
     public static void register() {
         if (registered) return;
         synchronized (SwrOps.class) {
@@ -22,6 +22,11 @@ public final class SwrOps {
             PhalanxRuntime.install();
             PhalanxRuntime.registerOp(new SwrOp());
             PhalanxRuntime.registerOp(new SwrBp());
+            PhalanxRuntime.registerOp(new SwrStateOp());
+            PhalanxRuntime.registerOp(new SwrStateBp());
+            PhalanxRuntime.registerOp(new RightPaddedMaskOp());
+            PhalanxRuntime.registerOp(new SwrMaskedOp());
+            PhalanxRuntime.registerOp(new SwrMaskedBp());
         }
     }
 
