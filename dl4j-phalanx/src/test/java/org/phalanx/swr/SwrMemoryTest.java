@@ -139,4 +139,26 @@ class SwrMemoryTest {
         INDArray tail = Nd4j.create(u.data(), new long[]{2, 16, 10}, new long[]{160, 10, 1}, 1, 'c');
         assertMessage(() -> Swr.forward(a, tail), "buffer holds only");
     }
+
+    /**
+     * ND4J M2.1 wraps strides of 2^31 or more to 32 bits. Arrays that claim a huge buffer over a few
+     * bytes of real memory (only their metadata is ever looked at here) show how such arrays are
+     * judged: dense when they are an array of their own from offset 0, refused before any allocation
+     * or kernel when they are views.
+     */
+    @Test
+    void arraysWithStridesWrappedTo32BitsAreJudgedByTheirBuffer() {
+        long L = (1L << 26) + 1, n = 2 * 32 * L; // stride of dim 0: 32 L > 2^31
+        INDArray backing = Nd4j.create(DataType.FLOAT, 16);
+        INDArray u = Nd4j.create(Nd4j.createBuffer(backing.data().addressPointer(), n, DataType.FLOAT), new long[]{2, 32, L});
+        assertTrue(u.stride(0) != 32 * L, "ND4J now computes long strides: this test (and the workaround) can go");
+        assertTrue(ArrayMemory.isDenseC(u) && ArrayMemory.beyondIntStrides(u) && ArrayMemory.fitsItsBuffer(u));
+        INDArray view = Nd4j.create(Nd4j.createBuffer(backing.data().addressPointer(), n + 16, DataType.FLOAT),
+                new long[]{2, 32, L}, u.stride(), 16, 'c');
+        assertFalse(ArrayMemory.isDenseC(view));
+        INDArray a = Nd4j.create(Nd4j.createBuffer(backing.data().addressPointer(), 2 * 2 * L, DataType.FLOAT), new long[]{2, 2, L});
+        assertMessage(() -> Swr.forward(a, view), "u has 4294967360 elements (2^31 or more) and is not a dense 'c'-order array");
+        assertMessage(() -> Swr.forwardInto(a, Nd4j.create(DataType.FLOAT, 2, 32, 1).broadcast(2, 32, 1), u, 16, 2), "u must have shape");
+        assertFalse(ArrayMemory.isDenseC(Nd4j.create(DataType.FLOAT, 2, 32, 3).permute(0, 2, 1)));
+    }
 }
