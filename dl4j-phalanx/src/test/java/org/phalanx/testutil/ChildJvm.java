@@ -43,8 +43,6 @@ public final class ChildJvm {
         cmd.addAll(jvmOptions);
         // A crash report goes to the temporary folder, not into the checkout.
         cmd.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/phalanx-child-hs_err_%p.log");
-        String cache = System.getProperty("org.bytedeco.javacpp.cachedir");
-        if (cache != null) cmd.add("-Dorg.bytedeco.javacpp.cachedir=" + cache);
         cmd.add(main.getName());
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
