@@ -301,7 +301,7 @@ static void forward_unbounded(const T* a, const T* u, T* y, int64_t B, int64_t H
         }
 #pragma omp for schedule(static)
         for (int64_t bh = 0; bh < heads; ++bh) { /* summaries -> x into each run, in place, left to right */
-            T x[HEAD];
+            T x[HEAD] = {}; /* x into run 0 is 0 (also what a single run gets) */
             for (int64_t r = 0; r + 1 < runs; ++r) {
                 T* S = &sums[(size_t) (bh * runs + r) * (HEAD + 1)];
                 const T A = S[HEAD];

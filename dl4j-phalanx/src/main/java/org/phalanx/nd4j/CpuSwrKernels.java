@@ -4,6 +4,8 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.phalanx.nativeops.SwrCpu;
 
+import java.lang.ref.Reference;
+
 /**
  * SWR on nd4j-native: host buffers handed to the C++ kernels ({@code libnd4j-ops}) by address.
  * A view's {@code data().addressPointer()} already includes its offset, so no offset is added.
@@ -21,34 +23,63 @@ public final class CpuSwrKernels implements SwrKernels {
         return dataType == DataType.FLOAT || dataType == DataType.DOUBLE;
     }
 
+    // Every method fences its arrays after the native call: the kernels get raw addresses, and an array
+    // the JIT sees no further use of (a temporary copy) may otherwise be freed while a kernel reads it.
+
     @Override
     public void forward(INDArray a, INDArray u, INDArray y, int blockSize, int k) {
-        long[] s = dims(a, u);
-        int rc = a.dataType() == DataType.DOUBLE
-                ? SwrCpu.swr_cpu_forward_f64(addr(a), addr(u), addr(y), s[0], s[1], s[2], blockSize, k)
-                : SwrCpu.swr_cpu_forward_f32(addr(a), addr(u), addr(y), s[0], s[1], s[2], blockSize, k);
-        check(rc, "forward");
+        try {
+            long[] s = dims(a, u);
+            int rc = a.dataType() == DataType.DOUBLE
+                    ? SwrCpu.swr_cpu_forward_f64(addr(a), addr(u), addr(y), s[0], s[1], s[2], blockSize, k)
+                    : SwrCpu.swr_cpu_forward_f32(addr(a), addr(u), addr(y), s[0], s[1], s[2], blockSize, k);
+            check(rc, "forward");
+        } finally {
+            Reference.reachabilityFence(a);
+            Reference.reachabilityFence(u);
+            Reference.reachabilityFence(y);
+        }
     }
 
     @Override
     public void forwardStream(INDArray a, INDArray u, INDArray y, int blockSize, int k,
                               INDArray h, INDArray p, INDArray v, INDArray vRing, INDArray aRing, long position) {
-        forwardStreamAt(a.dataType(), addr(a), addr(u), addr(y), a.size(0), a.size(1), a.size(2), blockSize, k,
-                addr(h), addr(p), addr(v), addr(vRing), addr(aRing), position);
+        try {
+            forwardStreamAt(a.dataType(), addr(a), addr(u), addr(y), a.size(0), a.size(1), a.size(2), blockSize, k,
+                    addr(h), addr(p), addr(v), addr(vRing), addr(aRing), position);
+        } finally {
+            Reference.reachabilityFence(a);
+            Reference.reachabilityFence(u);
+            Reference.reachabilityFence(y);
+            Reference.reachabilityFence(h);
+            Reference.reachabilityFence(p);
+            Reference.reachabilityFence(v);
+            Reference.reachabilityFence(vRing);
+            Reference.reachabilityFence(aRing);
+        }
     }
 
     @Override
     public void backward(INDArray a, INDArray u, INDArray dy, INDArray da, INDArray du, int blockSize, int k) {
-        long[] s = dims(a, u);
-        int rc = a.dataType() == DataType.DOUBLE
-                ? SwrCpu.swr_cpu_backward_f64(addr(a), addr(u), addr(dy), addr(da), addr(du), s[0], s[1], s[2], blockSize, k)
-                : SwrCpu.swr_cpu_backward_f32(addr(a), addr(u), addr(dy), addr(da), addr(du), s[0], s[1], s[2], blockSize, k);
-        check(rc, "backward");
+        try {
+            long[] s = dims(a, u);
+            int rc = a.dataType() == DataType.DOUBLE
+                    ? SwrCpu.swr_cpu_backward_f64(addr(a), addr(u), addr(dy), addr(da), addr(du), s[0], s[1], s[2], blockSize, k)
+                    : SwrCpu.swr_cpu_backward_f32(addr(a), addr(u), addr(dy), addr(da), addr(du), s[0], s[1], s[2], blockSize, k);
+            check(rc, "backward");
+        } finally {
+            Reference.reachabilityFence(a);
+            Reference.reachabilityFence(u);
+            Reference.reachabilityFence(dy);
+            Reference.reachabilityFence(da);
+            Reference.reachabilityFence(du);
+        }
     }
 
     /**
      * The streaming kernel on raw host addresses (also used by the CUDA backend for decode steps); the
-     * ring addresses are 0 except for a finite window k >= 3 (see {@link SwrKernels#forwardStream}).
+     * ring addresses are 0 except for a finite window k >= 3 (see {@link SwrKernels#forwardStream}); the
+     * caller keeps the arrays behind them reachable until this returns.
      */
     public static void forwardStreamAt(DataType t, long a, long u, long y, long B, long H, long L, int blockSize, int k,
                                        long h, long p, long v, long vRing, long aRing, long position) {

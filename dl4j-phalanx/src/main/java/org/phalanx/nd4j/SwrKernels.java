@@ -4,10 +4,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * The SWR kernels of one ND4J backend, called on arrays that {@link org.phalanx.swr.Swr} has already
- * validated: rank 3, one floating type, 'c' order with default strides (contiguous), shapes
+ * validated: rank 3, one floating type, dense in 'c' order ({@link ArrayMemory#isDenseC}), shapes
  * {@code a [B, H, L]}, {@code u, y, dy, du [B, 16 H, L]}, {@code da [B, H, L]}, {@code blockSize >= 1},
- * {@code 1 <= k <= maxWindow()} ({@code Swr.UNBOUNDED} included where maxWindow() allows it). Outputs are
- * written in full; inputs are only read.
+ * {@code 1 <= k <= maxWindow()} ({@code Swr.UNBOUNDED} included where maxWindow() allows it), outputs
+ * sharing no memory with inputs or each other. Outputs are written in full; inputs are only read.
+ * Implementations take the arrays, not their addresses, and keep every one reachable until the native
+ * call has returned (otherwise the garbage collector may free a temporary copy while a kernel still
+ * reads it).
  */
 public interface SwrKernels {
 
@@ -17,6 +20,14 @@ public interface SwrKernels {
     /** The largest window k (in blocks) these kernels take. */
     default int maxWindow() {
         return Integer.MAX_VALUE;
+    }
+
+    /**
+     * Whether two arrays may share memory as these kernels see it (host addresses on the CPU; the
+     * buffer that owns the memory where host addresses say nothing about the device).
+     */
+    default boolean mayOverlap(INDArray x, INDArray y) {
+        return ArrayMemory.overlapOnHost(x, y);
     }
 
     void forward(INDArray a, INDArray u, INDArray y, int blockSize, int k);

@@ -1,10 +1,9 @@
 package org.phalanx.swr;
 
-import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
+import org.phalanx.nd4j.ArrayMemory;
 import org.phalanx.nd4j.PhalanxRuntime;
 import org.phalanx.nd4j.SwrKernels;
 
@@ -19,12 +18,17 @@ import java.util.Arrays;
  *
  * Layout NCW: {@code a [B, H, L]} (one decay per head and step), {@code u, y [B, C, L]} with
  * {@code C = 16 H}; channel {@code j} uses head {@code j / 16}. Block size {@code l} (default 16) and window
- * {@code k} in blocks (default 2; any {@code k >= 1} and {@link #UNBOUNDED} on the CPU, streaming included;
- * 1 or 2 on CUDA). Any length {@code L >= 1}; FLOAT or DOUBLE on the CPU.
+ * {@code k} in blocks (default 2; any {@code k >= 1} and {@link #UNBOUNDED}, on the CPU and CUDA; streaming
+ * runs on the CPU kernels). Any length {@code L >= 1}; FLOAT or DOUBLE on the CPU.
  *
- * <p>Inputs are validated (rank, sizes, type) and never modified; views, 'f'-order and other
- * non-contiguous arrays are copied to contiguous 'c' order first. Outputs are new arrays (in the
- * current workspace, if one is open). Thread-safe: the kernels hold no state.
+ * <p>Inputs are validated (rank, sizes, type, buffer, not closed) and never modified; arrays dense in
+ * 'c' order reach the kernels as they are (size-1 dimensions and offsets included), views, 'f'-order
+ * and other strided arrays as contiguous copies. Outputs are new arrays (in the current workspace, if
+ * one is open), or for the {@code *Into} variants arrays of the caller: an output that shares memory
+ * with an input is computed into a temporary and copied over; outputs that share memory with each
+ * other, or whose elements overlap themselves (stride 0, broadcast), are refused. Arrays of 2^31 or
+ * more elements (whose strides ND4J M2.1 computes with 32-bit overflow) are taken when dense and
+ * refused otherwise, before anything is allocated. Thread-safe: the kernels hold no state.
  */
 public final class Swr {
 
@@ -78,7 +82,7 @@ public final class Swr {
                     + a.size(2) + " overflows");
         }
         state.bind("Swr.forward", blockSize, k);
-        INDArray yc = writable(y, a, u);
+        INDArray yc = writable(kernels, "forward", "y", y, a, u);
         kernels.forwardStream(contiguous(a), contiguous(u), yc, blockSize, k, state.h, state.p, k >= 2 ? state.v : null,
                 state.vRing, state.aRing, state.position);
         if (yc != y) y.assign(yc);
@@ -104,54 +108,89 @@ public final class Swr {
     }
 
     /**
-     * {@code y = SWR(a, u)} written into the given output array (any layout; a contiguous 'c' array that
-     * shares no memory with {@code a} or {@code u} is written directly, anything else through a
-     * temporary, so {@code y} may even be {@code u} itself). Lets callers reuse buffers.
+     * {@code y = SWR(a, u)} written into the given output array (any layout). A dense 'c' array that
+     * shares no memory with {@code a} or {@code u} is written directly; anything else through a
+     * temporary copied over afterwards, so {@code y} may even be {@code u} itself. Lets callers reuse
+     * buffers. Refused: a {@code y} whose elements overlap each other (e.g. a broadcast view).
      */
     public static INDArray forwardInto(INDArray a, INDArray u, INDArray y, int blockSize, int k) {
         SwrKernels kernels = check("forward", a, u, null, blockSize, k);
         checkOutput("forward", "y", y, u);
-        INDArray yc = writable(y, a, u);
+        INDArray yc = writable(kernels, "forward", "y", y, a, u);
         kernels.forward(contiguous(a), contiguous(u), yc, blockSize, k);
         if (yc != y) y.assign(yc);
         return y;
     }
 
-    /** {@link #backward(INDArray, INDArray, INDArray, int, int)} written into {@code da} and {@code du}. */
+    /**
+     * {@link #backward(INDArray, INDArray, INDArray, int, int)} written into {@code da} and {@code du}
+     * (as {@link #forwardInto(INDArray, INDArray, INDArray, int, int)} writes {@code y}: either may share
+     * memory with the inputs, e.g. {@code du} may be {@code dy}). {@code da} and {@code du} must not
+     * share memory with each other.
+     */
     public static void backwardInto(INDArray a, INDArray u, INDArray dy, INDArray da, INDArray du, int blockSize, int k) {
         SwrKernels kernels = check("backward", a, u, dy, blockSize, k);
         checkOutput("backward", "da", da, a);
         checkOutput("backward", "du", du, u);
-        INDArray dac = writable(da, a, u, dy), duc = writable(du, a, u, dy, da);
+        if (kernels.mayOverlap(da, du)) {
+            throw new IllegalArgumentException("Swr.backward: outputs da and du share memory (da " + Arrays.toString(da.shape())
+                    + " lies within or across du's memory); pass two separate arrays");
+        }
+        INDArray dac = writable(kernels, "backward", "da", da, a, u, dy), duc = writable(kernels, "backward", "du", du, a, u, dy);
         kernels.backward(contiguous(a), contiguous(u), contiguous(dy), dac, duc, blockSize, k);
         if (dac != da) da.assign(dac);
         if (duc != du) du.assign(duc);
     }
 
     private static void checkOutput(String op, String name, INDArray out, INDArray like) {
+        String where = "Swr." + op + ": output " + name;
         if (out == null || !Arrays.equals(out.shape(), like.shape()) || out.dataType() != like.dataType()) {
-            throw new IllegalArgumentException("Swr." + op + ": output " + name + " must have shape "
+            throw new IllegalArgumentException(where + " must have shape "
                     + Arrays.toString(like.shape()) + " and type " + like.dataType() + "; got "
                     + (out == null ? "null" : Arrays.toString(out.shape()) + " " + out.dataType()));
+        }
+        checkMemory(where, out);
+        if (ArrayMemory.mayOverlapItself(out)) {
+            throw new IllegalArgumentException(where + " has elements that share memory (strides "
+                    + Arrays.toString(out.stride()) + " for shape " + Arrays.toString(out.shape())
+                    + ", e.g. a broadcast view); pass an array with one memory location per element");
         }
     }
 
     /**
-     * The output itself where the kernels can write it directly: contiguous 'c' order and no memory
-     * shared with any input (the kernels read neighbouring blocks of their inputs while other threads
-     * write outputs); otherwise a temporary that the caller copies back.
+     * The output itself where the kernels can write it directly: dense 'c' order and no memory shared
+     * with any input (the kernels read neighbouring blocks of their inputs while other threads write
+     * outputs); otherwise a temporary that the caller copies back.
      */
-    private static INDArray writable(INDArray out, INDArray... inputs) {
-        boolean direct = out.ordering() == 'c' && Shape.hasDefaultStridesForShape(out);
+    private static INDArray writable(SwrKernels kernels, String op, String name, INDArray out, INDArray... inputs) {
+        boolean direct = ArrayMemory.isDenseC(out);
         for (INDArray in : inputs) {
-            direct &= root(in) != root(out);
+            direct &= !kernels.mayOverlap(in, out);
         }
-        return direct ? out : Nd4j.createUninitialized(out.dataType(), out.shape(), 'c');
+        if (direct) return out;
+        if (ArrayMemory.beyondIntStrides(out)) { // ND4J's copy back would use its wrapped strides
+            throw new IllegalArgumentException("Swr." + op + ": output " + name + " has " + out.length()
+                    + " elements (2^31 or more) and shares memory with an input; pass a separate output array");
+        }
+        return Nd4j.createUninitialized(out.dataType(), out.shape(), 'c');
     }
 
-    private static DataBuffer root(INDArray x) {
-        DataBuffer d = x.data();
-        return d.originalDataBuffer() != null ? d.originalDataBuffer() : d;
+    /** Refuses what no kernel may touch: closed arrays, arrays reaching past their buffer, undense huge arrays. */
+    private static void checkMemory(String what, INDArray x) {
+        if (ArrayMemory.isClosed(x)) {
+            throw new IllegalArgumentException(what + " was closed (INDArray.close()); its memory is gone");
+        }
+        if (ArrayMemory.beyondIntStrides(x) && !ArrayMemory.isDenseC(x)) {
+            throw new IllegalArgumentException(what + " has " + x.length() + " elements (2^31 or more) and is not a "
+                    + "dense 'c'-order array of its own (strides " + Arrays.toString(x.stride()) + ", offset " + x.offset()
+                    + "); ND4J 1.0.0-M2.1 computes strides of 2^31 or more with 32-bit overflow, so Swr takes such "
+                    + "arrays only dense, as Nd4j.create/createUninitialized(..., 'c') makes them");
+        }
+        if (!ArrayMemory.fitsItsBuffer(x)) {
+            throw new IllegalArgumentException(what + " claims shape " + Arrays.toString(x.shape()) + ", strides "
+                    + Arrays.toString(x.stride()) + " at offset " + x.offset() + " but its buffer holds only "
+                    + ArrayMemory.root(x).length() + " elements");
+        }
     }
 
     /**
@@ -179,6 +218,14 @@ public final class Swr {
         if (b < 1 || h < 1 || l < 1) {
             throw new IllegalArgumentException(where + "a must have B, H, L >= 1; got shape " + Arrays.toString(a.shape()));
         }
+        if (dy == null && op.equals("backward")) {
+            throw new IllegalArgumentException(where + "dy (the gradient of y) must not be null (expected shape "
+                    + Arrays.toString(expectU) + ")");
+        }
+        if (dy != null && dy.rank() != 3) {
+            throw new IllegalArgumentException(where + "dy must have rank 3, the shape of y, " + Arrays.toString(expectU)
+                    + "; got shape " + Arrays.toString(dy.shape()));
+        }
         if (dy != null && !Arrays.equals(dy.shape(), expectU)) {
             throw new IllegalArgumentException(where + "dy must have the shape of y, " + Arrays.toString(expectU)
                     + "; got " + Arrays.toString(dy.shape()));
@@ -199,6 +246,9 @@ public final class Swr {
         if (dy != null && dy.dataType() != t) {
             throw new IllegalArgumentException(where + "dy must have the type of a (" + t + "); got " + dy.dataType());
         }
+        checkMemory(where + "a", a);
+        checkMemory(where + "u", u);
+        if (dy != null) checkMemory(where + "dy", dy);
         SwrKernels kernels = PhalanxRuntime.kernels();
         if (!kernels.supports(t)) {
             throw new IllegalArgumentException(where + "the " + PhalanxRuntime.backendName()
@@ -211,11 +261,8 @@ public final class Swr {
         return kernels;
     }
 
-    /** The array itself if it is 'c'-ordered with default strides, else a contiguous copy. */
+    /** The array itself if it is dense in 'c' order ({@link ArrayMemory#isDenseC}), else a contiguous copy. */
     public static INDArray contiguous(INDArray x) {
-        if (x.ordering() == 'c' && Shape.hasDefaultStridesForShape(x) && !x.isEmpty()) {
-            return x;
-        }
-        return x.dup('c');
+        return ArrayMemory.isDenseC(x) ? x : x.dup('c');
     }
 }

@@ -3,11 +3,11 @@ package org.phalanx.nd4j;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.factory.Nd4j;
+import org.phalanx.testutil.ChildJvm;
 
 import java.io.File;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -36,14 +36,8 @@ class InstallationTest {
     }
 
     static void run(String... args) throws Exception {
-        String java = System.getProperty("java.home") + "/bin/java";
-        List<String> cmd = new java.util.ArrayList<>(List.of(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"),
-                FreshJvmMain.class.getName()));
-        cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "child JVM timed out");
-        assertEquals(0, p.exitValue(), "child JVM " + args[0] + " failed:\n" + out);
-        assertTrue(out.contains("OK " + args[0]), out);
+        ChildJvm.Result r = ChildJvm.run(FreshJvmMain.class, List.of("-Xmx1g"), Map.of(), 120, args);
+        assertEquals(0, r.exitCode, "child JVM " + args[0] + " failed:\n" + r.output);
+        assertTrue(r.output.contains("OK " + args[0]), r.output);
     }
 }

@@ -64,4 +64,33 @@ public final class SwrReference {
         }
         return new double[][]{da, du};
     }
+
+    /**
+     * The same exact {da, du} in O(L * window) instead of O(L * window^3), for the fuzz test's long
+     * windows: for each output step t, du_s gets dy_t prod_{r=s+1}^{t} a_r, and da_r (s0 < r <= t) gets
+     * dy_t prod_{q=r+1}^{t} a_q * left_r, with left_r = sum_{s=s0}^{r-1} u_s prod_{q=s+1}^{r-1} a_q built
+     * up from s0 (left_{r+1} = left_r a_r + u_r). Checked against {@link #backward} by the fuzz test.
+     */
+    public static double[][] backwardLinear(double[] a, double[] u, double[] dy, int B, int H, int L, int block, int k) {
+        int C = 16 * H;
+        double[] da = new double[B * H * L], du = new double[B * C * L];
+        for (int b = 0; b < B; b++) {
+            for (int j = 0; j < C; j++) {
+                int ao = (b * H + j / 16) * L, uo = (b * C + j) * L;
+                double[] left = new double[L + 1];
+                for (int t = 0; t < L; t++) {
+                    int s0 = (int) windowStart(t, block, k);
+                    left[s0] = 0;
+                    for (int r = s0; r < t; r++) left[r + 1] = left[r] * (r > s0 ? a[ao + r] : 1) + u[uo + r];
+                    double g = dy[uo + t], suffix = 1; // suffix = prod_{q=s+1}^{t} a_q
+                    for (int s = t; s >= s0; s--) {
+                        du[uo + s] += g * suffix;
+                        if (s > s0) da[ao + s] += g * suffix * left[s];
+                        suffix *= a[ao + s];
+                    }
+                }
+            }
+        }
+        return new double[][]{da, du};
+    }
 }

@@ -3,9 +3,11 @@ package org.phalanx.nd4j.cuda;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.phalanx.nativeops.SwrCuda;
+import org.phalanx.nd4j.ArrayMemory;
 import org.phalanx.nd4j.CpuSwrKernels;
 import org.phalanx.nd4j.SwrKernels;
 
+import java.lang.ref.Reference;
 import java.util.Arrays;
 
 /**
@@ -36,6 +38,9 @@ public final class CudaSwrKernels implements SwrKernels {
 
         /** These arrays were written on the host. */
         void markHostWrite(INDArray... arrays);
+
+        /** Waits until everything enqueued on {@link #stream()} has run. */
+        void synchronize();
     }
 
     /** The CUDA entry points (swr_cuda.h). */
@@ -87,31 +92,55 @@ public final class CudaSwrKernels implements SwrKernels {
         }
     }
 
+    /** Host pointers say nothing about device memory: arrays overlap when they share a root buffer's range. */
+    @Override
+    public boolean mayOverlap(INDArray x, INDArray y) {
+        return ArrayMemory.overlapInBuffer(x, y);
+    }
+
+    // The launches are asynchronous: a temporary copy made here must stay reachable (and unfreed) until
+    // the kernel that reads it has run, so when there is one the stream is drained before it is let go.
+
     @Override
     public void forward(INDArray a, INDArray u, INDArray y, int blockSize, int k) {
         checkBlock(blockSize);
-        INDArray yd = unshifted(y);
-        long stream = device.stream();
-        int rc = launcher.forward(dtypeCode(a.dataType()), device.deviceAddress(unshifted(a)),
-                device.deviceAddress(unshifted(u)), device.deviceAddress(yd), a.size(0), a.size(1), a.size(2),
-                blockSize, k, stream);
-        check(rc, "forward", a);
-        device.markDeviceWrite(yd);
-        if (yd != y) y.assign(yd);
+        INDArray ad = unshifted(a), ud = unshifted(u), yd = unshifted(y);
+        try {
+            long stream = device.stream();
+            int rc = launcher.forward(dtypeCode(a.dataType()), device.deviceAddress(ad), device.deviceAddress(ud),
+                    device.deviceAddress(yd), a.size(0), a.size(1), a.size(2), blockSize, k, stream);
+            check(rc, "forward", a);
+            device.markDeviceWrite(yd);
+            if (yd != y) y.assign(yd);
+        } finally {
+            if (ad != a || ud != u || yd != y) device.synchronize();
+            Reference.reachabilityFence(ad);
+            Reference.reachabilityFence(ud);
+            Reference.reachabilityFence(yd);
+        }
     }
 
     @Override
     public void backward(INDArray a, INDArray u, INDArray dy, INDArray da, INDArray du, int blockSize, int k) {
         checkBlock(blockSize);
-        INDArray dad = unshifted(da), dud = unshifted(du);
-        long stream = device.stream();
-        int rc = launcher.backward(dtypeCode(a.dataType()), device.deviceAddress(unshifted(a)),
-                device.deviceAddress(unshifted(u)), device.deviceAddress(unshifted(dy)), device.deviceAddress(dad),
-                device.deviceAddress(dud), a.size(0), a.size(1), a.size(2), blockSize, k, stream);
-        check(rc, "backward", a);
-        device.markDeviceWrite(dad, dud);
-        if (dad != da) da.assign(dad);
-        if (dud != du) du.assign(dud);
+        INDArray ad = unshifted(a), ud = unshifted(u), dyd = unshifted(dy), dad = unshifted(da), dud = unshifted(du);
+        try {
+            long stream = device.stream();
+            int rc = launcher.backward(dtypeCode(a.dataType()), device.deviceAddress(ad), device.deviceAddress(ud),
+                    device.deviceAddress(dyd), device.deviceAddress(dad), device.deviceAddress(dud),
+                    a.size(0), a.size(1), a.size(2), blockSize, k, stream);
+            check(rc, "backward", a);
+            device.markDeviceWrite(dad, dud);
+            if (dad != da) da.assign(dad);
+            if (dud != du) du.assign(dud);
+        } finally {
+            if (ad != a || ud != u || dyd != dy || dad != da || dud != du) device.synchronize();
+            Reference.reachabilityFence(ad);
+            Reference.reachabilityFence(ud);
+            Reference.reachabilityFence(dyd);
+            Reference.reachabilityFence(dad);
+            Reference.reachabilityFence(dud);
+        }
     }
 
     /**
@@ -134,14 +163,26 @@ public final class CudaSwrKernels implements SwrKernels {
         if (t != DataType.FLOAT && t != DataType.DOUBLE) {
             throw new IllegalArgumentException("Swr.forward (streaming) on CUDA takes FLOAT or DOUBLE; got " + t);
         }
-        INDArray yh = unshifted(y);
-        CpuSwrKernels.forwardStreamAt(t, device.hostAddress(unshifted(a)), device.hostAddress(unshifted(u)),
-                device.hostAddress(yh), a.size(0), a.size(1), a.size(2), blockSize, k,
-                device.hostAddress(h), device.hostAddress(p), v == null ? 0 : device.hostAddress(v),
-                vRing == null ? 0 : device.hostAddress(vRing), aRing == null ? 0 : device.hostAddress(aRing), position);
-        device.markHostWrite(java.util.stream.Stream.of(yh, h, p, v, vRing, aRing).filter(java.util.Objects::nonNull)
-                .toArray(INDArray[]::new));
-        if (yh != y) y.assign(yh);
+        INDArray ah = unshifted(a), uh = unshifted(u), yh = unshifted(y);
+        try {
+            CpuSwrKernels.forwardStreamAt(t, device.hostAddress(ah), device.hostAddress(uh),
+                    device.hostAddress(yh), a.size(0), a.size(1), a.size(2), blockSize, k,
+                    device.hostAddress(h), device.hostAddress(p), v == null ? 0 : device.hostAddress(v),
+                    vRing == null ? 0 : device.hostAddress(vRing), aRing == null ? 0 : device.hostAddress(aRing),
+                    position);
+            device.markHostWrite(java.util.stream.Stream.of(yh, h, p, v, vRing, aRing).filter(java.util.Objects::nonNull)
+                    .toArray(INDArray[]::new));
+            if (yh != y) y.assign(yh);
+        } finally { // a synchronous host call: reachability is all it needs
+            Reference.reachabilityFence(ah);
+            Reference.reachabilityFence(uh);
+            Reference.reachabilityFence(yh);
+            Reference.reachabilityFence(h);
+            Reference.reachabilityFence(p);
+            Reference.reachabilityFence(v);
+            Reference.reachabilityFence(vRing);
+            Reference.reachabilityFence(aRing);
+        }
     }
 
     private static void checkBlock(int blockSize) {

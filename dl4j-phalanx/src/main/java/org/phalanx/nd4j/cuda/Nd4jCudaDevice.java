@@ -44,4 +44,9 @@ final class Nd4jCudaDevice implements CudaSwrKernels.CudaDevice {
     public void markHostWrite(INDArray... arrays) {
         for (INDArray x : arrays) AtomicAllocator.getInstance().tickHostWrite(x);
     }
+
+    @Override
+    public void synchronize() {
+        context().syncOldStream();
+    }
 }

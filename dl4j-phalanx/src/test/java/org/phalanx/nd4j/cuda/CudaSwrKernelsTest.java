@@ -51,6 +51,13 @@ class CudaSwrKernelsTest {
         public void markHostWrite(INDArray... xs) {
             hostWrites.addAll(List.of(xs));
         }
+
+        int synchronizations;
+
+        @Override
+        public void synchronize() {
+            synchronizations++;
+        }
     }
 
     static final class RecordingLauncher implements CudaSwrKernels.Launcher {
@@ -107,6 +114,26 @@ class CudaSwrKernelsTest {
         assertEquals(3, device.addresses.size());
         assertFalse(device.addresses.containsKey(y));
         assertEquals(1, device.deviceWrites.size());
+        assertEquals(1, device.synchronizations, "the copies must outlive the asynchronous launch");
+    }
+
+    @Test
+    void arraysWithoutCopiesDoNotWaitForTheStream() {
+        INDArray a = Nd4j.rand(DataType.FLOAT, 2, 1, 8), u = Nd4j.rand(DataType.FLOAT, 2, 16, 8), y = Nd4j.create(DataType.FLOAT, 2, 16, 8);
+        kernels.forward(a, u, y, 16, 2);
+        kernels.backward(a, u, u, a.dup(), u.dup(), 16, 2);
+        assertEquals(0, device.synchronizations);
+    }
+
+    @Test
+    void overlapIsJudgedWithinTheOwningBufferNotByHostAddress() {
+        INDArray big = Nd4j.create(DataType.FLOAT, 4, 16, 8);
+        INDArray first = big.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 2), org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.all());
+        INDArray second = big.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(2, 4), org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.all());
+        INDArray middle = big.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(1, 3), org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.all());
+        assertFalse(kernels.mayOverlap(first, second));
+        assertTrue(kernels.mayOverlap(first, middle) && kernels.mayOverlap(middle, second));
+        assertFalse(kernels.mayOverlap(big, big.dup()));
     }
 
     @Test
