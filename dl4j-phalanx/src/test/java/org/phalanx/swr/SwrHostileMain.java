@@ -92,7 +92,7 @@ public final class SwrHostileMain {
             c.add(new SimpleEntry<>("k = " + bad, refused("k (window in blocks) must be >= 1", () -> Swr.forward(a(f), u(f), 16, bad))));
             c.add(new SimpleEntry<>("block = " + bad, refused("blockSize must be >= 1", () -> Swr.backward(a(f), u(f), dy(f), bad, 2))));
         }
-        c.add(new SimpleEntry<>("streaming k = 1e8", refused("k must be 1 or 2",
+        c.add(new SimpleEntry<>("streaming k = 1e8", refused("use Swr.UNBOUNDED",
                 () -> Swr.forward(a(f), u(f), 16, 100_000_000, SwrState.create(f, B, H)))));
         c.add(new SimpleEntry<>("op k = Integer.MAX_VALUE", runs(() -> {
             INDArray y = Nd4j.exec(new SwrOp(a(DataType.DOUBLE), u(DataType.DOUBLE), null, 16, Integer.MAX_VALUE))[0];
