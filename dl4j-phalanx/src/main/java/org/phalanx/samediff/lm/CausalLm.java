@@ -91,7 +91,9 @@ public final class CausalLm {
         SDVariable logits = c.tiedHead()
                 ? sd.mmul(LOGITS, hOut, table, false, true, false)
                 : sd.mmul(LOGITS, hOut, sd.var(HEAD, LmBlocks.normal(t, 1 / Math.sqrt(d), d, c.vocab())), false, false, false);
-        sd.loss.sparseSoftmaxCrossEntropy(LOSS, logits, sd.reshape(labels, -1));
+        // M2.1's sparse cross-entropy returns one loss per row (no reduction): average it.
+        SDVariable perToken = sd.loss.sparseSoftmaxCrossEntropy(logits, sd.reshape(labels, -1));
+        sd.mean(LOSS, perToken);
         sd.setLossVariables(LOSS);
         return sd;
     }

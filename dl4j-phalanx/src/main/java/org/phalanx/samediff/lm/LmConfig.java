@@ -73,7 +73,7 @@ public record LmConfig(int vocab, int dModel, String pattern, int seqLen, int ml
             case "S" -> 'S';
             case "P" -> 'P';
             case "R" -> 'R';
-            default -> throw new IllegalArgumentException("model must be one of T, S, P, R; got " + model);
+            default -> throw new IllegalArgumentException("unknown model " + model + ": expected T, S, P or R");
         };
         StringBuilder b = new StringBuilder();
         for (int i = 1; i <= layers; i++) {

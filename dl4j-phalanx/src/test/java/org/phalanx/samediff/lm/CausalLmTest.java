@@ -77,6 +77,31 @@ class CausalLmTest {
         }
     }
 
+    /** The loss is the mean cross-entropy in nats per token of the logits against the labels (float64 reference). */
+    @Test
+    void lossIsMeanCrossEntropy() {
+        int len = 17, b = 3;
+        LmConfig c = new LmConfig(256, 32, "PG", len, 32, 1, 4, false);
+        SameDiff sd = CausalLm.build(c, 2);
+        Random r = new Random(3);
+        INDArray tokens = randomTokens(r, b, len, 256), labels = randomTokens(r, b, len, 256);
+        Map<String, INDArray> out = sd.output(Map.of(CausalLm.TOKENS, tokens, CausalLm.LABELS, labels),
+                CausalLm.LOGITS, CausalLm.LOSS);
+        double[][] logits = out.get(CausalLm.LOGITS).castTo(DataType.DOUBLE).toDoubleMatrix();
+        double sum = 0;
+        for (int i = 0; i < b * len; i++) {
+            double max = Double.NEGATIVE_INFINITY, z = 0;
+            for (double v : logits[i]) {
+                max = Math.max(max, v);
+            }
+            for (double v : logits[i]) {
+                z += Math.exp(v - max);
+            }
+            sum += max + Math.log(z) - logits[i][labels.getInt(i / len, i % len)];
+        }
+        assertEquals(sum / (b * len), out.get(CausalLm.LOSS).getDouble(0), 1e-4);
+    }
+
     @Test
     void badConfigurations() {
         assertThrows(IllegalArgumentException.class, () -> LmConfig.of("GGX", 64, 8));
