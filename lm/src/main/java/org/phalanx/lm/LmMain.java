@@ -13,13 +13,16 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
  * Byte-level language models on Jane Austen: {@code train} (T, S, P, R; resumes from its {@code --out}
  * directory) and {@code generate} (streaming decode from a checkpoint). See the README and docs/RESULTS.md.
  */
-@Command(name = "lm", mixinStandardHelpOptions = true, subcommands = {LmMain.Train.class, LmMain.Generate.class},
+@Command(name = "lm", mixinStandardHelpOptions = true, subcommands = {LmMain.Train.class, LmMain.Generate.class, LmSpeed.class, LmMain.Plot.class},
         description = "Byte-level language models on Jane Austen's novels (Phalanx hybrids and attention baselines).")
 public final class LmMain implements Runnable {
 
@@ -144,8 +147,10 @@ public final class LmMain implements Runnable {
             o.printf("validation %.4f bpb, test %.4f bpb; unigram entropy of the validation text %.4f bits/byte "
                     + "(%.2f bits below it); peak RSS %.0f MiB%n", val, test, h, h - val, peakRssMiB());
             Files.writeString(out.resolve("result.properties"), String.format(java.util.Locale.ROOT,
-                    "model=%s%npattern=%s%nparameters=%d%nval_bpb=%.5f%ntest_bpb=%.5f%nunigram_bits=%.5f%npeak_rss_mib=%.0f%n",
-                    model, m.pattern(), CausalLm.parameterCount(tr.graph()), val, test, h, peakRssMiB()));
+                    "model=%s%npattern=%s%nparameters=%d%nseq_len=%d%nbatch=%d%ntokens=%d%ntrain_seconds=%.1f%n"
+                            + "train_tokens_per_s=%.0f%nval_bpb=%.5f%ntest_bpb=%.5f%nunigram_bits=%.5f%npeak_rss_mib=%.0f%n",
+                    model, m.pattern(), CausalLm.parameterCount(tr.graph()), m.seqLen(), batch, tr.step() * tr.tokensPerStep(),
+                    tr.seconds(), tr.step() * tr.tokensPerStep() / tr.seconds(), val, test, h, peakRssMiB()));
             if (sample > 0) {
                 o.println("sample (temperature 0.8, prompt \"Chapter 1\\n\\n\"):");
                 o.println("----");
@@ -199,6 +204,32 @@ public final class LmMain implements Runnable {
             System.err.printf("%s (%s, step %d): %d tokens at %.0f tokens/s; per-sequence state %,d bytes at context %d%n",
                     l.model().pattern(), describe(l.model()), l.step(), st.tokens(), st.tokensPerSecond(), st.stateBytes(),
                     st.context());
+            return 0;
+        }
+    }
+
+    @Command(name = "plot", mixinStandardHelpOptions = true,
+            description = "Plot several runs' loss curves together: label=path/to/log.csv ...")
+    static final class Plot implements Callable<Integer> {
+        @Option(names = "--out", required = true, description = "directory for the PNG files")
+        Path out;
+        @Option(names = "--prefix", description = "file name prefix; default none")
+        String prefix = "";
+        @picocli.CommandLine.Parameters(arity = "1..*", description = "label=log.csv")
+        List<String> runs;
+
+        @Override
+        public Integer call() throws IOException {
+            Map<String, Path> m = new LinkedHashMap<>();
+            for (String r : runs) {
+                int eq = r.indexOf('=');
+                if (eq < 1 || !Files.isReadable(Path.of(r.substring(eq + 1)))) {
+                    throw new IllegalArgumentException("expected label=readable/log.csv; got " + r);
+                }
+                m.put(r.substring(0, eq), Path.of(r.substring(eq + 1)));
+            }
+            Files.createDirectories(out);
+            LossPlots.write(m, out, prefix);
             return 0;
         }
     }

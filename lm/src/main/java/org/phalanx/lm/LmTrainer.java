@@ -82,6 +82,11 @@ public final class LmTrainer {
         return step;
     }
 
+    /** Training wall time so far (evaluations excluded), across resumes. */
+    public double seconds() {
+        return seconds;
+    }
+
     public long tokensPerStep() {
         return (long) s.batch() * model.seqLen();
     }
