@@ -127,8 +127,7 @@ public final class LmMain implements Runnable {
                         + " --eval-tokens, --final-eval-tokens and --sample >= 0");
             }
             setThreads(threads);
-            LmConfig conf = new LmConfig(256, dModel, LmConfig.pattern(model, layers), seqLen, 4 * dModel,
-                    Math.max(1, dModel / 32), window, true);
+            LmConfig conf = LmConfig.of(LmConfig.pattern(model, layers), dModel, seqLen, window);
             long totalSteps = tokens != null ? (tokens + (long) batch * seqLen - 1) / ((long) batch * seqLen) : steps;
             AustenCorpus corpus = AustenCorpus.load(data != null ? data : AustenCorpus.findDefault());
             PrintStream o = System.out;

@@ -53,8 +53,7 @@ final class LmSpeed implements Callable<Integer> {
         LmMain.setThreads(threads);
         System.out.printf("model,pattern,params,seq_len,batch,train_tokens_per_s,decode_context,decode_tokens_per_s,state_bytes%n");
         for (String m : models) {
-            LmConfig c = new LmConfig(256, dModel, LmConfig.pattern(m, layers), seqLen, 4 * dModel,
-                    Math.max(1, dModel / 32), window, true);
+            LmConfig c = LmConfig.of(LmConfig.pattern(m, layers), dModel, seqLen, window);
             SameDiff sd = CausalLm.build(c, 1);
             sd.setTrainingConfig(TrainingConfig.builder().updater(new Adam(1e-3))
                     .dataSetFeatureMapping(CausalLm.TOKENS).dataSetLabelMapping(CausalLm.LABELS).build());

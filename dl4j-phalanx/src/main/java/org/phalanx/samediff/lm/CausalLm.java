@@ -61,11 +61,18 @@ public final class CausalLm {
                 .dataFormat(RNNFormat.NWC).build();
     }
 
-    /** The model with fresh parameters drawn from ND4J's generator seeded with {@code seed}. */
+    /** The model in float32 with fresh parameters drawn from ND4J's generator seeded with {@code seed}. */
     public static SameDiff build(LmConfig c, long seed) {
+        return build(c, seed, DataType.FLOAT);
+    }
+
+    /** The model in {@code t} (FLOAT or DOUBLE) with fresh parameters drawn from ND4J's generator seeded with {@code seed}. */
+    public static SameDiff build(LmConfig c, long seed, DataType t) {
+        if (t != DataType.FLOAT && t != DataType.DOUBLE) {
+            throw new IllegalArgumentException("CausalLm.build: data type must be FLOAT or DOUBLE; got " + t);
+        }
         Nd4j.getRandom().setSeed(seed);
         SameDiff sd = SameDiff.create();
-        DataType t = DataType.FLOAT;
         int d = c.dModel(), len = c.seqLen();
         SDVariable tokens = sd.placeHolder(TOKENS, DataType.INT, -1, len);
         SDVariable labels = sd.placeHolder(LABELS, DataType.INT, -1, len);
@@ -91,8 +98,13 @@ public final class CausalLm {
         SDVariable logits = c.tiedHead()
                 ? sd.mmul(LOGITS, hOut, table, false, true, false)
                 : sd.mmul(LOGITS, hOut, sd.var(HEAD, LmBlocks.normal(t, 1 / Math.sqrt(d), d, c.vocab())), false, false, false);
-        // M2.1's sparse cross-entropy returns one loss per row (no reduction): average it.
-        SDVariable perToken = sd.loss.sparseSoftmaxCrossEntropy(logits, sd.reshape(labels, -1));
+        // Cross-entropy as logsumexp(logits) - logits[label], from elementary ops: M2.1's sparse cross-entropy
+        // returns one loss per row and its gradient ignores the incoming gradient (as if the rows were summed),
+        // and its logSoftmax with a dimension does not survive the graph clone made for gradients.
+        SDVariable target = sd.oneHot(sd.reshape(labels, -1), c.vocab(), -1, 1.0, 0.0, t);
+        SDVariable max = sd.max(logits, true, 1);              // any shift gives the same value and gradient
+        SDVariable lse = sd.math.log(sd.sum(sd.math.exp(logits.sub(max)), true, 1)).add(max);
+        SDVariable perToken = sd.reshape(lse, -1).sub(sd.sum(logits.mul(target), 1));
         sd.mean(LOSS, perToken);
         sd.setLossVariables(LOSS);
         return sd;

@@ -55,9 +55,14 @@ public record LmConfig(int vocab, int dModel, String pattern, int seqLen, int ml
         }
     }
 
-    /** Defaults around a pattern: MLP 4 d, heads of 32 channels (at least one), window 64, tied head. */
+    /** Defaults around a pattern: bytes, MLP 4 d, heads of 32 channels (at least one), window 64, tied head. */
     public static LmConfig of(String pattern, int dModel, int seqLen) {
-        return new LmConfig(256, dModel, pattern, seqLen, 4 * dModel, Math.max(1, dModel / 32), 64, true);
+        return of(pattern, dModel, seqLen, 64);
+    }
+
+    /** As {@link #of(String, int, int)} with a sliding window of {@code window} positions. */
+    public static LmConfig of(String pattern, int dModel, int seqLen, int window) {
+        return new LmConfig(256, dModel, pattern, seqLen, 4 * dModel, Math.max(1, dModel / 32), window, true);
     }
 
     /**
