@@ -33,7 +33,8 @@ if [ ! -x "$root/usr/bin/java" ]; then
   umount "$root/proc"; trap - EXIT
 fi
 
-# The test classpath of dl4j-phalanx (our two modules' classes, ND4J, DL4J), built here.
+# The test classpath of dl4j-phalanx (our two modules' classes, ND4J, DL4J), built here; without
+# nd4j-cuda's Java API (provided scope, for the CUDA dispatch tests), as in an application on the CPU.
 cpfile=dl4j-phalanx/target/oldroot-classpath.txt
 if [ "${PHALANX_OLDROOT_SKIP_BUILD:-0}" != 1 ] || [ ! -f "$cpfile" ]; then
   echo "== building the modules (mvn test-compile)"
@@ -41,16 +42,20 @@ if [ "${PHALANX_OLDROOT_SKIP_BUILD:-0}" != 1 ] || [ ! -f "$cpfile" ]; then
     dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$PWD/$cpfile"
 fi
 dest=/opt/phalanx
-rm -rf "$root$dest"; mkdir -p "$root$dest"
-cp=dl4j-phalanx/target/test-classes:dl4j-phalanx/target/classes:libnd4j-ops/target/classes:$(cat "$cpfile")
-inner=""; i=0
-IFS=: read -ra entries <<< "$cp"
+rm -rf "$root$dest"; mkdir -p "$root$dest/lib"
+inner=/opt/phalanx/test-classes
+cp -r dl4j-phalanx/target/test-classes "$root$inner"
+IFS=: read -ra entries <<< "$PWD/dl4j-phalanx/target/classes:$(cat "$cpfile")"
 for e in "${entries[@]}"; do
-  [ -e "$e" ] || continue
-  i=$((i + 1)); name="$dest/$i-$(basename "$e")"
-  cp -r "$e" "$root$name"; inner+="${inner:+:}$name"
-  [ "$e" = libnd4j-ops/target/classes ] && libs=$root$name/org/phalanx/nativeops/linux-x86_64
+  case "$e" in
+    */nd4j-cuda-*) continue ;;
+    */target/classes) name=$dest/$(basename "$(dirname "$(dirname "$e")")")-classes ;;  # a reactor module
+    *) name=$dest/lib/$(basename "$e") ;;
+  esac
+  cp -r "$e" "$root$name"; inner+=:$name
 done
+libs=$root$dest/libnd4j-ops-classes/org/phalanx/nativeops/linux-x86_64
+
 echo "== inside the root: $(chroot "$root" ldd --version | head -1); libgomp installed: $(chroot "$root" sh -c 'ls /usr/lib/x86_64-linux-gnu/libgomp* /lib/x86_64-linux-gnu/libgomp* 2>/dev/null || echo no')"
 for so in "$libs"/*.so; do
   echo "-- ldd $(basename "$so") (libgomp comes from nd4j-native's jar at run time)"

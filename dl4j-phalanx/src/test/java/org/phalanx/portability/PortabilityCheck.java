@@ -72,7 +72,8 @@ public final class PortabilityCheck {
             SwrCuda.load();
             int[] count = {-1};
             int status = SwrCuda.swr_cuda_test_device_count(count);
-            System.out.println("SwrCuda loaded; CUDA devices: " + count[0] + " (status " + status + ")");
+            System.out.println("SwrCuda loaded; CUDA devices: " + count[0]
+                    + (status == SwrCuda.SWR_OK ? "" : " (status " + status + ": no usable driver or GPU)"));
         } else {
             System.out.println("SwrCuda not built here: not checked");
         }
