@@ -11,7 +11,10 @@ import org.bytedeco.javacpp.annotation.Platform;
  * callers (the ND4J op in {@code dl4j-phalanx}) validate shapes, types and layout first. Each call
  * returns {@link #SWR_OK} or an error code from {@code swr.h}.
  */
-@Platform(include = {"swr/swr.h", "swr/swr_cpu.h", "swr_cpu.cpp"})
+// preload: the OpenMP runtime that nd4j-native ships (its jar, else the system's libgomp.so.1), so this
+// library loads before ND4J too, on systems without libgomp, and shares ND4J's runtime either way.
+@Platform(include = {"swr/swr.h", "swr/swr_cpu.h", "swr_cpu.cpp"}, preload = "gomp@.1",
+        preloadresource = "/org/nd4j/linalg/cpu/nativecpu/bindings/")
 public final class SwrCpu {
     static {
         Loader.load();
