@@ -180,7 +180,7 @@ class PhalanxLayerDropInTest {
     @Test
     void activationIsIdentityByDefaultWhateverTheNetworkDefault() {
         // The network-wide default is set to tanh: an LSTM takes it, the Phalanx layer stays linear.
-        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().activation(Activation.TANH).list()
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().dataType(DataType.DOUBLE).activation(Activation.TANH).list()
                 .layer(new LSTM.Builder().nOut(16).build())
                 .layer(new PhalanxLayer.Builder().nOut(16).build())
                 .layer(new PhalanxLayer.Builder().nOut(16).activation(Activation.RELU).build())
