@@ -20,26 +20,29 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * The Phalanx layer (docs/SWR.md section 2): a drop-in for a (windowed) attention layer built on the
+ * The Phalanx layer (docs/SWR.md section 2): a drop-in for a recurrent or (windowed) attention layer built on the
  * Sliding Window Recurrence. Input {@code [B, nIn, L]} (NCW) or {@code [B, L, nIn]} (NWC), output the same
- * layout with {@code nOut} channels. Per step, with {@code x_t} a row and {@code H = nIn / 16} heads:
+ * layout with {@code nOut} channels. Per step, with {@code x_t} a row, {@code H} heads and inner width
+ * {@code C = 16 H}:
  *
  * <pre>
  *   a_t    = sigmoid(x_t Wa + ba)           Wa: [nIn, H]        one decay per head
  *   beta_t = sigmoid(x_t Wb + bb)           Wb: [nIn, 16 Hkv]   input gate
  *   c_t    = x_t Wc + bc                    Wc: [nIn, 16 Hkv]   readout gate (no activation)
- *   v_t    = x_t Wv                         Wv: [nIn, nIn]
+ *   v_t    = x_t Wv                         Wv: [nIn, C]
  *   u_t    = repeat(beta_t) * v_t           head h uses kv head h / (H / Hkv)
  *   h      = SWR_{blockSize, window}(a, u)
- *   out_t  = (h_t * repeat(c_t) + v_t) Wo   Wo: [nIn, nOut]
+ *   out_t  = act((h_t * repeat(c_t) + v_t) Wo)   Wo: [C, nOut]
  * </pre>
  *
- * Parameters (in this order): {@code Wa, ba, Wb, bb, Wc, bc, Wv, Wo}; weights {@code [nIn, n]} ('f' order views
- * of the flattened parameters, as in DL4J's own layers), biases {@code [n]}.
+ * Parameters (in this order): {@code Wa, ba, Wb, bb, Wc, bc, Wv, Wo}; weights ('f' order views of the flattened
+ * parameters, as in DL4J's own layers), biases {@code [n]}; shapes from {@link PhalanxParamInitializer#shapes(PhalanxLayer)}.
  *
- * <p>Builder: {@code nIn} (a positive multiple of 16; may come from {@code InputType.recurrent}), {@code nOut}
- * (default {@code nIn}), {@code kvHeads} (default {@code nIn / 16}; must divide it), {@code blockSize} (16),
- * {@code window} (2 blocks; 1 or 2), {@code weightInit}, {@code dataFormat} (NCW or NWC).
+ * <p>Builder: {@code nIn} (any; may come from {@code InputType.recurrent}), {@code nOut} (default {@code nIn}),
+ * {@code heads} (default {@code ceil(nOut / 16)}), {@code kvHeads} (default {@code heads}; must divide it),
+ * {@code blockSize} (16), {@code window} (2 blocks; 1 or 2), {@code activation} (identity, whatever the network's
+ * default), {@code weightInit}, {@code dataFormat} (NCW or NWC). Configurations written by 0.1.0 (no
+ * {@code configVersion} in their JSON) keep their meaning: {@code nIn / 16} heads and no activation.
  *
  * <p>Initialisation (see {@link PhalanxParamInitializer}): weights from the configured weight init, except
  * {@code Wa} which is scaled by 0.1 so that each head starts near the decay its bias sets; {@code ba} gives
@@ -48,11 +51,11 @@ import java.util.Objects;
  * average, keeping the output scale of the order of the input's); {@code bc = 1} (the recurrent path starts open).
  *
  * <p>Masks: DL4J feature masks {@code [B, L]}. A masked step passes the recurrent state through unchanged
- * (its decay is 1 and its input 0) and its output is 0; with right-padded masks, valid steps equal the
- * sequence run alone, and masked steps contribute nothing to any gradient.
+ * (its decay is 1 and its input 0) and its output is 0; valid steps equal the sequence run alone, for right and
+ * (on whole sequences) left padding, and masked steps contribute nothing to any gradient.
  *
- * <p>Streaming: {@code rnnTimeStep} keeps an O(channels) SWR state; truncated BPTT is not supported (SWR's
- * memory is O(L) and its window is at most {@code blockSize * window} steps: train on whole sequences).
+ * <p>Streaming and truncated BPTT: {@code rnnTimeStep} keeps an O(channels) SWR state; a TBPTT segment starts from
+ * the state the previous one ended in and is differentiated with that state held fixed.
  */
 public class PhalanxLayer extends BaseRecurrentLayer {
 
