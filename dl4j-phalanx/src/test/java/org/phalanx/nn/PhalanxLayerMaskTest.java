@@ -188,7 +188,7 @@ class PhalanxLayerMaskTest {
         assertTrue(org.deeplearning4j.gradientcheck.GradientCheckUtil.checkGradients(
                 new org.deeplearning4j.gradientcheck.GradientCheckUtil.MLNConfig().net(net).input(x).labels(y)
                         .inputMask(mask).labelMask(mask).epsilon(1e-6).maxRelError(1e-5).minAbsoluteError(1e-8)
-                        .subset(true).maxPerParam(12)));
+                        .subset(true).maxPerParam(5)));
     }
 
     /** With a stored state (streaming) the batch shares one block phase: left padding is refused, clearly. */

@@ -30,6 +30,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.*;
+import static org.phalanx.nn.PhalanxTestUtil.assertMessage;
 
 /**
  * The layer in networks: configuration (builder defaults, JSON/YAML round trip), parameters, MultiLayerNetwork
@@ -239,12 +240,6 @@ class PhalanxLayerNetworkTest {
     }
 
     // ------------------------------------------------------------------------------------------ bad input
-
-    private static void assertMessage(Throwable e, String... parts) {
-        for (String p : parts) {
-            assertTrue(e.getMessage() != null && e.getMessage().contains(p), "message lacks '" + p + "': " + e.getMessage());
-        }
-    }
 
     @Test
     void badConfigurationsFailAtBuildTime() {

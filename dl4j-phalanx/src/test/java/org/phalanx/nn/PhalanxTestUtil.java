@@ -73,4 +73,12 @@ public final class PhalanxTestUtil {
                 r[i][j] = m.getDouble(i, j);
         return r;
     }
+
+    /** Asserts that the exception's message contains every part. */
+    public static void assertMessage(Throwable e, String... parts) {
+        for (String p : parts) {
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage() != null && e.getMessage().contains(p),
+                    "message lacks '" + p + "': " + e.getMessage());
+        }
+    }
 }

@@ -65,6 +65,8 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
     private INDArray cachedFor;
     private SwrState streamState;
     private SwrState tbpttState;
+    /** The state the last training segment of truncated BPTT started from (for a backprop that must recompute). */
+    private SwrState segmentStart;
     /** Per sequence of the stream / TBPTT state: whether a valid (unmasked) step has been seen. */
     private boolean[] streamStarted, tbpttStarted;
     private StepBuffers step;
@@ -224,6 +226,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         INDArray x = ncwInput(workspaceMgr, keep);
         Fwd f = forward(x, mask(x), training, keep, null, workspaceMgr);
         remember(training ? f : null);
+        segmentStart = null;
         return permuteIfNWC(f.out);
     }
 
@@ -415,8 +418,10 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         Fwd f = usableCache();
         remember(null);
         if (f == null) {
+            // Recompute, from the segment's incoming state if this is a truncated-BPTT segment (on a copy).
             INDArray x = ncwInput(workspaceMgr, ArrayType.BP_WORKING_MEM);
-            f = forward(x, mask(x), true, ArrayType.BP_WORKING_MEM, null, workspaceMgr);
+            f = forward(x, mask(x), true, ArrayType.BP_WORKING_MEM, segmentStart == null ? null : segmentStart.copy(),
+                    workspaceMgr);
         }
         final long bsz = f.x.size(0), len = f.x.size(2);
         long[] outShape = {bsz, nOut(), len};
@@ -643,6 +648,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         }
         Fwd f = forward(x, mk, training, keep, s, workspaceMgr);
         remember(training ? f : null);
+        segmentStart = training ? f.stateIn : null;
         return permuteIfNWC(f.out);
     }
 
@@ -771,6 +777,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         tbpttState = null;
         streamStarted = null;
         tbpttStarted = null;
+        segmentStart = null;
     }
 
     /** Key prefix of the SWR state in {@link #rnnGetPreviousState()}: swr_h, swr_P, swr_v, swr_position. */
@@ -779,9 +786,14 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
     /** The streaming state as copies: {@code swr_h [B, C], swr_P [B, H], swr_v [B, C], swr_position}. */
     @Override
     public Map<String, INDArray> rnnGetPreviousState() {
-        Map<String, INDArray> m = new HashMap<>(stateMap);
-        if (streamState != null) {
-            m.putAll(streamState.toMap(STATE_PREFIX));
+        return withState(stateMap, streamState);
+    }
+
+    /** A copy of DL4J's state map with the SWR state's arrays added (copies). */
+    private static Map<String, INDArray> withState(Map<String, INDArray> base, SwrState s) {
+        Map<String, INDArray> m = new HashMap<>(base);
+        if (s != null) {
+            m.putAll(s.toMap(STATE_PREFIX));
         }
         return m;
     }
@@ -797,11 +809,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
     /** The truncated-BPTT state (copies, same keys as {@link #rnnGetPreviousState()}); empty before the first segment. */
     @Override
     public Map<String, INDArray> rnnGetTBPTTState() {
-        Map<String, INDArray> m = new HashMap<>(tBpttStateMap);
-        if (tbpttState != null) {
-            m.putAll(tbpttState.toMap(STATE_PREFIX));
-        }
-        return m;
+        return withState(tBpttStateMap, tbpttState);
     }
 
     /** Sets the state the next truncated-BPTT segment starts from (an empty map: a fresh sequence). */
