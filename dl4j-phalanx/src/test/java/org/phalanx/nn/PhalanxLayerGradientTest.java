@@ -48,7 +48,8 @@ class PhalanxLayerGradientTest {
                 .layer(lstmBelow
                         ? new LSTM.Builder().nOut(d).activation(Activation.TANH).dataFormat(f).build()
                         : new SimpleRnn.Builder().nOut(d).activation(Activation.TANH).dataFormat(f).build())
-                .layer(new PhalanxLayer.Builder().nOut(16).kvHeads(kv).blockSize(block).window(k).dataFormat(f).build())
+                .layer(new PhalanxLayer.Builder().nOut(16).heads(d / 16).kvHeads(kv).blockSize(block).window(k)
+                        .dataFormat(f).build())
                 .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY)
                         .nOut(3).dataFormat(f).build())
                 .setInputType(InputType.recurrent(4, f))

@@ -27,8 +27,8 @@ import org.phalanx.nn.layers.PhalanxLayerImpl;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * Feature masks [B, L] for right-padded batches: valid steps equal each sequence run alone, padded steps are
- * zero, and padded steps contribute nothing to any gradient.
+ * Feature masks [B, L]: for right- and left-padded batches valid steps equal each sequence run alone, padded
+ * steps are zero, and padded steps contribute nothing to any gradient; streaming refuses left padding.
  */
 class PhalanxLayerMaskTest {
 
@@ -124,6 +124,88 @@ class PhalanxLayerMaskTest {
             }
             assertTrue(eps.get(seq(f, i, LENGTHS[i])).amaxNumber().doubleValue() > 1e-6);
         }
+    }
+
+    /** A left-padded [B, L] mask: sequence b has {@code lead[b]} masked steps, then valid ones. */
+    private static INDArray leftPadded(long len, int... lead) {
+        INDArray m = Nd4j.ones(DataType.DOUBLE, lead.length, len);
+        for (int b = 0; b < lead.length; b++)
+            for (int s = 0; s < lead[b]; s++)
+                m.putScalar(b, s, 0.0);
+        return m;
+    }
+
+    /** Left padding is exact: each sequence's blocks are counted from its first valid step. */
+    @ParameterizedTest
+    @EnumSource(RNNFormat.class)
+    void leftPaddedStepsEqualEachSequenceAlone(RNNFormat f) {
+        MultiLayerNetwork net = PhalanxTestUtil.single(DataType.DOUBLE, D, 24, 1, 16, 2, f, 31);
+        int[] lead = {0, 17, 36, 5};
+        int b = lead.length;
+        INDArray x = f == RNNFormat.NCW ? PhalanxTestUtil.randn(DataType.DOUBLE, 32, b, D, L)
+                : PhalanxTestUtil.randn(DataType.DOUBLE, 32, b, L, D);
+        INDArray mask = leftPadded(L, lead);
+        INDArray out = net.output(x, false, mask, null);
+        for (int i = 0; i < b; i++) {
+            INDArrayIndex[] valid = f == RNNFormat.NCW
+                    ? new INDArrayIndex[]{NDArrayIndex.interval(i, i + 1), NDArrayIndex.all(), NDArrayIndex.interval(lead[i], L)}
+                    : new INDArrayIndex[]{NDArrayIndex.interval(i, i + 1), NDArrayIndex.interval(lead[i], L), NDArrayIndex.all()};
+            INDArray alone = net.output(x.get(valid).dup());
+            assertTrue(alone.sub(out.get(valid)).amaxNumber().doubleValue() < 1e-12, "sequence " + i);
+            if (lead[i] > 0) {
+                INDArrayIndex[] pad = f == RNNFormat.NCW
+                        ? new INDArrayIndex[]{NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.interval(0, lead[i])}
+                        : new INDArrayIndex[]{NDArrayIndex.point(i), NDArrayIndex.interval(0, lead[i]), NDArrayIndex.all()};
+                assertEquals(0.0, out.get(pad).amaxNumber().doubleValue(), 0.0);
+            }
+        }
+        double[][][] ref = PhalanxReference.forward(net.getLayer(0).paramTable(), PhalanxReference.toNcw(x, f),
+                PhalanxTestUtil.toArray2(mask), 1, 16, 2);
+        assertTrue(PhalanxReference.maxAbsDiff(ref, PhalanxReference.toNcw(out, f)) < 1e-12);
+    }
+
+    /** Gradients with a left-padded mask (and a hole after the first valid step) pass DL4J's gradient check. */
+    @ParameterizedTest
+    @EnumSource(RNNFormat.class)
+    void leftPaddedGradientsPassGradientCheck(RNNFormat f) {
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(3).dataType(DataType.DOUBLE)
+                .updater(new NoOp()).list()
+                .layer(new SimpleRnn.Builder().nOut(16).activation(Activation.TANH).dataFormat(f).build())
+                .layer(new PhalanxLayer.Builder().nOut(16).blockSize(4).dataFormat(f).build())
+                .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY)
+                        .nOut(2).dataFormat(f).build())
+                .setInputType(InputType.recurrent(3, f)).build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        PhalanxTestUtil.randomise(net.params(), 8);
+        int l = 15;
+        INDArray mask = leftPadded(l, 0, 6, 13);
+        mask.putScalar(1, 9, 0.0);
+        INDArray x = f == RNNFormat.NCW ? PhalanxTestUtil.randn(DataType.DOUBLE, 9, 3, 3, l)
+                : PhalanxTestUtil.randn(DataType.DOUBLE, 9, 3, l, 3);
+        INDArray y = f == RNNFormat.NCW ? PhalanxTestUtil.randn(DataType.DOUBLE, 10, 3, 2, l)
+                : PhalanxTestUtil.randn(DataType.DOUBLE, 10, 3, l, 2);
+        assertTrue(org.deeplearning4j.gradientcheck.GradientCheckUtil.checkGradients(
+                new org.deeplearning4j.gradientcheck.GradientCheckUtil.MLNConfig().net(net).input(x).labels(y)
+                        .inputMask(mask).labelMask(mask).epsilon(1e-6).maxRelError(1e-5).minAbsoluteError(1e-8)
+                        .subset(true).maxPerParam(5)));
+    }
+
+    /** With a stored state (streaming) the batch shares one block phase: left padding is refused, clearly. */
+    @ParameterizedTest
+    @EnumSource(RNNFormat.class)
+    void leftPaddingIsRefusedWhenStreaming(RNNFormat f) {
+        MultiLayerNetwork net = PhalanxTestUtil.single(DataType.DOUBLE, D, 24, 1, 16, 2, f, 31);
+        INDArray x = f == RNNFormat.NCW ? PhalanxTestUtil.randn(DataType.DOUBLE, 3, 2, D, 6)
+                : PhalanxTestUtil.randn(DataType.DOUBLE, 3, 2, 6, D);
+        PhalanxLayerImpl layer = (PhalanxLayerImpl) net.getLayer(0);
+        LayerWorkspaceMgr ws = LayerWorkspaceMgr.noWorkspaces();
+        layer.setMaskArray(leftPadded(6, 0, 2));
+        Exception e = assertThrows(IllegalArgumentException.class, () -> layer.rnnTimeStep(x, ws));
+        assertTrue(e.getMessage().contains("left padding") && e.getMessage().contains("pad on the right"), e.getMessage());
+        layer.rnnClearPreviousState();
+        layer.setMaskArray(PhalanxTestUtil.rightPadded(DataType.DOUBLE, 6, 6, 4));   // right padding is fine
+        assertNotNull(layer.rnnTimeStep(x, ws));
     }
 
     private static INDArray gradient(MultiLayerNetwork net, INDArray x, INDArray y, INDArray mask) {

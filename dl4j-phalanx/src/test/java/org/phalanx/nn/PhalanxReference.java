@@ -10,8 +10,9 @@ import java.util.Map;
 /**
  * Independent float64 evaluation of the Phalanx layer, docs/SWR.md section 2, in plain Java loops: the SWR
  * is the brute-force windowed sum of section 1 (no recurrence), reading the parameters by key
- * ({@code Wa [d, H], ba [H], Wb [d, G], bb [G], Wc [d, G], bc [G], Wv [d, d], Wo [d, nOut]}).
- * Masked steps (mask 0) carry the state (decay 1, input 0) and output 0, as the layer documents.
+ * ({@code Wa [nIn, H], ba [H], Wb [nIn, G], bb [G], Wc [nIn, G], bc [G], Wv [nIn, C], Wo [C, nOut]}, C = 16 H).
+ * Masked steps (mask 0) carry the state (decay 1, input 0) and output 0, as the layer documents; each sequence's
+ * blocks are counted from its first valid step (left padding is the same as the sequence alone).
  */
 public final class PhalanxReference {
 
@@ -77,17 +78,24 @@ public final class PhalanxReference {
         return y;
     }
 
-    /** The layer's output [B][nOut][L] for input x [B][d][L] (mask [B][L] or null). */
+    /** The layer's output [B][nOut][L] for input x [B][nIn][L] (mask [B][L] or null), no activation. */
     public static double[][][] forward(Map<String, INDArray> params, double[][][] x, double[][] mask, int kvHeads,
                                        int block, int k) {
+        return forward(params, x, mask, kvHeads, block, k, java.util.function.DoubleUnaryOperator.identity());
+    }
+
+    /** The layer's output with the activation {@code act} applied to each output value. */
+    public static double[][][] forward(Map<String, INDArray> params, double[][][] x, double[][] mask, int kvHeads,
+                                       int block, int k, java.util.function.DoubleUnaryOperator act) {
         double[][] wa = mat(params.get("Wa")), wb = mat(params.get("Wb")), wc = mat(params.get("Wc"));
         double[][] wv = mat(params.get("Wv")), wo = mat(params.get("Wo"));
         double[] ba = vec(params.get("ba")), bb = vec(params.get("bb")), bc = vec(params.get("bc"));
-        int bsz = x.length, d = x[0].length, l = x[0][0].length, h = d / 16, g = 16 * kvHeads, nOut = wo[0].length;
+        int bsz = x.length, d = x[0].length, l = x[0][0].length, h = wa[0].length, cw = 16 * h, g = 16 * kvHeads;
+        int nOut = wo[0].length;
         int rep = h / kvHeads;
         double[][][] out = new double[bsz][nOut][l];
         for (int b = 0; b < bsz; b++) {
-            double[][] a = new double[h][l], beta = new double[g][l], c = new double[g][l], v = new double[d][l];
+            double[][] a = new double[h][l], beta = new double[g][l], c = new double[g][l], v = new double[cw][l];
             for (int t = 0; t < l; t++) {
                 boolean on = mask == null || mask[b][t] != 0;
                 for (int j = 0; j < h; j++) {
@@ -104,28 +112,32 @@ public final class PhalanxReference {
                     beta[j][t] = sigmoid(zb);
                     c[j][t] = zc;
                 }
-                for (int j = 0; j < d; j++) {
+                for (int j = 0; j < cw; j++) {
                     double z = 0;
                     for (int i = 0; i < d; i++) z += x[b][i][t] * wv[i][j];
                     v[j][t] = z;
                 }
             }
-            double[][] m = new double[d][l];
-            for (int j = 0; j < d; j++) {
+            int first = 0;   // blocks are counted from the sequence's first valid step
+            while (mask != null && first < l && mask[b][first] == 0) first++;
+            if (first == l) first = 0;
+            double[][] m = new double[cw][l];
+            for (int j = 0; j < cw; j++) {
                 int head = j / 16, kv = head / rep, gj = kv * 16 + j % 16;
-                double[] u = new double[l];
-                for (int t = 0; t < l; t++) {
+                double[] u = new double[l - first], as = new double[l - first];
+                for (int t = first; t < l; t++) {
                     boolean on = mask == null || mask[b][t] != 0;
-                    u[t] = on ? beta[gj][t] * v[j][t] : 0.0;
+                    u[t - first] = on ? beta[gj][t] * v[j][t] : 0.0;
+                    as[t - first] = a[head][t];
                 }
-                double[] y = swr(a[head], u, block, k);
-                for (int t = 0; t < l; t++) m[j][t] = y[t] * c[gj][t] + v[j][t];
+                double[] y = swr(as, u, block, k);
+                for (int t = 0; t < l; t++) m[j][t] = (t >= first ? y[t - first] * c[gj][t] : 0.0) + v[j][t];
             }
             for (int o = 0; o < nOut; o++)
                 for (int t = 0; t < l; t++) {
                     double z = 0;
-                    for (int j = 0; j < d; j++) z += m[j][t] * wo[j][o];
-                    out[b][o][t] = (mask == null || mask[b][t] != 0) ? z : 0.0;
+                    for (int j = 0; j < cw; j++) z += m[j][t] * wo[j][o];
+                    out[b][o][t] = (mask == null || mask[b][t] != 0) ? act.applyAsDouble(z) : 0.0;
                 }
         }
         return out;

@@ -19,14 +19,23 @@ public final class PhalanxTestUtil {
     private PhalanxTestUtil() {
     }
 
-    /** A network with the single Phalanx layer, parameters randomised so gates are well spread. */
+    /**
+     * A network with the single Phalanx layer of {@code nIn / 16} heads (inner width nIn, as in 0.1.0),
+     * parameters randomised so gates are well spread.
+     */
     public static MultiLayerNetwork single(DataType t, long nIn, long nOut, int kvHeads, int block, int k,
+                                           RNNFormat f, long seed) {
+        return single(t, nIn, (int) (nIn / 16), nOut, kvHeads, block, k, f, seed);
+    }
+
+    /** A network with the single Phalanx layer of {@code heads} heads (0: the default ceil(nOut / 16)). */
+    public static MultiLayerNetwork single(DataType t, long nIn, int heads, long nOut, int kvHeads, int block, int k,
                                            RNNFormat f, long seed) {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
                 .seed(seed).dataType(t).updater(new NoOp())
                 .list()
-                .layer(new PhalanxLayer.Builder().nIn(nIn).nOut(nOut).kvHeads(kvHeads).blockSize(block).window(k)
-                        .dataFormat(f).build())
+                .layer(new PhalanxLayer.Builder().nIn(nIn).nOut(nOut).heads(heads).kvHeads(kvHeads).blockSize(block)
+                        .window(k).dataFormat(f).build())
                 .setInputType(InputType.recurrent(nIn, f))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -63,5 +72,13 @@ public final class PhalanxTestUtil {
             for (int j = 0; j < r[0].length; j++)
                 r[i][j] = m.getDouble(i, j);
         return r;
+    }
+
+    /** Asserts that the exception's message contains every part. */
+    public static void assertMessage(Throwable e, String... parts) {
+        for (String p : parts) {
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage() != null && e.getMessage().contains(p),
+                    "message lacks '" + p + "': " + e.getMessage());
+        }
     }
 }

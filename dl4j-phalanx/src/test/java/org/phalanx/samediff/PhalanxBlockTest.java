@@ -88,7 +88,7 @@ class PhalanxBlockTest {
         SameDiff sd = SameDiff.create();
         SDVariable x = sd.placeHolder("x", DataType.FLOAT, -1, d, -1);
         SDVariable y = sd.placeHolder("y", DataType.FLOAT, -1, 16, -1);
-        PhalanxLayer conf = new PhalanxLayer.Builder().nIn(d).nOut(16).kvHeads(1).build();
+        PhalanxLayer conf = new PhalanxLayer.Builder().nIn(d).heads(d / 16).nOut(16).kvHeads(1).build();   // PhalanxBlock: inner width = nIn
         SDVariable out = PhalanxBlock.apply(sd, "p/", x, conf);
         SDVariable diff = out.sub(y);
         sd.mean("loss", diff.mul(diff));

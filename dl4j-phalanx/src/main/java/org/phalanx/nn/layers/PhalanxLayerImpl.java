@@ -8,6 +8,8 @@ import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.layers.recurrent.BaseRecurrentLayer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
@@ -44,22 +46,30 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
 
     /** Intermediates of one forward pass (NCW, contiguous): what backprop needs. */
     private static final class Fwd {
-        INDArray x;     // [B, d, L] input (mask not applied)
-        INDArray mask;  // [B, L] or null
-        INDArray a;     // [B, H, L] decays (1 at masked steps)
-        INDArray beta;  // [B, G, L]
-        INDArray c;     // [B, G, L]
-        INDArray v;     // [B, d, L]
-        INDArray u;     // [B, d, L] (0 at masked steps)
-        INDArray y;     // [B, d, L] SWR output
-        INDArray m;     // [B, d, L] y * repeat(c) + v
-        INDArray out;   // [B, nOut, L] NCW
+        INDArray x;       // [B, nIn, L] input (mask not applied)
+        INDArray mask;    // [B, L] or null
+        long[] shift;     // leading masked steps per sequence when a mask is left-padded (else null)
+        SwrState stateIn; // the SWR state this segment started from (truncated BPTT), else null
+        INDArray a;       // [B, H, L] decays (1 at masked steps)
+        INDArray beta;    // [B, G, L]
+        INDArray c;       // [B, G, L]
+        INDArray v;       // [B, C, L]
+        INDArray u;       // [B, C, L] (0 at masked steps)
+        INDArray y;       // [B, C, L] SWR output
+        INDArray m;       // [B, C, L] y * repeat(c) + v
+        INDArray z;       // [B, nOut, L] before the activation (null when it is the identity)
+        INDArray out;     // [B, nOut, L] NCW
     }
 
     private Fwd cached;
     private INDArray cachedFor;
     private SwrState streamState;
     private SwrState tbpttState;
+    /** The state the last training segment of truncated BPTT started from (for a backprop that must recompute). */
+    private SwrState segmentStart;
+    /** Per sequence of the stream / TBPTT state: whether a valid (unmasked) step has been seen. */
+    private boolean[] streamStarted, tbpttStarted;
+    private StepBuffers step;
 
     public PhalanxLayerImpl(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -77,8 +87,13 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
 
     // ------------------------------------------------------------------------------------------------ sizes
 
-    private long d() {
+    private long nIn() {
         return layerConf().getNIn();
+    }
+
+    /** The SWR width C = 16 H. */
+    private long inner() {
+        return layerConf().innerWidth();
     }
 
     private long heads() {
@@ -93,6 +108,12 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         return layerConf().getNOut();
     }
 
+    /** The activation applied to the output, or null for none (identity, or a configuration of 0.1.0). */
+    private IActivation activation() {
+        IActivation act = layerConf().getActivationFn();
+        return !layerConf().appliesActivation() || act == null || act instanceof ActivationIdentity ? null : act;
+    }
+
     private String where() {
         String name = layerConf().getLayerName();
         return "PhalanxLayer" + (name != null ? " \"" + name + "\"" : "") + " (layer index " + getIndex() + "): ";
@@ -104,16 +125,21 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
     private INDArray ncwInput(LayerWorkspaceMgr mgr, ArrayType type) {
         INDArray in = this.input;
         boolean nwc = layerConf().getRnnDataFormat() == RNNFormat.NWC;
+        String layout = nwc ? "[B, L, nIn] (NWC)" : "[B, nIn, L] (NCW)";
+        if (in.rank() == 2) {
+            throw new IllegalArgumentException(where() + "input must be a sequence of rank 3, " + layout + " with nIn = "
+                    + nIn() + "; got a rank-2 array of shape " + Arrays.toString(in.shape()) + ". Give the network "
+                    + ".setInputType(InputType.recurrent(nIn)) (it adds the preprocessor a feed-forward layer below needs), "
+                    + "or add a FeedForwardToRnnPreProcessor before this layer; for a single step use rnnTimeStep");
+        }
         if (in.rank() != 3) {
-            throw new IllegalArgumentException(where() + "input must have rank 3, "
-                    + (nwc ? "[B, L, nIn] (NWC)" : "[B, nIn, L] (NCW)") + " with nIn = " + d() + "; got shape "
-                    + Arrays.toString(in.shape()));
+            throw new IllegalArgumentException(where() + "input must have rank 3, " + layout + " with nIn = " + nIn()
+                    + "; got shape " + Arrays.toString(in.shape()));
         }
         long ch = in.size(nwc ? 2 : 1);
-        if (ch != d()) {
-            throw new IllegalArgumentException(where() + "input must have nIn = " + d() + " channels in dimension "
-                    + (nwc ? 2 : 1) + " (" + (nwc ? "NWC [B, L, nIn]" : "NCW [B, nIn, L]") + "); got shape "
-                    + Arrays.toString(in.shape()));
+        if (ch != nIn()) {
+            throw new IllegalArgumentException(where() + "input must have nIn = " + nIn() + " channels in dimension "
+                    + (nwc ? 2 : 1) + " (" + layout + "); got shape " + Arrays.toString(in.shape()));
         }
         if (in.size(0) < 1 || in.size(nwc ? 1 : 2) < 1) {
             throw new IllegalArgumentException(where() + "input must have batch and length >= 1; got shape "
@@ -146,6 +172,50 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         return mk.castTo(dataType);
     }
 
+    /**
+     * Leading masked steps of each sequence, when at least one sequence has masked steps before its first valid
+     * one (left padding); null otherwise (no mask, right padding, or sequences without any valid step).
+     */
+    private static long[] leadingMasked(INDArray mask) {
+        if (mask == null) {
+            return null;
+        }
+        long bsz = mask.size(0), len = mask.size(1);
+        long[] n0 = new long[(int) bsz];
+        boolean any = false;
+        for (int b = 0; b < bsz; b++) {
+            long t = 0;
+            while (t < len && mask.getDouble(b, t) == 0.0) t++;
+            n0[b] = t < len ? t : 0;
+            any |= n0[b] > 0;
+        }
+        return any ? n0 : null;
+    }
+
+    /**
+     * With a stored state (rnnTimeStep, truncated BPTT) the block phase is shared by the batch, so a sequence
+     * cannot start later than the others: refuse masked steps before a sequence's first valid step.
+     */
+    private void checkNotLeftPadded(INDArray mask, boolean[] started, String what) {
+        long bsz = mask.size(0), len = mask.size(1);
+        for (int b = 0; b < bsz; b++) {
+            boolean sawMasked = false;
+            for (long t = 0; t < len && !started[b]; t++) {
+                if (mask.getDouble(b, t) != 0.0) {
+                    if (sawMasked) {
+                        throw new IllegalArgumentException(where() + what + ": sequence " + b + " of the mask has masked "
+                                + "steps before its first valid step (left padding). With a stored state all sequences "
+                                + "share the block phase, so pad on the right (mask 1 ... 1 0 ... 0), or run whole "
+                                + "sequences with output()/fit() without truncated BPTT, where left padding is exact");
+                    }
+                    started[b] = true;
+                } else {
+                    sawMasked = true;
+                }
+            }
+        }
+    }
+
     // ------------------------------------------------------------------------------------------------ forward
 
     @Override
@@ -155,23 +225,23 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         ArrayType keep = training ? ArrayType.ACTIVATIONS : ArrayType.FF_WORKING_MEM;
         INDArray x = ncwInput(workspaceMgr, keep);
         Fwd f = forward(x, mask(x), training, keep, null, workspaceMgr);
-        if (training) {
-            cached = f;
-            cachedFor = this.input;
-        } else {
-            cached = null;
-            cachedFor = null;
-        }
+        remember(training ? f : null);
+        segmentStart = null;
         return permuteIfNWC(f.out);
     }
 
+    private void remember(Fwd f) {
+        cached = f;
+        cachedFor = f == null ? null : this.input;
+    }
+
     /**
-     * The forward pass on x [B, d, L] (contiguous NCW). Intermediates go to {@code keep}; the output to
-     * ACTIVATIONS. With a state, SWR continues from it (streaming) and advances it.
+     * The forward pass on x [B, nIn, L] (contiguous NCW). Intermediates go to {@code keep}; the output to
+     * ACTIVATIONS. With a state, SWR continues from it (streaming, truncated BPTT) and advances it.
      */
     private Fwd forward(INDArray x, INDArray mask, boolean training, ArrayType keep, SwrState state,
                         LayerWorkspaceMgr mgr) {
-        final long bsz = x.size(0), len = x.size(2), d = d(), h = heads(), g = Swr.HEAD * kvHeads(), no = nOut();
+        final long bsz = x.size(0), len = x.size(2), c = inner(), h = heads(), g = Swr.HEAD * kvHeads(), no = nOut();
         DataType t = dataType;
         INDArray wa = getParamWithNoise(WA, training, mgr), ba = getParamWithNoise(BA, training, mgr);
         INDArray wb = getParamWithNoise(WB, training, mgr), bb = getParamWithNoise(BB, training, mgr);
@@ -181,10 +251,11 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         Fwd f = new Fwd();
         f.x = x;
         f.mask = mask;
+        f.shift = state == null ? leadingMasked(mask) : null;
         f.a = mgr.createUninitialized(keep, t, new long[]{bsz, h, len}, 'c');
         f.beta = mgr.createUninitialized(keep, t, new long[]{bsz, g, len}, 'c');
         f.c = mgr.createUninitialized(keep, t, new long[]{bsz, g, len}, 'c');
-        f.v = mgr.createUninitialized(keep, t, new long[]{bsz, d, len}, 'c');
+        f.v = mgr.createUninitialized(keep, t, new long[]{bsz, c, len}, 'c');
         for (long b = 0; b < bsz; b++) {
             INDArray xb = x.slice(b);
             Nd4j.gemm(wa, xb, f.a.slice(b), true, false, 1.0, 0.0);
@@ -198,7 +269,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         Nd4j.exec(new Sigmoid(f.a, f.a));
         Nd4j.exec(new Sigmoid(f.beta, f.beta));
 
-        f.u = mgr.createUninitialized(keep, t, new long[]{bsz, d, len}, 'c');
+        f.u = mgr.createUninitialized(keep, t, new long[]{bsz, c, len}, 'c');
         mulRepeat(f.v, f.beta, f.u);
         if (mask != null) {
             // A masked step carries the state through: decay 1, input 0.
@@ -209,25 +280,67 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         }
 
         int block = layerConf().getBlockSize(), k = layerConf().getWindow();
-        f.y = mgr.createUninitialized(keep, t, new long[]{bsz, d, len}, 'c');
+        f.y = mgr.createUninitialized(keep, t, new long[]{bsz, c, len}, 'c');
         if (state != null) {
+            if (training) {
+                f.stateIn = state.copy();
+            }
             Swr.forwardInto(f.a, f.u, f.y, block, k, state);
+        } else if (f.shift != null) {
+            // Left padding: each sequence's blocks are counted from its first valid step.
+            INDArray ys = Swr.forward(shiftLeft(f.a, f.shift, 1.0), shiftLeft(f.u, f.shift, 0.0), block, k);
+            shiftRightInto(ys, f.shift, f.y);
         } else {
             Swr.forwardInto(f.a, f.u, f.y, block, k);
         }
 
-        f.m = mgr.createUninitialized(keep, t, new long[]{bsz, d, len}, 'c');
+        f.m = mgr.createUninitialized(keep, t, new long[]{bsz, c, len}, 'c');
         mulRepeat(f.y, f.c, f.m);
         f.m.addi(f.v);
 
-        f.out = mgr.createUninitialized(ArrayType.ACTIVATIONS, t, new long[]{bsz, no, len}, 'c');
+        IActivation act = activation();
+        INDArray z = mgr.createUninitialized(act == null ? ArrayType.ACTIVATIONS : keep, t, new long[]{bsz, no, len}, 'c');
         for (long b = 0; b < bsz; b++) {
-            Nd4j.gemm(wo, f.m.slice(b), f.out.slice(b), true, false, 1.0, 0.0);
+            Nd4j.gemm(wo, f.m.slice(b), z.slice(b), true, false, 1.0, 0.0);
+        }
+        if (act == null) {
+            f.out = z;
+        } else {
+            f.z = z;
+            f.out = act.getActivation(mgr.dup(ArrayType.ACTIVATIONS, z, 'c'), training);
         }
         if (mask != null) {
             Nd4j.exec(new BroadcastMulOp(f.out, mask, f.out, 0, 2));
         }
         return f;
+    }
+
+    /** z [B, n, L] with sequence b moved {@code n0[b]} steps earlier, the freed tail filled with {@code fill}. */
+    private static INDArray shiftLeft(INDArray z, long[] n0, double fill) {
+        INDArray s = z.dup('c');
+        long len = z.size(2);
+        for (int b = 0; b < n0.length; b++) {
+            if (n0[b] > 0) {
+                INDArray row = s.slice(b);
+                row.get(all(), interval(0, len - n0[b])).assign(z.slice(b).get(all(), interval(n0[b], len)));
+                row.get(all(), interval(len - n0[b], len)).assign(fill);
+            }
+        }
+        return s;
+    }
+
+    /** out [B, n, L] = z with sequence b moved {@code n0[b]} steps later, zeros in front (undoes shiftLeft). */
+    private static void shiftRightInto(INDArray z, long[] n0, INDArray out) {
+        long len = z.size(2);
+        for (int b = 0; b < n0.length; b++) {
+            INDArray dst = out.slice(b), src = z.slice(b);
+            if (n0[b] > 0) {
+                dst.get(all(), interval(0, n0[b])).assign(0.0);
+                dst.get(all(), interval(n0[b], len)).assign(src.get(all(), interval(0, len - n0[b])));
+            } else {
+                dst.assign(src);
+            }
+        }
     }
 
     /**
@@ -291,19 +404,24 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         return org.nd4j.linalg.indexing.NDArrayIndex.point(i);
     }
 
+    private static org.nd4j.linalg.indexing.INDArrayIndex interval(long from, long to) {
+        return org.nd4j.linalg.indexing.NDArrayIndex.interval(from, to);
+    }
+
     // ------------------------------------------------------------------------------------------------ backward
 
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(true);
-        final long d = d(), h = heads(), g = Swr.HEAD * kvHeads();
+        final long c = inner(), h = heads(), g = Swr.HEAD * kvHeads();
         DataType t = dataType;
         Fwd f = usableCache();
-        cached = null;
-        cachedFor = null;
+        remember(null);
         if (f == null) {
+            // Recompute, from the segment's incoming state if this is a truncated-BPTT segment (on a copy).
             INDArray x = ncwInput(workspaceMgr, ArrayType.BP_WORKING_MEM);
-            f = forward(x, mask(x), true, ArrayType.BP_WORKING_MEM, null, workspaceMgr);
+            f = forward(x, mask(x), true, ArrayType.BP_WORKING_MEM, segmentStart == null ? null : segmentStart.copy(),
+                    workspaceMgr);
         }
         final long bsz = f.x.size(0), len = f.x.size(2);
         long[] outShape = {bsz, nOut(), len};
@@ -320,6 +438,14 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         if (f.mask != null) {
             Nd4j.exec(new BroadcastMulOp(eps, f.mask, eps, 0, 2));
         }
+        IActivation act = activation();
+        if (act != null) {
+            // backprop overwrites its input: give it a copy of the pre-activation.
+            eps = act.backprop(workspaceMgr.dup(ArrayType.BP_WORKING_MEM, f.z, 'c'), eps).getFirst();
+            if (eps.ordering() != 'c' || !Shape.hasDefaultStridesForShape(eps)) {
+                eps = workspaceMgr.dup(ArrayType.BP_WORKING_MEM, eps, 'c');
+            }
+        }
 
         INDArray wa = getParamWithNoise(WA, true, workspaceMgr), wb = getParamWithNoise(WB, true, workspaceMgr);
         INDArray wc = getParamWithNoise(WC, true, workspaceMgr), wv = getParamWithNoise(WV, true, workspaceMgr);
@@ -328,15 +454,15 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         INDArray gbb = gradientViews.get(BB), gWc = gradientViews.get(WC), gbc = gradientViews.get(BC);
         INDArray gWv = gradientViews.get(WV), gWo = gradientViews.get(WO);
 
-        // Readout: out_b = Wo^T m_b.
-        INDArray dm = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, d, len}, 'c');
+        // Readout: z_b = Wo^T m_b.
+        INDArray dm = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, c, len}, 'c');
         for (long b = 0; b < bsz; b++) {
             INDArray eb = eps.slice(b);
             Nd4j.gemm(f.m.slice(b), eb, gWo, false, true, 1.0, b == 0 ? 0.0 : 1.0);
             Nd4j.gemm(wo, eb, dm.slice(b), false, false, 1.0, 0.0);
         }
         // m = y * repeat(c) + v.
-        INDArray dy = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, d, len}, 'c');
+        INDArray dy = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, c, len}, 'c');
         mulRepeat(dm, f.c, dy);
         INDArray dc = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, g, len}, 'c');
         groupSumProduct(dm, f.y, dc, workspaceMgr);
@@ -344,8 +470,8 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
 
         // SWR.
         INDArray da = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, h, len}, 'c');
-        INDArray du = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, d, len}, 'c');
-        Swr.backwardInto(f.a, f.u, dy, da, du, layerConf().getBlockSize(), layerConf().getWindow());
+        INDArray du = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, c, len}, 'c');
+        swrBackward(f, dy, da, du);
         if (f.mask != null) {
             Nd4j.exec(new BroadcastMulOp(du, f.mask, du, 0, 2));
         }
@@ -367,7 +493,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         vec(gbb).assign(dzb.sum(0, 2));
         vec(gbc).assign(dzc.sum(0, 2));
 
-        INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, t, new long[]{bsz, d, len}, 'c');
+        INDArray dx = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, t, new long[]{bsz, nIn(), len}, 'c');
         for (long b = 0; b < bsz; b++) {
             INDArray xb = f.x.slice(b);
             double beta = b == 0 ? 0.0 : 1.0;
@@ -383,19 +509,67 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         }
 
         Gradient grad = new DefaultGradient(gradientsFlattened);
-        grad.gradientForVariable().put(WA, gWa);
-        grad.gradientForVariable().put(BA, gba);
-        grad.gradientForVariable().put(WB, gWb);
-        grad.gradientForVariable().put(BB, gbb);
-        grad.gradientForVariable().put(WC, gWc);
-        grad.gradientForVariable().put(BC, gbc);
-        grad.gradientForVariable().put(WV, gWv);
-        grad.gradientForVariable().put(WO, gWo);
+        for (String key : KEYS) {
+            grad.gradientForVariable().put(key, gradientViews.get(key));
+        }
 
         weightNoiseParams.clear();
         INDArray epsOut = permuteIfNWC(dx);
         epsOut = backpropDropOutIfPresent(epsOut);
         return new Pair<>(grad, epsOut);
+    }
+
+    /**
+     * SWR's backward for the forward pass {@code f}: da [B, H, L], du [B, C, L] for dy [B, C, L]. A segment of
+     * truncated BPTT that started from a stored state is differentiated with that state held fixed (the gradient
+     * stops at the segment boundary, as DL4J's LSTM does); a left-padded batch in the shifted time of its forward.
+     */
+    private void swrBackward(Fwd f, INDArray dy, INDArray da, INDArray du) {
+        int block = layerConf().getBlockSize(), k = layerConf().getWindow();
+        INDArray[] pre = f.stateIn != null && f.stateIn.position() > 0 ? statePrefix(f.stateIn, block, k) : null;
+        if (pre != null) {
+            // The state enters as a constant prefix that rebuilds it: same outputs, and the gradients of the
+            // segment's own a and u, including their products with the carried state.
+            long n = pre[0].size(2), len = f.a.size(2);
+            INDArray dyExt = Nd4j.concat(2, Nd4j.zeros(dy.dataType(), dy.size(0), dy.size(1), n), dy);
+            INDArray[] g = Swr.backward(Nd4j.concat(2, pre[0], f.a), Nd4j.concat(2, pre[1], f.u), dyExt, block, k);
+            da.assign(g[0].get(all(), all(), interval(n, n + len)));
+            du.assign(g[1].get(all(), all(), interval(n, n + len)));
+        } else if (f.shift != null) {
+            INDArray[] g = Swr.backward(shiftLeft(f.a, f.shift, 1.0), shiftLeft(f.u, f.shift, 0.0),
+                    shiftLeft(dy, f.shift, 0.0), block, k);
+            shiftRightInto(g[0], f.shift, da);
+            shiftRightInto(g[1], f.shift, du);
+        } else {
+            Swr.backwardInto(f.a, f.u, dy, da, du, block, k);
+        }
+    }
+
+    /**
+     * Constant inputs {a [B, H, n], u [B, C, n]} whose SWR ends in the given state (its h, P, v at its phase),
+     * for windows of 1 or 2 blocks: for k = 2 one block whose last input is the carrier (v, or h at a block
+     * boundary), then, within the current block, decays 1 and a last step with decay P and input h. Null when
+     * nothing carries over (k = 1 at a block boundary).
+     */
+    static INDArray[] statePrefix(SwrState state, int block, int k) {
+        Map<String, INDArray> s = state.toMap("");
+        INDArray hs = s.get(SwrState.H), ps = s.get(SwrState.P), vs = s.get(SwrState.V);
+        long phase = state.position() % block;
+        long bsz = hs.size(0), c = hs.size(1), h = ps.size(1);
+        long n = (k == 2 ? block : 0) + phase;
+        DataType t = hs.dataType();
+        if (n == 0) {
+            return null;   // k = 1 at a block boundary: nothing carries over
+        }
+        INDArray a = Nd4j.ones(t, bsz, h, n), u = Nd4j.zeros(t, bsz, c, n);
+        if (k == 2) {
+            u.get(all(), all(), point(block - 1)).assign(phase == 0 ? hs : vs);
+        }
+        if (phase > 0) {
+            a.get(all(), all(), point(n - 1)).assign(ps);
+            u.get(all(), all(), point(n - 1)).assign(hs);
+        }
+        return n == 0 ? null : new INDArray[]{a, u};
     }
 
     /** The training forward pass's intermediates, if they belong to the current input and are still valid. */
@@ -416,6 +590,9 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
     @Override
     public Pair<Gradient, INDArray> tbpttBackpropGradient(INDArray epsilon, int tbpttBackLength,
                                                           LayerWorkspaceMgr workspaceMgr) {
+        // The segment's forward (rnnActivateUsingStoredState) kept the state it started from; backprop holds
+        // that state fixed. tbpttBackLength < the segment length is not applied (DL4J's LSTM applies it only
+        // to the recurrent term); the SWR window is at most blockSize * window steps anyway.
         return backpropGradient(epsilon, workspaceMgr);
     }
 
@@ -423,44 +600,159 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
 
     @Override
     public INDArray rnnTimeStep(INDArray input, LayerWorkspaceMgr workspaceMgr) {
-        if (layerConf().getRnnDataFormat() == RNNFormat.NWC && input.rank() == 3 && input.size(2) == 1
-                && input.size(1) == d()) {
+        boolean nwc = layerConf().getRnnDataFormat() == RNNFormat.NWC;
+        boolean rank2 = input.rank() == 2 && input.size(1) == nIn();
+        if (nwc && input.rank() == 3 && input.size(2) == 1 && input.size(1) == nIn()) {
             // MultiLayerNetwork.rnnTimeStep reshapes a single step [B, nIn] to [B, nIn, 1] whatever the format.
             input = input.permute(0, 2, 1);
+        } else if (rank2) {
+            input = nwc ? input.reshape(input.size(0), 1, nIn()) : input.reshape(input.size(0), nIn(), 1);
         }
+        INDArray out = timeStep(input, workspaceMgr);
+        return rank2 ? out.reshape(out.size(0), nOut()) : out;   // a rank-2 step gives [B, nOut], as DL4J's LSTM
+    }
+
+    private INDArray timeStep(INDArray input, LayerWorkspaceMgr workspaceMgr) {
         setInput(input, workspaceMgr);
         streamState = stepState(streamState, "rnnTimeStep");
+        streamStarted = started(streamStarted, streamState);
+        INDArray fast = StepBuffers.usable(this, maskArray) ? stepOnce(workspaceMgr) : null;
+        if (fast != null) {
+            return fast;
+        }
         INDArray x = ncwInput(workspaceMgr, ArrayType.FF_WORKING_MEM);
-        Fwd f = forward(x, mask(x), false, ArrayType.FF_WORKING_MEM, streamState, workspaceMgr);
+        INDArray mk = mask(x);
+        if (mk != null) {
+            checkNotLeftPadded(mk, streamStarted, "rnnTimeStep");
+        }
+        Fwd f = forward(x, mk, false, ArrayType.FF_WORKING_MEM, streamState, workspaceMgr);
         return permuteIfNWC(f.out);
     }
 
     @Override
     public INDArray rnnActivateUsingStoredState(INDArray input, boolean training, boolean storeLastForTBPTT,
                                                 LayerWorkspaceMgr workspaceMgr) {
-        if (training) {
-            throw new UnsupportedOperationException(where() + "truncated BPTT (BackpropType.TruncatedBPTT) is not "
-                    + "supported: the SWR window spans at most blockSize * window steps and training memory is O(L); "
-                    + "train on whole (or independently cut) sequences with BackpropType.Standard");
-        }
         setInput(input, workspaceMgr);
-        SwrState s = stepState(tbpttState, "rnnActivateUsingStoredState");
-        if (!storeLastForTBPTT) {
-            s = s.copy();
+        if (training) {
+            applyDropOutIfNecessary(true, workspaceMgr);
         }
-        INDArray x = ncwInput(workspaceMgr, ArrayType.FF_WORKING_MEM);
-        Fwd f = forward(x, mask(x), false, ArrayType.FF_WORKING_MEM, s, workspaceMgr);
-        if (storeLastForTBPTT) {
-            tbpttState = s;
+        tbpttState = stepState(tbpttState, "rnnActivateUsingStoredState");
+        tbpttStarted = started(tbpttStarted, tbpttState);
+        SwrState s = storeLastForTBPTT ? tbpttState : tbpttState.copy();
+        boolean[] st = storeLastForTBPTT ? tbpttStarted : tbpttStarted.clone();
+        ArrayType keep = training ? ArrayType.ACTIVATIONS : ArrayType.FF_WORKING_MEM;
+        INDArray x = ncwInput(workspaceMgr, keep);
+        INDArray mk = mask(x);
+        if (mk != null) {
+            checkNotLeftPadded(mk, st, "truncated BPTT (rnnActivateUsingStoredState)");
         }
+        Fwd f = forward(x, mk, training, keep, s, workspaceMgr);
+        remember(training ? f : null);
+        segmentStart = training ? f.stateIn : null;
         return permuteIfNWC(f.out);
+    }
+
+    /**
+     * One step of rnnTimeStep without a mask, on buffers kept between calls: only the output is allocated (in
+     * the activations workspace). Returns null when the fast path does not apply (then the general one runs).
+     */
+    private INDArray stepOnce(LayerWorkspaceMgr mgr) {
+        long bsz = input.size(0);
+        if (step == null || step.batch != bsz || step.type != dataType) {
+            step = new StepBuffers(bsz, nIn(), heads(), kvHeads(), dataType);
+        }
+        StepBuffers sb = step;
+        boolean nwc = layerConf().getRnnDataFormat() == RNNFormat.NWC;
+        INDArray x = input.rank() == 3 ? input.reshape(bsz, nIn()) : input;
+        if (x.size(0) != bsz || x.size(1) != nIn()) {
+            return null;
+        }
+        sb.x.assign(x);
+        Nd4j.gemm(sb.x, getParam(WA), sb.a, false, false, 1.0, 0.0);
+        Nd4j.gemm(sb.x, getParam(WB), sb.beta, false, false, 1.0, 0.0);
+        Nd4j.gemm(sb.x, getParam(WC), sb.c, false, false, 1.0, 0.0);
+        Nd4j.gemm(sb.x, getParam(WV), sb.v, false, false, 1.0, 0.0);
+        sb.a.addiRowVector(getParam(BA));
+        sb.beta.addiRowVector(getParam(BB));
+        sb.c.addiRowVector(getParam(BC));
+        Nd4j.exec(new Sigmoid(sb.a, sb.a));
+        Nd4j.exec(new Sigmoid(sb.beta, sb.beta));
+        sb.mulRepeat(sb.v, sb.beta, sb.u);
+        Swr.forwardInto(sb.a3, sb.u3, sb.y3, layerConf().getBlockSize(), layerConf().getWindow(), streamState);
+        sb.mulRepeat(sb.y, sb.c, sb.m);
+        sb.m.addi(sb.v);
+        INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, dataType,
+                nwc ? new long[]{bsz, 1, nOut()} : new long[]{bsz, nOut(), 1}, 'c');
+        INDArray out2 = out.reshape(bsz, nOut());
+        Nd4j.gemm(sb.m, getParam(WO), out2, false, false, 1.0, 0.0);
+        IActivation act = activation();
+        if (act != null) {
+            act.getActivation(out2, false);
+        }
+        Arrays.fill(streamStarted, true);
+        return out;
+    }
+
+    /** Buffers of {@link #stepOnce}: one step's projections, [B, n] and their rank-3 views for SWR. */
+    private static final class StepBuffers {
+        final long batch;
+        final DataType type;
+        final INDArray x, a, beta, c, v, u, y, m, a3, u3, y3;
+        final long kv, rep;
+
+        StepBuffers(long batch, long nIn, long heads, long kvHeads, DataType type) {
+            this.batch = batch;
+            this.type = type;
+            long cw = Swr.HEAD * heads, g = Swr.HEAD * kvHeads;
+            kv = kvHeads;
+            rep = heads / kvHeads;
+            try (var ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                x = Nd4j.create(type, batch, nIn);
+                a = Nd4j.create(type, batch, heads);
+                beta = Nd4j.create(type, batch, g);
+                c = Nd4j.create(type, batch, g);
+                v = Nd4j.create(type, batch, cw);
+                u = Nd4j.create(type, batch, cw);
+                y = Nd4j.create(type, batch, cw);
+                m = Nd4j.create(type, batch, cw);
+                a3 = a.reshape(batch, heads, 1);
+                u3 = u.reshape(batch, cw, 1);
+                y3 = y.reshape(batch, cw, 1);
+            }
+        }
+
+        /** Whether the fast step applies: no mask and no weight noise (inference uses the parameters as they are). */
+        static boolean usable(PhalanxLayerImpl layer, INDArray mask) {
+            INDArray in = layer.input;
+            boolean oneStep = in.rank() == 3 && in.size(layer.layerConf().getRnnDataFormat() == RNNFormat.NWC ? 1 : 2) == 1;
+            return oneStep && mask == null && layer.layerConf().getWeightNoise() == null;
+        }
+
+        /** out [B, C] = full [B, C] * repeat(group [B, G]) over the heads of each kv group. */
+        void mulRepeat(INDArray full, INDArray group, INDArray out) {
+            if (rep == 1) {
+                Nd4j.exec(new MulOp(full, group, out));
+                return;
+            }
+            INDArray f3 = full.reshape(batch * kv, rep, Swr.HEAD), o3 = out.reshape(batch * kv, rep, Swr.HEAD);
+            INDArray g2 = group.reshape(batch * kv, Swr.HEAD);
+            Nd4j.exec(new BroadcastMulOp(f3, g2, o3, 0, 2));
+        }
+    }
+
+    /** The started-flags of a state's sequences: fresh (none started) for a state at position 0. */
+    private static boolean[] started(boolean[] flags, SwrState s) {
+        if (flags == null || flags.length != s.batch()) {
+            flags = new boolean[(int) s.batch()];
+            Arrays.fill(flags, s.position() > 0);   // a restored state is mid-sequence
+        } else if (s.position() == 0) {
+            Arrays.fill(flags, false);
+        }
+        return flags;
     }
 
     /** The state to continue from: a fresh one if none, checked against the input's batch and type. */
     private SwrState stepState(SwrState s, String what) {
-        if (this.input == null || this.input.rank() < 1) {
-            return s;
-        }
         long bsz = this.input.size(0);
         if (s == null) {
             return SwrState.create(dataType, bsz, heads());
@@ -483,6 +775,9 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         super.rnnClearPreviousState();
         streamState = null;
         tbpttState = null;
+        streamStarted = null;
+        tbpttStarted = null;
+        segmentStart = null;
     }
 
     /** Key prefix of the SWR state in {@link #rnnGetPreviousState()}: swr_h, swr_P, swr_v, swr_position. */
@@ -491,9 +786,14 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
     /** The streaming state as copies: {@code swr_h [B, C], swr_P [B, H], swr_v [B, C], swr_position}. */
     @Override
     public Map<String, INDArray> rnnGetPreviousState() {
-        Map<String, INDArray> m = new HashMap<>(stateMap);
-        if (streamState != null) {
-            m.putAll(streamState.toMap(STATE_PREFIX));
+        return withState(stateMap, streamState);
+    }
+
+    /** A copy of DL4J's state map with the SWR state's arrays added (copies). */
+    private static Map<String, INDArray> withState(Map<String, INDArray> base, SwrState s) {
+        Map<String, INDArray> m = new HashMap<>(base);
+        if (s != null) {
+            m.putAll(s.toMap(STATE_PREFIX));
         }
         return m;
     }
@@ -502,16 +802,31 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
     @Override
     public void rnnSetPreviousState(Map<String, INDArray> stateMap) {
         super.rnnSetPreviousState(stateMap);
-        if (SwrState.isIn(stateMap, STATE_PREFIX)) {
-            SwrState s = SwrState.fromMap(stateMap, STATE_PREFIX, heads());
-            if (s.dataType() != dataType) {
-                throw new IllegalArgumentException(where() + "rnnSetPreviousState: state of type " + s.dataType()
-                        + "; the layer runs in " + dataType);
-            }
-            streamState = s;
-        } else {
-            streamState = null;
+        streamState = SwrState.isIn(stateMap, STATE_PREFIX) ? restore(stateMap, "rnnSetPreviousState") : null;
+        streamStarted = null;
+    }
+
+    /** The truncated-BPTT state (copies, same keys as {@link #rnnGetPreviousState()}); empty before the first segment. */
+    @Override
+    public Map<String, INDArray> rnnGetTBPTTState() {
+        return withState(tBpttStateMap, tbpttState);
+    }
+
+    /** Sets the state the next truncated-BPTT segment starts from (an empty map: a fresh sequence). */
+    @Override
+    public void rnnSetTBPTTState(Map<String, INDArray> state) {
+        super.rnnSetTBPTTState(state);
+        tbpttState = SwrState.isIn(state, STATE_PREFIX) ? restore(state, "rnnSetTBPTTState") : null;
+        tbpttStarted = null;
+    }
+
+    private SwrState restore(Map<String, INDArray> state, String what) {
+        SwrState s = SwrState.fromMap(state, STATE_PREFIX, heads());
+        if (s.dataType() != dataType) {
+            throw new IllegalArgumentException(where() + what + ": state of type " + s.dataType()
+                    + "; the layer runs in " + dataType);
         }
+        return s;
     }
 
     @Override

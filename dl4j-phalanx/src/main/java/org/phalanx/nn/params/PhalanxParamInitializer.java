@@ -19,13 +19,13 @@ import org.phalanx.swr.Swr;
 /**
  * Parameters of the {@link PhalanxLayer} (docs/SWR.md section 2), laid out in the flattened parameter vector
  * in key order {@code Wa, ba, Wb, bb, Wc, bc, Wv, Wo}. Weights are {@code [nIn, n]} 'f'-order views (as in
- * DL4J's dense and recurrent layers), biases {@code [n]}. With {@code d = nIn}, {@code H = d / 16},
- * {@code G = 16 kvHeads}: {@code Wa [d, H], ba [H], Wb [d, G], bb [G], Wc [d, G], bc [G], Wv [d, d],
- * Wo [d, nOut]}.
+ * DL4J's dense and recurrent layers), biases {@code [n]}. With {@code H} heads ({@link PhalanxLayer#numHeads()}),
+ * inner width {@code C = 16 H} and {@code G = 16 kvHeads}: {@code Wa [nIn, H], ba [H], Wb [nIn, G], bb [G],
+ * Wc [nIn, G], bc [G], Wv [nIn, C], Wo [C, nOut]} ({@link #shapes(PhalanxLayer)}, the one definition).
  *
  * <p>Initialisation:
  * <ul>
- *   <li>{@code Wb, Wc, Wv, Wo}: the layer's weight init (fan-in {@code d}, fan-out the width).</li>
+ *   <li>{@code Wb, Wc, Wv, Wo}: the layer's weight init (fan-in the rows, fan-out the columns).</li>
  *   <li>{@code Wa}: the weight init scaled by {@value #DECAY_WEIGHT_SCALE}, so that at the start each head's
  *       decay is set mostly by its bias rather than by the input.</li>
  *   <li>{@code ba}: head {@code i} of {@code H} gets decay {@code a_i = exp(-1 / tau_i)} with time constants
@@ -54,10 +54,23 @@ public class PhalanxParamInitializer implements ParamInitializer {
         return INSTANCE;
     }
 
-    /** Shapes of the 8 parameters, in key order, for {@code nIn = d}. */
+    /**
+     * Shapes of the 8 parameters, in key order: {@code Wa [nIn, H], ba [H], Wb [nIn, G], bb [G], Wc [nIn, G],
+     * bc [G], Wv [nIn, C], Wo [C, nOut]} with {@code C = 16 H}, {@code G = 16 kvHeads}.
+     */
+    public static long[][] shapes(long nIn, long heads, long kvHeads, long nOut) {
+        long c = PhalanxLayer.HEAD * heads, g = PhalanxLayer.HEAD * kvHeads;
+        return new long[][]{{nIn, heads}, {heads}, {nIn, g}, {g}, {nIn, g}, {g}, {nIn, c}, {c, nOut}};
+    }
+
+    /** The shapes of {@link #shapes(long, long, long, long)} for a configuration. */
+    public static long[][] shapes(PhalanxLayer conf) {
+        return shapes(conf.getNIn(), conf.numHeads(), conf.numKvHeads(), conf.getNOut());
+    }
+
+    /** Shapes with the heads {@code nIn / 16} of 0.1.0 (inner width = nIn); prefer {@link #shapes(PhalanxLayer)}. */
     public static long[][] shapes(long d, long nOut, long kvHeads) {
-        long h = d / PhalanxLayer.HEAD, g = PhalanxLayer.HEAD * kvHeads;
-        return new long[][]{{d, h}, {h}, {d, g}, {g}, {d, g}, {g}, {d, d}, {d, nOut}};
+        return shapes(d, d / PhalanxLayer.HEAD, kvHeads, nOut);
     }
 
     /** The initial decay bias of each of {@code heads} heads (see the class comment). */
@@ -100,10 +113,6 @@ public class PhalanxParamInitializer implements ParamInitializer {
                     + (layer == null ? "null" : layer.getClass().getName()));
         }
         return (PhalanxLayer) layer;
-    }
-
-    private static long[][] shapes(PhalanxLayer c) {
-        return shapes(c.getNIn(), c.getNOut(), c.numKvHeads());
     }
 
     @Override
@@ -156,10 +165,9 @@ public class PhalanxParamInitializer implements ParamInitializer {
         Map<String, INDArray> m = subsets(c, paramsView);
         if (initializeParams) {
             IWeightInit wi = c.getWeightInitFn() != null ? c.getWeightInitFn() : new WeightInitXavier();
-            long d = c.getNIn();
             for (String k : WEIGHT_KEYS) {
                 INDArray w = m.get(k);
-                wi.init(d, w.size(1), w.shape(), 'f', w);
+                wi.init(w.size(0), w.size(1), w.shape(), 'f', w);   // fan-in: nIn rows, or C for Wo
             }
             m.get(WA).muli(DECAY_WEIGHT_SCALE);
             double[] ba = decayBias(c.numHeads());

@@ -9,6 +9,7 @@ import org.deeplearning4j.nn.conf.layers.BaseRecurrentLayer;
 import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
 import org.deeplearning4j.nn.conf.memory.MemoryReport;
 import org.deeplearning4j.optimize.api.TrainingListener;
+import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.phalanx.nn.layers.PhalanxLayerImpl;
@@ -19,26 +20,29 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * The Phalanx layer (docs/SWR.md section 2): a drop-in for a (windowed) attention layer built on the
+ * The Phalanx layer (docs/SWR.md section 2): a drop-in for a recurrent or (windowed) attention layer built on the
  * Sliding Window Recurrence. Input {@code [B, nIn, L]} (NCW) or {@code [B, L, nIn]} (NWC), output the same
- * layout with {@code nOut} channels. Per step, with {@code x_t} a row and {@code H = nIn / 16} heads:
+ * layout with {@code nOut} channels. Per step, with {@code x_t} a row, {@code H} heads and inner width
+ * {@code C = 16 H}:
  *
  * <pre>
  *   a_t    = sigmoid(x_t Wa + ba)           Wa: [nIn, H]        one decay per head
  *   beta_t = sigmoid(x_t Wb + bb)           Wb: [nIn, 16 Hkv]   input gate
  *   c_t    = x_t Wc + bc                    Wc: [nIn, 16 Hkv]   readout gate (no activation)
- *   v_t    = x_t Wv                         Wv: [nIn, nIn]
+ *   v_t    = x_t Wv                         Wv: [nIn, C]
  *   u_t    = repeat(beta_t) * v_t           head h uses kv head h / (H / Hkv)
  *   h      = SWR_{blockSize, window}(a, u)
- *   out_t  = (h_t * repeat(c_t) + v_t) Wo   Wo: [nIn, nOut]
+ *   out_t  = act((h_t * repeat(c_t) + v_t) Wo)   Wo: [C, nOut]
  * </pre>
  *
- * Parameters (in this order): {@code Wa, ba, Wb, bb, Wc, bc, Wv, Wo}; weights {@code [nIn, n]} ('f' order views
- * of the flattened parameters, as in DL4J's own layers), biases {@code [n]}.
+ * Parameters (in this order): {@code Wa, ba, Wb, bb, Wc, bc, Wv, Wo}; weights ('f' order views of the flattened
+ * parameters, as in DL4J's own layers), biases {@code [n]}; shapes from {@link PhalanxParamInitializer#shapes(PhalanxLayer)}.
  *
- * <p>Builder: {@code nIn} (a positive multiple of 16; may come from {@code InputType.recurrent}), {@code nOut}
- * (default {@code nIn}), {@code kvHeads} (default {@code nIn / 16}; must divide it), {@code blockSize} (16),
- * {@code window} (2 blocks; 1 or 2), {@code weightInit}, {@code dataFormat} (NCW or NWC).
+ * <p>Builder: {@code nIn} (any; may come from {@code InputType.recurrent}), {@code nOut} (default {@code nIn}),
+ * {@code heads} (default {@code ceil(nOut / 16)}), {@code kvHeads} (default {@code heads}; must divide it),
+ * {@code blockSize} (16), {@code window} (2 blocks; 1 or 2), {@code activation} (identity, whatever the network's
+ * default), {@code weightInit}, {@code dataFormat} (NCW or NWC). Configurations written by 0.1.0 (no
+ * {@code configVersion} in their JSON) keep their meaning: {@code nIn / 16} heads and no activation.
  *
  * <p>Initialisation (see {@link PhalanxParamInitializer}): weights from the configured weight init, except
  * {@code Wa} which is scaled by 0.1 so that each head starts near the decay its bias sets; {@code ba} gives
@@ -47,11 +51,11 @@ import java.util.Objects;
  * average, keeping the output scale of the order of the input's); {@code bc = 1} (the recurrent path starts open).
  *
  * <p>Masks: DL4J feature masks {@code [B, L]}. A masked step passes the recurrent state through unchanged
- * (its decay is 1 and its input 0) and its output is 0; with right-padded masks, valid steps equal the
- * sequence run alone, and masked steps contribute nothing to any gradient.
+ * (its decay is 1 and its input 0) and its output is 0; valid steps equal the sequence run alone, for right and
+ * (on whole sequences) left padding, and masked steps contribute nothing to any gradient.
  *
- * <p>Streaming: {@code rnnTimeStep} keeps an O(channels) SWR state; truncated BPTT is not supported (SWR's
- * memory is O(L) and its window is at most {@code blockSize * window} steps: train on whole sequences).
+ * <p>Streaming and truncated BPTT: {@code rnnTimeStep} keeps an O(channels) SWR state; a TBPTT segment starts from
+ * the state the previous one ended in and is differentiated with that state held fixed.
  */
 public class PhalanxLayer extends BaseRecurrentLayer {
 
@@ -60,6 +64,16 @@ public class PhalanxLayer extends BaseRecurrentLayer {
     public static final int DEFAULT_BLOCK_SIZE = org.phalanx.swr.Swr.DEFAULT_BLOCK;
     public static final int DEFAULT_WINDOW = org.phalanx.swr.Swr.DEFAULT_WINDOW;
 
+    /**
+     * Version of the configuration's semantics. 0 (absent from JSON): written by 0.1.0, where the heads were
+     * {@code nIn / 16} and the activation was ignored; such configurations keep their outputs. 2: {@link #heads}
+     * and the activation as documented above.
+     */
+    public static final int CONFIG_VERSION = 2;
+
+    private int configVersion;
+    /** Number of heads; 0 means the default {@code ceil(nOut / 16)}. */
+    private int heads;
     /** Number of key/value heads sharing the input and readout gates; 0 means one per head. */
     private int kvHeads;
     private int blockSize = DEFAULT_BLOCK_SIZE;
@@ -67,60 +81,118 @@ public class PhalanxLayer extends BaseRecurrentLayer {
 
     protected PhalanxLayer(Builder builder) {
         super(builder);
+        this.configVersion = CONFIG_VERSION;
+        this.heads = builder.heads;
         this.kvHeads = builder.kvHeads;
         this.blockSize = builder.blockSize;
         this.window = builder.window;
-        if (this.nOut <= 0 && this.nIn > 0) {
+        validate(-1, false);   // before nOut defaults to nIn: a negative nOut must not be replaced silently
+        if (this.nOut == 0 && this.nIn > 0) {
             this.nOut = this.nIn;
         }
-        validate(getLayerName(), -1, nIn, nOut, kvHeads, blockSize, window, getRnnDataFormat(), false);
+        validate(-1, false);
         initializeConstraints(builder);
     }
 
-    /** For JSON deserialization. */
+    /** For JSON deserialization (a configuration without {@code configVersion} is one written by 0.1.0). */
     private PhalanxLayer() {
     }
 
+    private static String where(String layerName, int layerIndex) {
+        return "PhalanxLayer" + (layerName != null ? " \"" + layerName + "\"" : "")
+                + (layerIndex >= 0 ? " (layer index " + layerIndex + ")" : "") + ": ";
+    }
+
     /**
-     * Checks a configuration; {@code requireNIn} also demands that nIn be set (at instantiation).
+     * Checks this configuration; {@code requireSizes} also demands that nIn and nOut be known (at instantiation).
      * Every message names the layer and the offending setting.
      */
-    public static void validate(String layerName, int layerIndex, long nIn, long nOut, int kvHeads, int blockSize,
-                                int window, RNNFormat format, boolean requireNIn) {
-        String where = "PhalanxLayer" + (layerName != null ? " \"" + layerName + "\"" : "")
-                + (layerIndex >= 0 ? " (layer index " + layerIndex + ")" : "") + ": ";
-        if (nIn < 0 || (nIn == 0 && requireNIn) || nIn % HEAD != 0) {
-            throw new IllegalArgumentException(where + "nIn must be a positive multiple of " + HEAD
-                    + " (heads of 16 channels); got nIn = " + nIn
-                    + (nIn == 0 ? " (not set: call nIn(...) or give the network an InputType.recurrent)" : ""));
+    public void validate(int layerIndex, boolean requireSizes) {
+        String where = where(getLayerName(), layerIndex);
+        if (nIn < 0 || (nIn == 0 && requireSizes)) {
+            throw new IllegalArgumentException(where + "nIn must be positive; got nIn = " + nIn
+                    + (nIn == 0 ? " (not set: call nIn(...) or give the network an InputType.recurrent(nIn))" : ""));
         }
-        if (nOut < 0 || (nOut == 0 && requireNIn)) {
+        if (nOut < 0 || (nOut == 0 && requireSizes)) {
             throw new IllegalArgumentException(where + "nOut must be positive (default: nIn); got nOut = " + nOut);
+        }
+        if (isLegacy() && nIn > 0 && nIn % HEAD != 0) {
+            throw new IllegalArgumentException(where + "a configuration written by 0.1.0 (no configVersion) has "
+                    + "nIn / 16 heads and needs nIn a multiple of 16; got nIn = " + nIn);
+        }
+        if (heads < 0) {
+            throw new IllegalArgumentException(where + "heads must be >= 1 (or 0 for the default ceil(nOut / 16)); got "
+                    + heads);
         }
         if (kvHeads < 0) {
             throw new IllegalArgumentException(where + "kvHeads must be >= 1 (or 0 for one per head); got " + kvHeads);
         }
-        if (nIn > 0 && kvHeads > 0) {
-            long heads = nIn / HEAD;
-            if (kvHeads > heads || heads % kvHeads != 0) {
-                throw new IllegalArgumentException(where + "kvHeads must divide the number of heads H = nIn / 16 = "
-                        + heads + " (nIn = " + nIn + "); got kvHeads = " + kvHeads);
+        if (kvHeads > 0 && (heads > 0 || nOut > 0 || (isLegacy() && nIn > 0))) {
+            long h = numHeads();
+            if (kvHeads > h || h % kvHeads != 0) {
+                throw new IllegalArgumentException(where + "kvHeads must divide the number of heads H = " + h
+                        + (heads > 0 ? "" : isLegacy() ? " (nIn / 16)" : " (the default ceil(nOut / 16), nOut = " + nOut + ")")
+                        + "; got kvHeads = " + kvHeads);
             }
         }
         if (blockSize < 1) {
             throw new IllegalArgumentException(where + "blockSize must be >= 1; got " + blockSize);
         }
-        if (window != 1 && window != 2) {
-            throw new IllegalArgumentException(where + "window (in blocks) must be 1 or 2; got " + window);
-        }
+        checkWindow(where, window);
+        RNNFormat format = getRnnDataFormat();
         if (format != null && format != RNNFormat.NCW && format != RNNFormat.NWC) {
             throw new IllegalArgumentException(where + "dataFormat must be NCW or NWC; got " + format);
         }
     }
 
-    /** Number of heads {@code H = nIn / 16}. */
+    /**
+     * The one place that says which SWR windows the layer accepts (the streaming state supports these; widen it
+     * here when {@code SwrState} does).
+     */
+    static void checkWindow(String where, int window) {
+        if (window != 1 && window != 2) {
+            throw new IllegalArgumentException(where + "window (in blocks) must be 1 or 2; got " + window);
+        }
+    }
+
+    /**
+     * Checks a configuration given by its settings, with the heads {@code nIn / 16} of 0.1.0 (kept for callers
+     * written against 0.1.0; prefer {@link #validate(int, boolean)}).
+     */
+    public static void validate(String layerName, int layerIndex, long nIn, long nOut, int kvHeads, int blockSize,
+                                int window, RNNFormat format, boolean requireNIn) {
+        PhalanxLayer c = new PhalanxLayer();
+        c.setLayerName(layerName);
+        c.nIn = nIn;
+        c.nOut = nOut;
+        c.kvHeads = kvHeads;
+        c.blockSize = blockSize;
+        c.window = window;
+        c.setRnnDataFormat(format);
+        c.validate(layerIndex, requireNIn);
+    }
+
+    /** Whether this configuration was written by 0.1.0 (heads {@code nIn / 16}, activation ignored). */
+    public boolean isLegacy() {
+        return configVersion < CONFIG_VERSION;
+    }
+
+    /** Whether the activation is applied to the output (not for configurations written by 0.1.0). */
+    public boolean appliesActivation() {
+        return !isLegacy();
+    }
+
+    /** Number of heads {@code H}: the setting, by default {@code ceil(nOut / 16)} ({@code nIn / 16} in 0.1.0). */
     public long numHeads() {
-        return nIn / HEAD;
+        if (heads > 0) {
+            return heads;
+        }
+        return isLegacy() ? nIn / HEAD : (nOut + HEAD - 1) / HEAD;
+    }
+
+    /** The SWR's width {@code C = 16 H}: the rows of {@code Wo}, the columns of {@code Wv}. */
+    public long innerWidth() {
+        return HEAD * numHeads();
     }
 
     /** Number of key/value heads actually used ({@code kvHeads}, or {@code H} when unset). */
@@ -131,17 +203,17 @@ public class PhalanxLayer extends BaseRecurrentLayer {
     @Override
     public void setNIn(InputType inputType, boolean override) {
         super.setNIn(inputType, override);
-        if (nOut <= 0) {
+        if (nOut == 0) {
             nOut = nIn;
         }
-        validate(getLayerName(), -1, nIn, nOut, kvHeads, blockSize, window, getRnnDataFormat(), true);
+        validate(-1, true);
     }
 
     @Override
     public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> trainingListeners,
                              int layerIndex, INDArray layerParamsView, boolean initializeParams,
                              DataType networkDataType) {
-        validate(getLayerName(), layerIndex, nIn, nOut, kvHeads, blockSize, window, getRnnDataFormat(), true);
+        validate(layerIndex, true);
         PhalanxLayerImpl ret = new PhalanxLayerImpl(conf, networkDataType);
         ret.setListeners(trainingListeners);
         ret.setIndex(layerIndex);
@@ -189,6 +261,22 @@ public class PhalanxLayer extends BaseRecurrentLayer {
         this.blockSize = blockSize;
     }
 
+    public int getHeads() {
+        return heads;
+    }
+
+    public void setHeads(int heads) {
+        this.heads = heads;
+    }
+
+    public int getConfigVersion() {
+        return configVersion;
+    }
+
+    public void setConfigVersion(int configVersion) {
+        this.configVersion = configVersion;
+    }
+
     public int getWindow() {
         return window;
     }
@@ -202,32 +290,44 @@ public class PhalanxLayer extends BaseRecurrentLayer {
         if (this == o) return true;
         if (!(o instanceof PhalanxLayer)) return false;
         PhalanxLayer p = (PhalanxLayer) o;
-        return super.equals(o) && kvHeads == p.kvHeads && blockSize == p.blockSize && window == p.window;
+        return super.equals(o) && configVersion == p.configVersion && heads == p.heads && kvHeads == p.kvHeads && blockSize == p.blockSize && window == p.window;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(super.hashCode(), kvHeads, blockSize, window);
+        return Objects.hash(super.hashCode(), configVersion, heads, kvHeads, blockSize, window);
     }
 
     @Override
     public String toString() {
-        return "PhalanxLayer(nIn=" + nIn + ", nOut=" + nOut + ", kvHeads=" + kvHeads + ", blockSize=" + blockSize
+        return "PhalanxLayer(nIn=" + nIn + ", nOut=" + nOut + ", heads=" + numHeads() + ", kvHeads=" + kvHeads + ", blockSize=" + blockSize
                 + ", window=" + window + ", dataFormat=" + getRnnDataFormat() + ", " + super.toString() + ")";
     }
 
     /** Builder in DL4J style: {@code new PhalanxLayer.Builder().nIn(256).kvHeads(4).build()}. */
     public static class Builder extends BaseRecurrentLayer.Builder<Builder> {
+        private int heads = 0;
         private int kvHeads = 0;
         private int blockSize = DEFAULT_BLOCK_SIZE;
         private int window = DEFAULT_WINDOW;
 
+        /** Activation identity unless set here: the network's global default (sigmoid) does not apply. */
         public Builder() {
+            this.activationFn = Activation.IDENTITY.getActivationFunction();
         }
 
         /** Same as {@code new Builder().nIn(nIn)}. */
         public Builder(long nIn) {
             nIn(nIn);
+        }
+
+        /**
+         * Number of SWR heads of 16 channels: the inner width is {@code 16 heads}, independent of nIn and nOut.
+         * Default {@code ceil(nOut / 16)} (so nIn = nOut = 256 has 16 heads).
+         */
+        public Builder heads(int heads) {
+            this.heads = heads;
+            return this;
         }
 
         /**
