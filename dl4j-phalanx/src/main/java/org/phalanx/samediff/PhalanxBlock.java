@@ -4,6 +4,9 @@ import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.RNNFormat;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -77,8 +80,7 @@ public final class PhalanxBlock {
             throw new IllegalArgumentException("PhalanxBlock.apply: sd, x, conf and params must not be null");
         }
         String p = prefix == null ? "" : prefix;
-        PhalanxLayer.validate(conf.getLayerName(), -1, conf.getNIn(), conf.getNOut(), conf.getKvHeads(),
-                conf.getBlockSize(), conf.getWindow(), conf.getRnnDataFormat(), true);
+        conf.validate(-1, true);
         long nIn = conf.getNIn(), nOut = conf.getNOut(), h = conf.numHeads(), kv = conf.numKvHeads();
         long inner = PhalanxLayer.HEAD * h, rep = h / kv;
         boolean nwc = conf.getRnnDataFormat() == RNNFormat.NWC;
@@ -141,10 +143,35 @@ public final class PhalanxBlock {
         SDVariable y = sd.reshape(sd.permute(y3, 0, 2, 1), -1, inner);                // [N, C]
         SDVariable m = repeatMul(sd, y, c, kv, rep, inner).add(v);
         SDVariable out = sd.reshape(sd.mmul(m, w.get("Wo")), shape(sd, bDim, nOut));    // [B, L, nOut]
+        Activation act = activation(conf);
+        if (act != null) {
+            out = act.asSameDiff(sd, out);                                               // as the layer: before the mask
+        }
         if (m3 != null) {
             out = out.mul(sd.permute(m3, 0, 2, 1));                                      // padded outputs 0
         }
         return new Output(sd.identity(p + "out", nwc ? out : sd.permute(out, 0, 2, 1)), next);
+    }
+
+    /** The layer's output activation as an {@link Activation}, or null where the layer applies none. */
+    private static Activation activation(PhalanxLayer conf) {
+        IActivation fn = conf.getActivationFn();
+        if (!conf.appliesActivation() || fn == null || fn instanceof ActivationIdentity) {
+            return null;
+        }
+        for (Activation a : Activation.values()) {
+            IActivation candidate;
+            try {
+                candidate = a.getActivationFunction();
+            } catch (RuntimeException notAvailable) {
+                continue;
+            }
+            if (candidate.getClass() == fn.getClass() && candidate.equals(fn)) {
+                return a;
+            }
+        }
+        throw new IllegalArgumentException("PhalanxBlock.apply: activation " + fn + " has no SameDiff form here; use "
+                + "one of DL4J's Activation values with default parameters (e.g. TANH) or apply it in the graph");
     }
 
     /** The parameters' shapes, in key order, as {@link PhalanxParamInitializer} lays them out for {@code conf}. */

@@ -35,6 +35,27 @@ class PhalanxBlockTest {
         Nd4j.setDefaultDataTypes(DataType.DOUBLE, DataType.DOUBLE);
     }
 
+    /** Odd nIn and nOut with the default inner width, and an output activation: the block still equals the layer. */
+    @ParameterizedTest(name = "nIn={0} nOut={1} {2}")
+    @CsvSource({"77, 200, TANH", "3, 1, SIGMOID", "1, 3, IDENTITY"})
+    void blockEqualsLayerForAnyWidthAndActivation(int nIn, int nOut, org.nd4j.linalg.activations.Activation act) {
+        org.deeplearning4j.nn.conf.MultiLayerConfiguration mc = new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder()
+                .seed(5).dataType(DataType.DOUBLE).updater(new org.nd4j.linalg.learning.config.NoOp()).list()
+                .layer(new PhalanxLayer.Builder().nIn(nIn).nOut(nOut).activation(act).build())
+                .setInputType(org.deeplearning4j.nn.conf.inputs.InputType.recurrent(nIn)).build();
+        MultiLayerNetwork net = new MultiLayerNetwork(mc);
+        net.init();
+        PhalanxLayer conf = (PhalanxLayer) net.getLayer(0).conf().getLayer();
+        INDArray x = PhalanxTestUtil.randn(DataType.DOUBLE, 41, 2, nIn, 19);
+        SameDiff sd = SameDiff.create();
+        SDVariable in = sd.placeHolder("x", DataType.DOUBLE, -1, nIn, -1);
+        SDVariable out = PhalanxBlock.apply(sd, "mix/", in, conf, net.getLayer(0).paramTable());
+        INDArray got = sd.outputSingle(Map.of("x", x), out.name()), want = net.output(x);
+        assertArrayEquals(want.shape(), got.shape());
+        assertTrue(got.sub(want).amaxNumber().doubleValue() < 1e-12, "block vs layer");
+        assertTrue(want.amaxNumber().doubleValue() > 1e-3, "a non-trivial output");
+    }
+
     @ParameterizedTest(name = "{0} d={1} nOut={2} kv={3} block={4} k={5}")
     @CsvSource({"NCW, 32, 32, 0, 16, 2", "NWC, 48, 24, 1, 5, 2", "NCW, 64, 16, 2, 7, 1"})
     void blockEqualsLayerInOutputsAndGradients(RNNFormat f, int d, int nOut, int kv, int block, int k) {
