@@ -72,7 +72,8 @@ public final class PhalanxBlock {
      * The block with an optional {@code [B, L]} mask (null: none) and an optional incoming SWR state (null: a
      * fresh sequence, and no state out). With a state, the output equals the corresponding steps of one pass over
      * the whole sequence at every block phase, and {@link Output#state()} continues it (feed it back for the next
-     * piece, or chain it in the same graph: gradients flow through it). Windows 1 and 2.
+     * piece, or chain it in the same graph: gradients flow through it). With a state: windows 1, 2 and
+     * {@link org.phalanx.swr.Swr#UNBOUNDED} (a finite window {@code k >= 3} is refused, see {@link PhalanxOps}).
      */
     public static Output apply(SameDiff sd, String prefix, SDVariable x, PhalanxLayer conf,
                                Map<String, INDArray> params, SDVariable mask, SwrGraphState state) {

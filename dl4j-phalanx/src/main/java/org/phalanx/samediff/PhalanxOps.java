@@ -65,7 +65,8 @@ public final class PhalanxOps {
      * pass over the whole sequence, at every block phase; the returned state (named {@code name + "/h"},
      * {@code "/P"}, {@code "/v"}, {@code "/position"}) continues it. Differentiable with respect to {@code a},
      * {@code u} and the incoming {@code h, P, v}, also through the returned state (so pieces can be chained in
-     * one graph). With position 0 the incoming arrays are ignored. Windows {@code k} 1 and 2.
+     * one graph). With position 0 the incoming arrays are ignored. Windows {@code k} 1, 2 and {@link Swr#UNBOUNDED}
+     * (a finite {@code k >= 3} is refused: its state needs a ring of blocks that {@link SwrGraphState} does not hold).
      */
     public static SwrStep swr(SameDiff sd, String name, SDVariable a, SDVariable u, SwrGraphState state,
                               int blockSize, int k) {
@@ -73,10 +74,7 @@ public final class PhalanxOps {
             throw new IllegalArgumentException("PhalanxOps.swr: sd, a, u and state must not be null");
         }
         if (blockSize < 1) throw new IllegalArgumentException("PhalanxOps.swr: blockSize must be >= 1; got " + blockSize);
-        if (k != 1 && k != 2) {
-            throw new IllegalArgumentException("PhalanxOps.swr: with a carried state k must be 1 or 2 (the state holds one "
-                    + "block's carrier); got " + k);
-        }
+        SwrStateOp.checkWindow("PhalanxOps.swr: ", k);
         SDVariable[] out = new SwrStateOp(sd, a, u, state.h(), state.p(), state.v(), state.position(), blockSize, k)
                 .outputVariables();
         if (name != null) {

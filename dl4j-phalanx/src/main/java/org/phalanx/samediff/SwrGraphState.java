@@ -13,7 +13,8 @@ import java.util.Map;
 /**
  * The streaming state of SWR as SameDiff variables (docs/SWR.md, "Streaming (decode) state"):
  * {@code h [B, C]} the local state since the current block's start, {@code p [B, H]} the prefix product of the
- * decays since then, {@code v [B, C]} the previous block's terminal local state, {@code position} a LONG scalar
+ * decays since then, {@code v [B, C]} the carry into the current block (for {@code k = 2} the previous block's terminal local state, for
+ * {@link Swr#UNBOUNDED} the recurrence's value at the previous block's end; unused for {@code k = 1}), {@code position} a LONG scalar
  * (steps seen, which fixes the block phase). The same fields as {@link org.phalanx.swr.SwrState}.
  *
  * <p>Typical use: {@link #placeholders} as the incoming state of {@link PhalanxOps#swr(SameDiff, String,

@@ -19,13 +19,16 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.point;
  * gradients {@code dy, dh, dP, dv} of its outputs; outputs {@code da, du, dh0, dP0, dv0}, exact.
  *
  * <p>How: a state {@code (h, P, v)} at block phase {@code f = position mod l} is what a prefix of known steps
- * leaves behind. Block 0 of the prefix is zeros but for {@code u = v} at its last step (its terminal local state
- * is {@code v}); block 1 starts with {@code a = P, u = h} and continues with {@code a = 1, u = 0} up to phase
- * {@code f} (a whole block when {@code f = 0}). SWR over {@code prefix + piece} from position 0 gives the piece's
+ * leaves behind. Its current block (the one {@code h, P} run over) starts with {@code a = P, u = h} and continues
+ * with {@code a = 1, u = 0} up to phase {@code f} (a whole block when {@code f = 0}). Unless that block is the
+ * sequence's block 0 (which has no carry, so {@code v} is not read), one block of zeros goes before it, but for
+ * {@code u = v} at its last step: its terminal local state ({@code k = 2}) and the recurrence's value there
+ * ({@link Swr#UNBOUNDED}) are both {@code v}. SWR over {@code prefix + piece} from position 0 gives the piece's
  * {@code y} on its last {@code L} steps, so one native backward over it gives {@code da, du} of the piece and,
  * at the prefix steps that hold them, the gradients of {@code v, h, P}. The final state is read from the same
- * sequence: {@code h} is the block-local ({@code k = 1}) SWR at the last step, {@code v} ({@code k = 2}) the same
- * at the step before the last block start, {@code P} the product of the decays since that start; their
+ * sequence: {@code h} is the block-local ({@code k = 1}) SWR at the last step, {@code P} the product of the
+ * decays since the last block start, {@code v} at the step before that start the block-local SWR ({@code k = 2})
+ * or the recurrence itself ({@code UNBOUNDED}, whose gradient joins the main backward's {@code dy}); the others'
  * gradients come from {@code k = 1} backwards over the last one or two blocks only. No division by {@code a}.
  * With {@code position = 0} the state is ignored and the piece is differentiated as is.
  */
@@ -103,25 +106,38 @@ public class SwrStateBp extends SwrOpBase {
                          INDArray da, INDArray du, INDArray dh0, INDArray dp0, INDArray dv0, int l, int k) {
         DataType t = a.dataType();
         long b = a.size(0), heads = a.size(1), c = u.size(1), len = a.size(2);
+        boolean carries = k != 1; // k = 2 or UNBOUNDED: v is a carry, and an output
         long phase = position % l;
-        long pre = position == 0 ? 0 : l + (phase > 0 ? phase : l);
+        // The state's current block (the one h and P run over) and where it starts in the prefixed sequence:
+        // block 0 of the sequence has no carry (v is not read), so no carrier block goes before it.
+        long current = position == 0 ? 0 : (position - 1) / l;
+        long start = position == 0 || current == 0 ? 0 : l;
+        long pre = position == 0 ? 0 : start + (phase > 0 ? phase : l);
         long n = pre + len;
+        // Last block start of the prefixed sequence: the final h and P run from there; the final v is what
+        // the block before it left (k = 2: its terminal local state; UNBOUNDED: the recurrence's value).
+        long last = ((n - 1) / l) * l;
+        boolean vFromPrefix = carries && pre > 0 && last == start; // no block started in the piece
         INDArray sa = a, su = u, sdy = dy;
         if (pre > 0) {
             INDArray pa = Nd4j.ones(t, b, heads, pre), pu = Nd4j.zeros(t, b, c, pre);
-            pa.get(all(), all(), point(l)).assign(p0);
-            pu.get(all(), all(), point(l)).assign(h0);
-            if (k == 2) pu.get(all(), all(), point(l - 1)).assign(v0);
+            pa.get(all(), all(), point(start)).assign(p0);
+            pu.get(all(), all(), point(start)).assign(h0);
+            if (carries && start > 0) pu.get(all(), all(), point(start - 1)).assign(v0);
             sa = Nd4j.concat(2, pa, a);
             su = Nd4j.concat(2, pu, u);
             sdy = Nd4j.concat(2, Nd4j.zeros(t, b, c, pre), dy);
         }
+        if (k == Swr.UNBOUNDED && last > 0) {
+            if (sdy == dy) sdy = dy.dup('c');
+            sdy.get(all(), all(), point(last - 1)).addi(dvT);
+        }
         INDArray[] g = Swr.backward(sa, su, sdy, l, k);
         INDArray ga = g[0], gu = g[1];
 
-        // Final h and v: block-local SWR over the last one or two blocks, read at the last step and (k = 2)
-        // at the step before the last block start (none when that start is step 0 of a fresh sequence: v = 0).
-        long last = ((n - 1) / l) * l, from = Math.max(0, last - l);
+        // Final h and, for k = 2, v: block-local SWR over the last one or two blocks, read at the last step and
+        // at the step before the last block start (none when that start is step 0: v = 0, or v passed through).
+        long from = k == 2 ? Math.max(0, last - l) : last;
         INDArray tdy = Nd4j.zeros(t, b, c, n - from);
         tdy.get(all(), all(), point(n - 1 - from)).assign(dhT);
         if (k == 2 && last > 0) tdy.get(all(), all(), point(last - 1 - from)).assign(dvT);
@@ -149,9 +165,10 @@ public class SwrStateBp extends SwrOpBase {
         } else {
             da.assign(ga.get(all(), all(), interval(pre, n)));
             du.assign(gu.get(all(), all(), interval(pre, n)));
-            dh0.assign(gu.get(all(), all(), point(l)));
-            dp0.assign(ga.get(all(), all(), point(l)));
-            if (k == 2) dv0.assign(gu.get(all(), all(), point(l - 1)));
+            dh0.assign(gu.get(all(), all(), point(start)));
+            dp0.assign(ga.get(all(), all(), point(start)));
+            if (carries && start > 0) dv0.assign(gu.get(all(), all(), point(start - 1)));
+            else if (vFromPrefix) dv0.assign(dvT); // in block 0 the state's v is passed through unread
             else dv0.assign(0);
         }
     }

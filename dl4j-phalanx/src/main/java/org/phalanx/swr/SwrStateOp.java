@@ -5,6 +5,7 @@ import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.LongShapeDescriptor;
+import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.Arrays;
 import java.util.HashMap;
@@ -20,7 +21,10 @@ import java.util.Map;
  * and {@code position} (an integer scalar: the steps seen before this piece, which fixes the block phase).
  * Outputs {@code y [B, C, L]}, the state after the piece {@code h, P, v}, and {@code position + L} (LONG).
  * With {@code position = 0} the incoming arrays are ignored (a fresh sequence), as in {@link SwrState}.
- * Windows {@code k = 1} ({@code v} unused: its output is 0) and {@code k = 2}. Integer arguments
+ * Windows {@code k = 1} ({@code v} unused: its output is 0), {@code k = 2} ({@code v}: the previous block's
+ * terminal local state) and {@link Swr#UNBOUNDED} ({@code v}: the recurrence's value at the end of the previous
+ * block); in the sequence's block 0 {@code v} is not read (there is no carry) and passes through. A finite
+ * {@code k >= 3} is refused: its state adds a ring of blocks (see {@link SwrState}) not carried here. Integer arguments
  * {@code [blockSize, k]}. Its gradient, {@link SwrStateBp}, is exact with respect to {@code a, u, h, P, v}.
  */
 public class SwrStateOp extends SwrOpBase {
@@ -73,12 +77,14 @@ public class SwrStateOp extends SwrOpBase {
         in.put(SwrState.P, inputs.get(3));
         in.put(SwrState.V, inputs.get(4));
         in.put(SwrState.POSITION, inputs.get(5));
+        in.put(SwrState.BLOCK, Nd4j.scalar(blockSize));
+        in.put(SwrState.WINDOW, Nd4j.scalar(k));
         SwrState state = SwrState.fromMap(in, "", a.size(1));
         Swr.forwardInto(a, u, outputs.get(0), blockSize, k, state);
         Map<String, INDArray> out = state.toMap("");
         outputs.get(1).assign(out.get(SwrState.H));
         outputs.get(2).assign(out.get(SwrState.P));
-        if (k == 2) {
+        if (k != 1) {
             outputs.get(3).assign(out.get(SwrState.V));
         } else {
             outputs.get(3).assign(0);
@@ -112,14 +118,12 @@ public class SwrStateOp extends SwrOpBase {
      */
     static long checkState(String op, INDArray a, INDArray h, INDArray p, INDArray v, INDArray position, int k) {
         String where = op + ": ";
-        if (k != 1 && k != 2) {
-            throw new IllegalArgumentException(where + "the streaming state holds one block's carrier: k must be 1 or 2; got k = " + k);
-        }
+        checkWindow(where, k);
         long b = a.size(0), heads = a.size(1), c = Swr.HEAD * heads;
         DataType t = a.dataType();
         checkStateArray(where, "h", h, t, b, c, heads, "local state since the current block's start");
         checkStateArray(where, "P", p, t, b, heads, heads, "prefix product of the decays since the current block's start");
-        checkStateArray(where, "v", v, t, b, c, heads, "previous block's terminal local state");
+        checkStateArray(where, "v", v, t, b, c, heads, "carry into the current block");
         if (position == null || position.length() != 1 || position.rank() > 1) {
             throw new IllegalArgumentException(where + "position must be a scalar (the steps seen so far); got "
                     + (position == null ? "null" : "shape " + Arrays.toString(position.shape())));
@@ -129,6 +133,15 @@ public class SwrStateOp extends SwrOpBase {
             throw new IllegalArgumentException(where + "position must be a non-negative integer (the steps seen so far); got " + pd);
         }
         return position.dataType().isIntType() ? position.getLong(0) : (long) pd;
+    }
+
+    /** The windows a state of (h, P, v, position) streams: 1, 2 and {@link Swr#UNBOUNDED}. */
+    public static void checkWindow(String where, int k) {
+        if (k != 1 && k != 2 && k != Swr.UNBOUNDED) {
+            throw new IllegalArgumentException(where + "a carried state (h, P, v, position) streams k = 1, 2 or "
+                    + "Swr.UNBOUNDED; got k = " + k + (k >= 3 ? " (a finite window k >= 3 also needs the ring of the last "
+                    + "k - 2 blocks, which the SameDiff state does not carry: use SwrState for it, or Swr.UNBOUNDED)" : ""));
+        }
     }
 
     private static void checkStateArray(String where, String name, INDArray x, DataType t, long b, long n, long heads,

@@ -30,6 +30,8 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class PhalanxOpsStateTest {
 
+    static final String UNBOUNDED = "2147483647"; // Swr.UNBOUNDED, as an annotation constant
+
     final Random r = new Random(System.nanoTime());
 
     @BeforeAll
@@ -85,10 +87,10 @@ class PhalanxOpsStateTest {
     }
 
     @ParameterizedTest(name = "block {0}, k {1}")
-    @CsvSource({"16, 2", "16, 1", "5, 2", "5, 1", "1, 2"})
+    @CsvSource({"16, 2", "16, 1", "5, 2", "5, 1", "1, 2", "16, " + UNBOUNDED, "5, " + UNBOUNDED, "1, " + UNBOUNDED})
     void forwardAndFinalStateMatchTheStreamingReference(int block, int k) {
         int B = 2, H = 2;
-        for (long position : new long[]{0, 1, block - 1, block, block + 3, 3L * block - 1, 1000003}) {
+        for (long position : new long[]{0, 1, block - 1, block, block + 1, block + 3, 2L * block, 3L * block - 1, 1000003}) {
             for (int L : new int[]{1, 15, 16, 17, 40}) {
                 SameDiff sd = graph(B, H, L, position, block, k);
                 Map<String, INDArray> out = sd.output(Map.of(), "y", "y/h", "y/P", "y/v", "y/position");
@@ -106,11 +108,11 @@ class PhalanxOpsStateTest {
         }
     }
 
-    @ParameterizedTest(name = "k {0}")
-    @CsvSource({"1", "2"})
-    void gradientsMatchFiniteDifferencesAtEveryPhase(int k) {
-        int B = 2, H = 1, block = 16;
-        for (long position : new long[]{0, 5, 16, 31}) {
+    @ParameterizedTest(name = "k {0}, block {1}")
+    @CsvSource({"1, 16", "2, 16", UNBOUNDED + ", 16", "2, 5", UNBOUNDED + ", 5"})
+    void gradientsMatchFiniteDifferencesAtEveryPhase(int k, int block) {
+        int B = 2, H = 1;
+        for (long position : new long[]{0, 5, 16, 31, 32, 47}) {
             for (int L : new int[]{1, 15, 16, 17, 40}) {
                 SameDiff sd = graph(B, H, L, position, block, k);
                 String[] names = {"a", "u", "h", "P", "v"};
@@ -165,7 +167,7 @@ class PhalanxOpsStateTest {
 
     /** Prefill, then pieces of awkward sizes, chained in one graph: equal to one pass, forward and gradients. */
     @ParameterizedTest(name = "k {0}, block {1}")
-    @CsvSource({"2, 16", "1, 16", "2, 5"})
+    @CsvSource({"2, 16", "1, 16", "2, 5", UNBOUNDED + ", 16", UNBOUNDED + ", 5", UNBOUNDED + ", 1"})
     void chainedPiecesInOneGraphEqualOnePass(int k, int block) {
         int B = 2, H = 2, C = 32;
         int[] pieces = {17, 1, 15, 16, 1, 3};
@@ -208,24 +210,25 @@ class PhalanxOpsStateTest {
     }
 
     /** Decoding step by step with the state fed back through placeholders equals one pass; FLOAT, survives save/load. */
-    @Test
-    void decodeWithPlaceholdersSurvivesSaveAndLoad(@TempDir File dir) throws Exception {
+    @ParameterizedTest(name = "k {0}")
+    @CsvSource({"2", UNBOUNDED})
+    void decodeWithPlaceholdersSurvivesSaveAndLoad(int k, @TempDir File dir) throws Exception {
         int B = 3, H = 2, C = 32, L = 37;
         SameDiff sd = SameDiff.create();
         SDVariable a = sd.placeHolder("a", DataType.FLOAT, -1, H, -1), u = sd.placeHolder("u", DataType.FLOAT, -1, C, -1);
         SwrGraphState in = SwrGraphState.placeholders(sd, "s/", DataType.FLOAT, H);
-        PhalanxOps.SwrStep step = PhalanxOps.swr(sd, "y", a, u, in, 16, 2);
+        PhalanxOps.SwrStep step = PhalanxOps.swr(sd, "y", a, u, in, 16, k);
         File f = new File(dir, "swr-state.sd");
         sd.save(f, true);
         SameDiff loaded = SameDiff.load(f, true);
 
         INDArray av = Nd4j.rand(DataType.FLOAT, B, H, L), uv = Nd4j.randn(DataType.FLOAT, B, C, L);
-        INDArray want = Swr.forward(av, uv);
+        INDArray want = Swr.forward(av, uv, 16, k);
         for (SameDiff g : new SameDiff[]{sd, loaded}) {
             Map<String, INDArray> feed = new HashMap<>(in.zeros(B));
             INDArray got = Nd4j.create(DataType.FLOAT, B, C, L);
             int t = 0;
-            for (int len : new int[]{16, 1, 1, 15, 1, 3}) {
+            for (int len : new int[]{16, 1, 1, 15, 1, 3}) { // 37 steps: three blocks, the last one partial
                 feed.put("a", av.get(all3(t, t + len)).dup());
                 feed.put("u", uv.get(all3(t, t + len)).dup());
                 String[] outs = {"y", "y/h", "y/P", "y/v", "y/position"};
@@ -243,9 +246,10 @@ class PhalanxOpsStateTest {
                 org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.interval(from, to)};
     }
 
-    @Test
-    void gradientsSurviveSaveAndLoad(@TempDir File dir) throws Exception {
-        SameDiff sd = graph(2, 1, 21, 23, 16, 2);
+    @ParameterizedTest(name = "k {0}")
+    @CsvSource({"2", UNBOUNDED})
+    void gradientsSurviveSaveAndLoad(int k, @TempDir File dir) throws Exception {
+        SameDiff sd = graph(2, 1, 21, 23, 16, k);
         File f = new File(dir, "swr-state-grad.sd");
         sd.save(f, true);
         SameDiff loaded = SameDiff.load(f, true);
@@ -257,23 +261,26 @@ class PhalanxOpsStateTest {
         }
     }
 
-    @Test
-    void theStateOfSwrStateFeedsTheOp() {
+    @ParameterizedTest(name = "k {0}")
+    @CsvSource({"2", UNBOUNDED})
+    void theStateOfSwrStateFeedsTheOp(int k) {
         // The op takes what SwrState.toMap writes (h, P, v, position), and gives what SwrState would continue with.
-        int B = 2, H = 1, C = 16;
-        INDArray a = Nd4j.rand(DataType.DOUBLE, B, H, 21), u = Nd4j.randn(DataType.DOUBLE, B, C, 21);
-        SwrState s = SwrState.create(DataType.DOUBLE, B, H);
-        Swr.forward(a.get(all3(0, 13)).dup(), u.get(all3(0, 13)).dup(), 16, 2, s);
-        Map<String, INDArray> m = s.toMap("");
-        INDArray[] out = Nd4j.exec(new SwrStateOp(a.get(all3(13, 21)).dup(), u.get(all3(13, 21)).dup(), m.get("h"),
-                m.get("P"), m.get("v"), m.get("position"), 16, 2));
-        INDArray y = Swr.forward(a.get(all3(13, 21)).dup(), u.get(all3(13, 21)).dup(), 16, 2, s);
-        assertEquals(y, out[0]);
-        Map<String, INDArray> after = s.toMap("");
-        assertEquals(after.get("h"), out[1]);
-        assertEquals(after.get("P"), out[2]);
-        assertEquals(after.get("v"), out[3]);
-        assertEquals(21L, out[4].getLong(0));
+        int B = 2, H = 1, C = 16, L = 53;
+        INDArray a = Nd4j.rand(DataType.DOUBLE, B, H, L), u = Nd4j.randn(DataType.DOUBLE, B, C, L);
+        for (int split : new int[]{1, 13, 16, 17, 32, 40}) {
+            SwrState s = SwrState.create(DataType.DOUBLE, B, H);
+            Swr.forward(a.get(all3(0, split)).dup(), u.get(all3(0, split)).dup(), 16, k, s);
+            Map<String, INDArray> m = s.toMap("");
+            INDArray[] out = Nd4j.exec(new SwrStateOp(a.get(all3(split, L)).dup(), u.get(all3(split, L)).dup(), m.get("h"),
+                    m.get("P"), m.get("v"), m.get("position"), 16, k));
+            INDArray y = Swr.forward(a.get(all3(split, L)).dup(), u.get(all3(split, L)).dup(), 16, k, s);
+            assertEquals(y, out[0], "split " + split);
+            Map<String, INDArray> after = s.toMap("");
+            assertEquals(after.get("h"), out[1], "split " + split);
+            assertEquals(after.get("P"), out[2], "split " + split);
+            assertEquals(after.get("v"), out[3], "split " + split);
+            assertEquals(L, out[4].getLong(0));
+        }
     }
 
     @Test
@@ -283,15 +290,15 @@ class PhalanxOpsStateTest {
         INDArray pos = Nd4j.scalar(3L);
         assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, Nd4j.zeros(DataType.DOUBLE, 2, 15), p, v, pos, 16, 2)), "h (the local state");
         assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, Nd4j.ones(DataType.DOUBLE, 3, 1), v, pos, 16, 2)), "P (the prefix product");
-        assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v.castTo(DataType.FLOAT), pos, 16, 2)), "v (the previous block");
+        assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v.castTo(DataType.FLOAT), pos, 16, 2)), "v (the carry into the current block");
         assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, Nd4j.scalar(-1L), 16, 2)), "position must be a non-negative integer");
         assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, Nd4j.scalar(2.5), 16, 2)), "position must be a non-negative integer");
         assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, Nd4j.zeros(DataType.LONG, 2), 16, 2)), "position must be a scalar");
-        assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, pos, 16, 3)), "k must be 1 or 2");
+        assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, pos, 16, 3)), "k = 1, 2 or Swr.UNBOUNDED; got k = 3 (a finite window k >= 3 also needs the ring");
         assertMessage(() -> Nd4j.exec(new SwrStateOp(a, Nd4j.randn(DataType.DOUBLE, 2, 17, 5), h, p, v, pos, 16, 2)), "u must have shape");
         SameDiff sd = SameDiff.create();
         SwrGraphState in = SwrGraphState.placeholders(sd, "", DataType.DOUBLE, 1);
-        assertMessage(() -> PhalanxOps.swr(sd, "y", sd.var(a), sd.var(u), in, 16, 3), "k must be 1 or 2");
+        assertMessage(() -> PhalanxOps.swr(sd, "y", sd.var(a), sd.var(u), in, 16, 3), "k = 1, 2 or Swr.UNBOUNDED; got k = 3 (a finite window k >= 3 also needs the ring");
         // Inputs are not modified.
         assertEquals(Nd4j.zeros(DataType.DOUBLE, 2, 16), h);
         assertEquals(3L, pos.getLong(0));
