@@ -11,11 +11,10 @@ import java.util.regex.Pattern;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * SharedTrainingMaster (DL4J's gradient sharing over Aeron) in local[2], in a fresh JVM
- * ({@link SharedTrainingProbe}) that ends itself on the known hang and is killed after a deadline otherwise.
- * It runs locally: the first {@code fit} trains (the test MSE falls by more than half); a second {@code fit}
- * on the same SparkDl4jMultiLayer never returns, as with ParallelWrapper's SHARED_GRADIENTS mode (whose
- * wrapper the executors use). If that ever changes, this test fails: update docs/DISTRIBUTED.md.
+ * SharedTrainingMaster (DL4J's gradient sharing over Aeron UDP) in local[2], in a fresh JVM
+ * ({@link SharedTrainingProbe}, which gives up on a second fit that hangs) killed after a deadline
+ * otherwise: Aeron's threads and any hang stay out of the test JVM. Two epochs; the test MSE must fall by
+ * more than half in the first and fall again in the second.
  */
 class SharedTrainingMasterTest {
 
@@ -28,7 +27,7 @@ class SharedTrainingMasterTest {
     }
 
     @Test
-    void firstFitTrainsSecondFitHangs() throws Exception {
+    void trainsTwoEpochsInLocalMode() throws Exception {
         int port;
         try (DatagramSocket s = new DatagramSocket(0)) {
             port = s.getLocalPort();
@@ -45,9 +44,11 @@ class SharedTrainingMasterTest {
         System.out.println(log.lines().filter(l -> l.startsWith("EPOCH") || l.startsWith("DONE")
                 || l.contains("Exception")).reduce("", (a, b) -> a + b + "\n"));
         assertTrue(run.finished(), "did not finish in " + DEADLINE_S + " s:\n" + log);
-        double before = mse(log, 0), after = mse(log, 1);
-        assertTrue(after < 0.5 * before, "first fit: test MSE " + before + " -> " + after);
-        assertTrue(log.contains("HUNG in fit 2"), () -> "expected the known hang of the second fit:\n" + log);
-        assertEquals(3, run.exit(), log);
+        assertFalse(log.contains("HUNG in fit 2"), () -> "the second fit hung:\n" + log);
+        assertEquals(0, run.exit(), log);
+        assertTrue(log.contains("DONE"), log);
+        double initial = mse(log, 0), first = mse(log, 1), second = mse(log, 2);
+        assertTrue(first < 0.5 * initial, "first epoch: test MSE " + initial + " -> " + first);
+        assertTrue(second < first, "second epoch: test MSE " + first + " -> " + second);
     }
 }

@@ -31,7 +31,7 @@ public final class SharedTrainingProbe {
                 .set("spark.ui.enabled", "false");
         JavaSparkContext sc = new JavaSparkContext(conf);
         try {
-            List<DataSet> train = TwoTimeScalesTask.batches(24, 4, 33, 300, DataType.FLOAT);
+            List<DataSet> train = TwoTimeScalesTask.batches(16, 4, 33, 300, DataType.FLOAT);
             List<DataSet> test = TwoTimeScalesTask.batches(4, 4, 33, 902, DataType.FLOAT);
             VoidConfiguration voidConf = VoidConfiguration.builder()
                     .unicastPort(port)
@@ -49,7 +49,7 @@ public final class SharedTrainingProbe {
             long firstFitNs = 0;
             for (int epoch = 1; epoch <= 2; epoch++) {
                 Thread watchdog = null;
-                if (epoch == 2) { // the known hang: give up after 5x the first fit's time, at least a minute
+                if (epoch == 2) { // a hang (as ParallelWrapper's shared mode has): give up after 5x the first fit, >= 1 min
                     long limitMs = Math.max(60_000, 5 * firstFitNs / 1_000_000);
                     watchdog = new Thread(() -> {
                         try {
