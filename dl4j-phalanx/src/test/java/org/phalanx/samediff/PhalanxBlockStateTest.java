@@ -38,8 +38,10 @@ class PhalanxBlockStateTest {
         Nd4j.setDefaultDataTypes(DataType.DOUBLE, DataType.DOUBLE);
     }
 
+    /** nIn / 16 heads (inner width nIn), independent of nOut. */
     static PhalanxLayer conf(int nIn, int nOut, int kv, int block, int k, RNNFormat f) {
-        return new PhalanxLayer.Builder().nIn(nIn).nOut(nOut).kvHeads(kv).blockSize(block).window(k).dataFormat(f).build();
+        return new PhalanxLayer.Builder().nIn(nIn).nOut(nOut).heads(nIn / 16).kvHeads(kv).blockSize(block).window(k)
+                .dataFormat(f).build();
     }
 
     /** Parameters of the initializer's shapes, N(0, 0.25^2): gates spread over (0, 1). */
