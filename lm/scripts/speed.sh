@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Training and decode speeds of T, S, P, R side by side (docs/RESULTS.md), on a QUIET machine: one JVM,
+# the same thread setting for every model; a few minutes in all. Run from the repository root.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+THREADS=${THREADS:-2}
+export OMP_NUM_THREADS=$THREADS
+mvn -q -o -pl lm -am -DskipTests -Dphalanx.cuda.skip=true compile dependency:build-classpath \
+    -Dmdep.outputFile=target/lm.classpath >/dev/null
+CP="lm/target/classes:$(cat lm/target/lm.classpath)"
+run() { java -Xmx4g -Dorg.bytedeco.javacpp.maxbytes=8G -cp "$CP" org.phalanx.lm.LmMain speed --threads "$THREADS" "$@" \
+          2>&1 | grep -v "Added differentiated\|INFO\|WARN\|^Picked"; }
+echo "# seq 2048, batch 2; decode at context 2048"
+run --seq-len 2048 --batch 2 --steps 3 --context 2048 --decode-tokens 64
+echo "# seq 512, batch 8; decode at context 512"
+run --seq-len 512 --batch 8 --steps 3 --context 512 --decode-tokens 64

@@ -1,0 +1,84 @@
+package org.phalanx.lm;
+
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * PNG plots of training and validation loss (bits per byte) against tokens and against wall time, from
+ * one or more {@code log.csv} files (one series pair per run; XChart).
+ */
+public final class LossPlots {
+
+    private LossPlots() {
+    }
+
+    /** Plots one run's log into {@code dir}/loss-vs-tokens.png and loss-vs-time.png. */
+    public static void write(Path csv, Path dir) throws IOException {
+        write(Map.of("", csv), dir, "");
+    }
+
+    /** Plots several runs (label -> log.csv) into {@code dir}/{prefix}loss-vs-tokens.png and {prefix}loss-vs-time.png. */
+    public static void write(Map<String, Path> runs, Path dir, String prefix) throws IOException {
+        XYChart byTokens = chart("tokens"), byTime = chart("wall time (s)");
+        for (Map.Entry<String, Path> run : new LinkedHashMap<>(runs).entrySet()) {
+            List<double[]> rows = read(run.getValue());
+            String label = run.getKey().isEmpty() ? "" : run.getKey() + " ";
+            add(byTokens, label, rows, 1);
+            add(byTime, label, rows, 2);
+        }
+        BitmapEncoder.saveBitmap(byTokens, dir.resolve(prefix + "loss-vs-tokens.png").toString(), BitmapEncoder.BitmapFormat.PNG);
+        BitmapEncoder.saveBitmap(byTime, dir.resolve(prefix + "loss-vs-time.png").toString(), BitmapEncoder.BitmapFormat.PNG);
+    }
+
+    private static XYChart chart(String xTitle) {
+        XYChart c = new XYChartBuilder().width(800).height(500).xAxisTitle(xTitle).yAxisTitle("loss (bits per byte)").build();
+        c.getStyler().setMarkerSize(4);
+        return c;
+    }
+
+    private static void add(XYChart c, String label, List<double[]> rows, int xColumn) {
+        List<Double> tx = new ArrayList<>(), ty = new ArrayList<>(), vx = new ArrayList<>(), vy = new ArrayList<>();
+        for (double[] r : rows) {
+            tx.add(r[xColumn]);
+            ty.add(r[3]);
+            if (!Double.isNaN(r[4])) {
+                vx.add(r[xColumn]);
+                vy.add(r[4]);
+            }
+        }
+        if (!tx.isEmpty()) {
+            c.addSeries(label + "train", tx, ty).setMarker(SeriesMarkers.NONE);
+        }
+        if (!vx.isEmpty()) {
+            c.addSeries(label + "validation", vx, vy);
+        }
+    }
+
+    /** Rows of step, tokens, seconds, train_bpb, val_bpb (NaN where empty). */
+    static List<double[]> read(Path csv) throws IOException {
+        List<double[]> out = new ArrayList<>();
+        for (String line : Files.readAllLines(csv, StandardCharsets.UTF_8)) {
+            if (line.isBlank() || line.startsWith("step")) {
+                continue;
+            }
+            String[] f = line.split(",", -1);
+            double[] r = new double[5];
+            for (int i = 0; i < 5; i++) {
+                r[i] = i < f.length && !f[i].isEmpty() ? Double.parseDouble(f[i]) : Double.NaN;
+            }
+            out.add(r);
+        }
+        return out;
+    }
+}
