@@ -21,7 +21,7 @@ CP="examples/target/classes:$(cat examples/target/examples.classpath)"
 main() { java -Xmx4g -Dorg.bytedeco.javacpp.maxbytes=8G -cp "$CP" org.phalanx.examples.txt.GenerateTxtModel "$@"; }
 train() {  # layer threads seconds out
   echo "== $1, $2 thread(s), $3 s of training -> $4"
-  OMP_NUM_THREADS=$2 main train --layer "$1" --threads "$2" --seconds "$3" --eval-every "$EVAL_EVERY" \
+  OMP_NUM_THREADS=$2 main train --layer "$1" --seconds "$3" --eval-every "$EVAL_EVERY" \
       --out "$4" $EXTRA 2>&1 | grep 'GenerateTxtModel' || true
   tail -1 "$4/$1.csv"
 }

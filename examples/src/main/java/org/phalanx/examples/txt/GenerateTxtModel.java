@@ -177,17 +177,6 @@ public final class GenerateTxtModel implements Runnable {
         return p.length - 1;                                                    // rounding: the sum is ~1
     }
 
-    static void setThreads(int threads) {
-        if (threads < 0) {
-            throw new IllegalArgumentException("--threads must be >= 1 (or 0: ND4J's default); got " + threads);
-        }
-        if (threads > 0) {
-            Nd4j.getEnvironment().setMaxThreads(threads);
-            Nd4j.getEnvironment().setMaxMasterThreads(threads);
-            Nd4j.factory().blas().setMaxThreads(threads);
-        }
-    }
-
     @Command(name = "train", mixinStandardHelpOptions = true,
             description = "Train for a wall-time budget; write <out>/<layer>.csv and <out>/<layer>-samples.txt.")
     static final class Train implements Callable<Integer> {
@@ -221,8 +210,6 @@ public final class GenerateTxtModel implements Runnable {
         int sampleLength = 300;
         @Option(names = "--prime", description = "text the samples continue; default \"${DEFAULT-VALUE}\"")
         String prime = "It is a truth ";
-        @Option(names = "--threads", description = "ND4J/BLAS threads (0: ND4J's default); default ${DEFAULT-VALUE}")
-        int threads = 0;
         @Option(names = "--seed", description = "default ${DEFAULT-VALUE}")
         long seed = 12345;
         @Option(names = "--corpus", description = "the data/austen directory; default: found from the working directory")
@@ -243,14 +230,13 @@ public final class GenerateTxtModel implements Runnable {
                 throw new CommandLine.ParameterException(spec.commandLine(),
                         "--seconds, --eval-every and --lr must be > 0, --max-minibatches >= 0, --prime non-empty");
             }
-            setThreads(threads);
             AustenCorpus c = AustenCorpus.load(corpus != null ? corpus : AustenCorpus.findDefault());
             Vocabulary vocab = new Vocabulary(c.train, c.validation, c.test);
             byte[] val = Arrays.copyOf(c.validation, Math.min(valChars, c.validation.length));
             Random rng = new Random(seed);
             CharacterIterator it = new CharacterIterator(c.train, vocab, batch, exampleLength, rng);
             MultiLayerNetwork net = network(layer, vocab.size(), width, tbptt, lr, seed);
-            log.info("{}: {} parameters, vocabulary {}, {} train / {} validation characters ({} evaluated), {} threads",
+            log.info("{}: {} parameters, vocabulary {}, {} train / {} validation characters ({} evaluated), {} threads (OMP_NUM_THREADS)",
                     layer, net.numParams(), vocab.size(), c.train.length, c.validation.length, val.length,
                     Nd4j.getEnvironment().maxThreads());
             Files.createDirectories(out);

@@ -56,6 +56,7 @@ class GenerateTxtModelTest {
         assertEquals(uniform, v0, 0.5, "untrained: about uniform over the vocabulary");
         assertTrue(v1 < uniform - 1.2, "after 25 minibatches validation bpc " + v1 + " (uniform " + uniform + ")");
         assertTrue(train > 0 && train < uniform - 1.2, "train bpc " + train);
+        assertEquals(v1, train, 1.0, "train bpc per character, as validation (DL4J's score sums a segment's steps)");
         String samples = Files.readString(out.resolve(layer + "-samples.txt"), StandardCharsets.ISO_8859_1);
         assertTrue(samples.startsWith("It is a truth "), samples);
     }
