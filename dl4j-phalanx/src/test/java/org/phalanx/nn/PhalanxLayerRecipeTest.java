@@ -53,11 +53,11 @@ class PhalanxLayerRecipeTest {
         for (int it = 0; it < 60; it++) {
             DataSet ds = batch(chars, b, l, r);
             net.fit(ds);
-            bits = net.score(ds) / Math.log(2);   // MCXENT per step, averaged
+            bits = net.score(ds) / Math.log(2) / l;   // DL4J's RNN score sums the steps (per sequence): per character
         }
         assertTrue(Double.isFinite(bits));
-        // One run measured 2.49 bits per character after these 60 steps (unigram entropy ~4).
-        assertTrue(bits < 3.0, "bits per character after 60 steps: " + bits + " (unigram ~4)");
+        // One run measured a score of 2.49 bits per sequence (under 0.1 bits per character) after these 60 steps.
+        assertTrue(bits < 1.0, "bits per character after 60 steps: " + bits + " (unigram ~4)");
         // Activations stay bounded (tanh) and alive.
         List<INDArray> acts = net.feedForward(batch(chars, 2, l, r).getFeatures(), false);
         for (int i = 1; i <= 2; i++) {
