@@ -98,7 +98,7 @@ public final class LmMain implements Runnable {
         @Option(names = "--window", description = "sliding-window attention span (S); default ${DEFAULT-VALUE}")
         int window = 64;
         @Option(names = "--steps", description = "training steps in all (default ${DEFAULT-VALUE}; --tokens overrides)")
-        long steps = 500;
+        long steps = 250;
         @Option(names = "--tokens", description = "training tokens in all (rounded up to whole steps)")
         Long tokens;
         @Option(names = "--lr", description = "Adam learning rate; default ${DEFAULT-VALUE}")
