@@ -19,13 +19,14 @@ import java.util.List;
 /**
  * Run in a fresh JVM by {@link SharedTrainingMasterTest} (Aeron threads and a possible hang stay out of the
  * test JVM): SparkDl4jMultiLayer with SharedTrainingMaster (gradient sharing over Aeron UDP, the controller
- * on 127.0.0.1) in local[2]; prints the test MSE before and after each of two epochs. If the second
+ * on 127.0.0.1) in local[2]; prints the test MSE before and after each epoch (args: port, epochs = 2). If the second
  * {@code fit} has not returned after five times the first one's time (at least a minute), it prints
  * {@code HUNG in fit 2} and ends the JVM with exit code 3.
  */
 public final class SharedTrainingProbe {
     public static void main(String[] args) {
         int port = Integer.parseInt(args[0]);
+        int epochs = args.length > 1 ? Integer.parseInt(args[1]) : 2;
         SparkConf conf = new SparkConf().setMaster("local[2]").setAppName("shared-training")
                 .set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")
                 .set("spark.ui.enabled", "false");
@@ -47,7 +48,7 @@ public final class SharedTrainingProbe {
             System.out.printf("EPOCH 0 mse %.6f%n", mse(spark, test));
             JavaRDD<DataSet> rdd = sc.parallelize(train, 2);
             long firstFitNs = 0;
-            for (int epoch = 1; epoch <= 2; epoch++) {
+            for (int epoch = 1; epoch <= epochs; epoch++) {
                 Thread watchdog = null;
                 if (epoch == 2) { // a hang (as ParallelWrapper's shared mode has): give up after 5x the first fit, >= 1 min
                     long limitMs = Math.max(60_000, 5 * firstFitNs / 1_000_000);
