@@ -23,7 +23,7 @@ import static org.phalanx.swr.SwrTestData.*;
  * input and output in a random layout ('c', 'f', permuted storage, strided steps, offset batch slices,
  * channel slices, outputs on the inputs' memory), forward and backward; inputs must come back
  * unchanged. Then hostile arguments in child JVMs ({@link SwrHostileMain}), so that a crash is caught
- * and named. {@code -Dphalanx.fuzz.cases=N} (default 1500) and {@code -Dphalanx.fuzz.seed=S} by hand.
+ * and named. {@code -Dphalanx.fuzz.cases=N} (default 3000) and {@code -Dphalanx.fuzz.seed=S} by hand.
  */
 class SwrFuzzTest {
 
@@ -69,7 +69,7 @@ class SwrFuzzTest {
     @Test
     void randomShapesLayoutsBlocksAndWindowsMatchTheReference() {
         long seed = Long.getLong("phalanx.fuzz.seed", System.nanoTime());
-        int cases = Integer.getInteger("phalanx.fuzz.cases", 1500);
+        int cases = Integer.getInteger("phalanx.fuzz.cases", 3000);
         Random r = new Random(seed);
         for (int n = 0; n < cases; n++) {
             int B = 1 + r.nextInt(3), H = 1 + r.nextInt(r.nextInt(4) == 0 ? 3 : 1), L = length(r), C = 16 * H;
