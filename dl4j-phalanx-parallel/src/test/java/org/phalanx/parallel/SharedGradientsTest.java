@@ -15,7 +15,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * ParallelWrapper's SHARED_GRADIENTS mode (DL4J M2.1), each case in a fresh JVM that ends itself when a fit
  * hangs ({@link SharedGradientsProbe}) and is killed after a deadline otherwise: a hang cannot hang CI.
  *
- * <p>The limit (DL4J's, shown with DL4J's own layers too): a second {@code fit} on the same wrapper deadlocks.
+ * <p>The limit (DL4J's, shown with DL4J's own layers too): a second {@code fit} on the same wrapper deadlocks
+ * (intermittently: most runs here, not all).
  * A thread dump shows both workers holding the same network: worker 0 sits in
  * {@code EncodedGradientsAccumulator.synchronize} (waiting for every worker's update) inside the network's
  * synchronized {@code fit}, while worker 1 waits for that network's monitor in {@code getUpdater}. It hangs
@@ -67,14 +68,26 @@ class SharedGradientsTest {
         return fail("no line starting with '" + prefix + "' in:\n" + String.join("\n", run.lines()));
     }
 
-    /** The limit: the first fit trains, the second on the same wrapper never returns. */
+    /**
+     * The limit: the first fit trains; the second on the same wrapper deadlocks in most runs here, and in
+     * some it returns (2026-12-02: it returned once on a quiet machine). Either outcome is accepted, and
+     * which one happened is printed; anything else (an exception, a crash, a fit that returns without
+     * training, a JVM that neither finishes nor reports the hang) fails.
+     */
     @Test
-    void secondFitOnTheSameWrapperHangs() throws Exception {
+    void secondFitOnTheSameWrapperHangsOrTrains() throws Exception {
         Run run = probe("same-wrapper");
-        assertTrue(loss(run, "FIT 1") < loss(run, "START"), "the first fit trains");
-        assertTrue(run.lines().contains("HUNG in fit 2"), () -> "expected the known hang in the second fit (if it "
-                + "is gone, update docs/DISTRIBUTED.md):\n" + String.join("\n", run.lines()));
-        assertEquals(3, run.exit());
+        String log = String.join("\n", run.lines());
+        double start = loss(run, "START"), first = loss(run, "FIT 1");
+        assertTrue(first < start, "the first fit trains: " + start + " -> " + first);
+        if (run.lines().contains("HUNG in fit 2")) {
+            System.out.println("SharedGradientsTest: the second fit on the same wrapper hung (the known limit)");
+            assertEquals(3, run.exit(), log);
+        } else {
+            System.out.println("SharedGradientsTest: the second fit on the same wrapper returned this time");
+            assertTrue(run.finished() && run.exit() == 0 && run.lines().contains("DONE"), log);
+            assertTrue(loss(run, "FIT 2") < first, "the second fit trains on:\n" + log);
+        }
     }
 
     /** The workaround: one wrapper per fit; both fits return and the loss keeps falling. */
