@@ -21,6 +21,15 @@ import java.util.Comparator;
  */
 public final class ArrayMemory {
 
+    /**
+     * Keeps every argument strongly reachable up to this call (one fence on the array, which refers to all
+     * of them): called in a {@code finally} after a native call that reads or writes their memory by address.
+     */
+    public static void keepReachable(Object... arrays) {
+        java.lang.ref.Reference.reachabilityFence(arrays);
+    }
+
+
     private ArrayMemory() {
     }
 

@@ -4,7 +4,6 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.phalanx.nativeops.SwrCpu;
 
-import java.lang.ref.Reference;
 
 /**
  * SWR on nd4j-native: host buffers handed to the C++ kernels ({@code libnd4j-ops}) by address.
@@ -35,9 +34,7 @@ public final class CpuSwrKernels implements SwrKernels {
                     : SwrCpu.swr_cpu_forward_f32(addr(a), addr(u), addr(y), s[0], s[1], s[2], blockSize, k);
             check(rc, "forward");
         } finally {
-            Reference.reachabilityFence(a);
-            Reference.reachabilityFence(u);
-            Reference.reachabilityFence(y);
+            ArrayMemory.keepReachable(a, u, y);
         }
     }
 
@@ -48,14 +45,7 @@ public final class CpuSwrKernels implements SwrKernels {
             forwardStreamAt(a.dataType(), addr(a), addr(u), addr(y), a.size(0), a.size(1), a.size(2), blockSize, k,
                     addr(h), addr(p), addr(v), addr(vRing), addr(aRing), position);
         } finally {
-            Reference.reachabilityFence(a);
-            Reference.reachabilityFence(u);
-            Reference.reachabilityFence(y);
-            Reference.reachabilityFence(h);
-            Reference.reachabilityFence(p);
-            Reference.reachabilityFence(v);
-            Reference.reachabilityFence(vRing);
-            Reference.reachabilityFence(aRing);
+            ArrayMemory.keepReachable(a, u, y, h, p, v, vRing, aRing);
         }
     }
 
@@ -68,11 +58,7 @@ public final class CpuSwrKernels implements SwrKernels {
                     : SwrCpu.swr_cpu_backward_f32(addr(a), addr(u), addr(dy), addr(da), addr(du), s[0], s[1], s[2], blockSize, k);
             check(rc, "backward");
         } finally {
-            Reference.reachabilityFence(a);
-            Reference.reachabilityFence(u);
-            Reference.reachabilityFence(dy);
-            Reference.reachabilityFence(da);
-            Reference.reachabilityFence(du);
+            ArrayMemory.keepReachable(a, u, dy, da, du);
         }
     }
 

@@ -7,7 +7,6 @@ import org.phalanx.nd4j.ArrayMemory;
 import org.phalanx.nd4j.CpuSwrKernels;
 import org.phalanx.nd4j.SwrKernels;
 
-import java.lang.ref.Reference;
 import java.util.Arrays;
 
 /**
@@ -114,9 +113,7 @@ public final class CudaSwrKernels implements SwrKernels {
             if (yd != y) y.assign(yd);
         } finally {
             if (ad != a || ud != u || yd != y) device.synchronize();
-            Reference.reachabilityFence(ad);
-            Reference.reachabilityFence(ud);
-            Reference.reachabilityFence(yd);
+            ArrayMemory.keepReachable(ad, ud, yd);
         }
     }
 
@@ -135,11 +132,7 @@ public final class CudaSwrKernels implements SwrKernels {
             if (dud != du) du.assign(dud);
         } finally {
             if (ad != a || ud != u || dyd != dy || dad != da || dud != du) device.synchronize();
-            Reference.reachabilityFence(ad);
-            Reference.reachabilityFence(ud);
-            Reference.reachabilityFence(dyd);
-            Reference.reachabilityFence(dad);
-            Reference.reachabilityFence(dud);
+            ArrayMemory.keepReachable(ad, ud, dyd, dad, dud);
         }
     }
 
@@ -174,14 +167,7 @@ public final class CudaSwrKernels implements SwrKernels {
                     .toArray(INDArray[]::new));
             if (yh != y) y.assign(yh);
         } finally { // a synchronous host call: reachability is all it needs
-            Reference.reachabilityFence(ah);
-            Reference.reachabilityFence(uh);
-            Reference.reachabilityFence(yh);
-            Reference.reachabilityFence(h);
-            Reference.reachabilityFence(p);
-            Reference.reachabilityFence(v);
-            Reference.reachabilityFence(vRing);
-            Reference.reachabilityFence(aRing);
+            ArrayMemory.keepReachable(ah, uh, yh, h, p, v, vRing, aRing);
         }
     }
 
