@@ -61,7 +61,8 @@ table() {
 CP=${CP:-$(classpath)}; export CP OUT TOKENS THREADS NICE D LAYERS EVAL_TOKENS
 if [[ ${1:-} != table ]]; then
   # batch x length = 4096 tokens per step at both lengths
-  printf '%s\n' "P 2048 2 1" "T 2048 2 1" "S 2048 2 1" "R 2048 2 1" "P 512 8 1" "T 512 8 1" "S 512 8 1" "R 512 8 1" \
-      "P 2048 2 2" "T 2048 2 2" "S 2048 2 2" "R 2048 2 2" | xargs -P "$JOBS" -L 1 bash -c 'run_one $0 $1 $2 $3'
+  # RUNS selects runs ("model length batch seed", comma-separated); the default is the whole study
+  RUNS=${RUNS:-"T 2048 2 1,T 2048 2 2,S 2048 2 1,S 2048 2 2,P 2048 2 1,P 2048 2 2,R 2048 2 1,R 2048 2 2,T 512 8 1,S 512 8 1,P 512 8 1,R 512 8 1"}
+  tr ',' '\n' <<< "$RUNS" | xargs -P "$JOBS" -L 1 bash -c 'run_one $0 $1 $2 $3'
 fi
 table
