@@ -1,5 +1,6 @@
 package org.phalanx.samediff.lm;
 
+import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -52,6 +53,11 @@ public final class LmBlocks {
      * position {@code i} attends to {@code j} with {@code i - window < j <= i} ({@code window <= 0}: all
      * {@code j <= i}). Parameters {@code Wq, Wk, Wv [d, d]}, {@code Wo [d, d]}, no biases, no positional
      * encoding (causal masking alone tells positions apart).
+     *
+     * <p>Global attention scores the full {@code L x L} matrix. A sliding window shorter than half the
+     * length is computed in chunks of {@code window} queries, each against its own and the previous chunk's
+     * keys ({@code 2 window} scores per query instead of {@code L}): the same result, in
+     * {@code O(L window)} time and memory.
      */
     public static SDVariable causalAttention(SameDiff sd, String prefix, SDVariable x, int length, long d,
                                              int heads, int window, double outStd) {
@@ -67,11 +73,66 @@ public final class LmBlocks {
         SDVariable q = headsFirst(sd, sd.mmul(x, sd.var(prefix + "Wq", normal(t, std, d, d))), length, heads, dh);
         SDVariable k = headsFirst(sd, sd.mmul(x, sd.var(prefix + "Wk", normal(t, std, d, d))), length, heads, dh);
         SDVariable v = headsFirst(sd, sd.mmul(x, sd.var(prefix + "Wv", normal(t, std, d, d))), length, heads, dh);
-        SDVariable scores = sd.mmul(q, k, false, true, false).mul(1 / Math.sqrt(dh));       // [B*H, L, L]
-        SDVariable p = sd.nn.softmax(scores.add(sd.constant(causalMask(t, length, window))), -1);
-        SDVariable o = sd.mmul(p, v);                                                         // [B*H, L, dh]
+        SDVariable o = window > 0 && 2L * window < length
+                ? slidingWindowChunks(sd, q, k, v, length, window, dh)
+                : sd.mmul(sd.nn.softmax(sd.mmul(q, k, false, true, false).mul(1 / Math.sqrt(dh))
+                        .add(sd.constant(causalMask(t, length, window))), -1), v);             // [B*H, L, dh]
         SDVariable rows = sd.reshape(sd.permute(sd.reshape(o, -1, heads, length, dh), 0, 2, 1, 3), -1, d);
         return sd.mmul(rows, sd.var(prefix + "Wo", normal(t, outStd, d, d)));
+    }
+
+    /**
+     * Sliding-window attention on {@code q, k, v [B*H, L, dh]} in chunks of {@code w} positions (the length
+     * padded with zero rows to {@code n w}, {@code 2 w < L}): chunk {@code c}'s queries score the keys of chunks
+     * {@code c - 1} and {@code c} ({@code [B*H*n, w, 2w]}) under {@link #chunkMask}; returns {@code [B*H, L, dh]}.
+     */
+    private static SDVariable slidingWindowChunks(SameDiff sd, SDVariable q, SDVariable k, SDVariable v,
+                                                  int length, int w, long dh) {
+        int n = (length + w - 1) / w, pad = n * w - length;     // pad < w < length: zero rows cut from q
+        SDVariable qc = sd.reshape(padRows(q, pad), -1, w, dh);                                 // [B*H*n, w, dh]
+        SDVariable kk = previousAndOwnChunk(sd, padRows(k, pad), n, w, dh);                     // [B*H*n, 2w, dh]
+        SDVariable vv = previousAndOwnChunk(sd, padRows(v, pad), n, w, dh);
+        SDVariable scores = sd.reshape(sd.mmul(qc, kk, false, true, false).mul(1 / Math.sqrt(dh)), -1, n, w, 2L * w);
+        SDVariable p = sd.reshape(sd.nn.softmax(scores.add(sd.constant(chunkMask(q.dataType(), n, w))), -1), -1, w, 2L * w);
+        SDVariable o = sd.reshape(sd.mmul(p, vv), -1, (long) n * w, dh);
+        return pad == 0 ? o : o.get(SDIndex.all(), SDIndex.interval(0, length), SDIndex.all());
+    }
+
+    /** {@code x [X, L, dh]} with {@code pad} zero rows appended along L (made from x, so the batch stays dynamic). */
+    private static SDVariable padRows(SDVariable x, int pad) {
+        if (pad == 0) {
+            return x;
+        }
+        SDVariable zeros = x.get(SDIndex.all(), SDIndex.interval(0, pad), SDIndex.all()).mul(0.0);
+        return x.getSameDiff().concat(1, x, zeros);
+    }
+
+    /** {@code x [X, n w, dh]} -> {@code [X n, 2w, dh]}: for each chunk, the previous chunk's rows (zeros before the first) then its own. */
+    private static SDVariable previousAndOwnChunk(SameDiff sd, SDVariable x, int n, int w, long dh) {
+        SDVariable chunks = sd.reshape(x, -1, n, w, dh);
+        SDVariable first = chunks.get(SDIndex.all(), SDIndex.interval(0, 1), SDIndex.all(), SDIndex.all()).mul(0.0);
+        SDVariable previous = n == 1 ? first
+                : sd.concat(1, first, chunks.get(SDIndex.all(), SDIndex.interval(0, n - 1), SDIndex.all(), SDIndex.all()));
+        return sd.reshape(sd.concat(2, previous, chunks), -1, 2L * w, dh);
+    }
+
+    /**
+     * Additive mask [n, w, 2w] of {@link #slidingWindowChunks}: query {@code i} of chunk {@code c} (position
+     * {@code c w + i}) may see key {@code j} (position {@code (c - 1) w + j}) when that position is {@code >= 0},
+     * {@code <= c w + i} and within the window.
+     */
+    static INDArray chunkMask(DataType t, int n, int w) {
+        double[] m = new double[n * w * 2 * w];
+        for (int c = 0; c < n; c++) {
+            for (int i = 0; i < w; i++) {
+                for (int j = 0; j < 2 * w; j++) {
+                    long query = (long) c * w + i, key = (long) (c - 1) * w + j;
+                    boolean allowed = key >= 0 && key <= query && query - key < w;
+                    m[(c * w + i) * 2 * w + j] = allowed ? 0 : MASKED;
+                }
+            }
+        }
+        return Nd4j.createFromArray(m).reshape(n, w, 2L * w).castTo(t);
     }
 
     /** [B*L, d] -> [B*H, L, dh]. */
