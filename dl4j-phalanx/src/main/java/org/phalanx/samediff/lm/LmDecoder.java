@@ -6,7 +6,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.strict.GELU;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.nd4j.linalg.ops.transforms.Transforms;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.Sigmoid;
 import org.phalanx.nn.conf.layers.PhalanxLayer;
 import org.phalanx.swr.Swr;
 import org.phalanx.swr.SwrState;
@@ -19,13 +20,17 @@ import java.util.List;
  * the graph's weights. Phalanx blocks keep their O(1) SWR state ({@link SwrState}); attention blocks keep a
  * key/value cache, bounded by the window for sliding-window blocks and by {@code maxContext} for global
  * ones. Gives the same logits as the graph on the same prefix (LmDecoderTest). One sequence; not thread-safe.
+ *
+ * <p>A step is a fixed, short list of ND4J calls on buffers allocated once (only the returned logits are
+ * new): each block's input projections are one matrix product (their weights concatenated at construction),
+ * attention scores and values are two batched products over the cache's filled rows, and every residual
+ * branch is accumulated into the residual stream by its output projection ({@code beta = 1}).
  */
 public final class LmDecoder {
 
     private final LmConfig c;
-    private final int maxContext;
-    private final INDArray table, head;
-    private final INDArray finalGain;
+    private final INDArray table, head, finalGain;
+    private final INDArray x, xn;                  // [1, d]: residual stream and its normalised copy
     private final List<Block> blocks = new ArrayList<>();
     private long position;
 
@@ -35,12 +40,13 @@ public final class LmDecoder {
             throw new IllegalArgumentException("LmDecoder: maxContext must be >= 1; got " + maxContext);
         }
         this.c = c;
-        this.maxContext = maxContext;
         this.table = weight(sd, CausalLm.EMBEDDING);
         this.head = c.tiedHead() ? table.transpose().dup('c') : weight(sd, CausalLm.HEAD);
         this.finalGain = weight(sd, CausalLm.FINAL_NORM + "g");
+        this.x = Nd4j.create(DataType.FLOAT, 1, c.dModel());
+        this.xn = Nd4j.create(DataType.FLOAT, 1, c.dModel());
         for (int i = 0; i < c.layers(); i++) {
-            blocks.add(new Block(sd, i));
+            blocks.add(new Block(sd, i, maxContext));
         }
     }
 
@@ -51,18 +57,22 @@ public final class LmDecoder {
         return sd.getVariable(name).getArr().castTo(DataType.FLOAT).dup('c');
     }
 
-    /** Feeds one token; returns the logits [vocab] for the next one. */
+    /** Feeds one token; returns the logits [vocab] for the next one (a new array). */
     public INDArray step(int token) {
         if (token < 0 || token >= c.vocab()) {
             throw new IllegalArgumentException("LmDecoder.step: token must be in [0, " + c.vocab() + "); got " + token);
         }
-        INDArray x = table.getRow(token).reshape(1, c.dModel()).dup();
+        x.assign(table.getRow(token, true));
         for (Block b : blocks) {
-            x.addi(b.mixer(rmsNorm(x, b.norm1)));
-            x.addi(b.mlp(rmsNorm(x, b.norm2)));
+            rmsNorm(x, b.norm1, xn);
+            b.mixInto(xn, x);
+            rmsNorm(x, b.norm2, xn);
+            b.mlpInto(xn, x);
         }
         position++;
-        return rmsNorm(x, finalGain).mmul(head).reshape(c.vocab());
+        INDArray logits = Nd4j.create(DataType.FLOAT, 1, c.vocab());
+        Nd4j.gemm(rmsNorm(x, finalGain, xn), head, logits, false, false, 1.0, 0.0);
+        return logits.reshape(c.vocab());
     }
 
     /** Tokens fed so far. */
@@ -79,95 +89,127 @@ public final class LmDecoder {
         return n;
     }
 
-    static INDArray rmsNorm(INDArray x, INDArray g) {
-        double ms = x.mul(x).meanNumber().doubleValue();
-        return x.mul(1 / Math.sqrt(ms + LmBlocks.RMS_EPS)).muli(g);
+    /** {@code out = x / sqrt(mean(x^2) + eps) * g} for a row {@code x [1, d]}; returns out. */
+    static INDArray rmsNorm(INDArray x, INDArray g, INDArray out) {
+        double ss = x.norm2Number().doubleValue();
+        double scale = 1 / Math.sqrt(ss * ss / x.length() + LmBlocks.RMS_EPS);
+        return x.mul(g, out).muli(scale);
+    }
+
+    private static INDArray row(INDArray bias) {
+        return bias.reshape(1, bias.length());
+    }
+
+    /** Columns {@code [from, to)} of a row buffer {@code [1, n]}, as a view. */
+    private static INDArray cols(INDArray row, long from, long to) {
+        return row.get(NDArrayIndex.all(), NDArrayIndex.interval(from, to));
     }
 
     private final class Block {
         final LmConfig.Mixer m;
-        final INDArray norm1, norm2, w1, b1, w2, b2;
-        // attention
-        INDArray wq, wk, wv, wo, keys, values;
+        final INDArray norm1, norm2, w1, b1, w2, b2, hidden;
+        final INDArray wIn, bIn, wOut, proj;          // fused input projections, their bias, output projection
+        // attention: q|k|v = proj, caches [H, cap, dh], scores [H, 1, cap], output [H, 1, dh]
+        INDArray q3, k2, v2, keys, values, scores, att;
         int cached;
-        // phalanx
-        INDArray wa, ba, wb, bb, wc, bc, pv, po;
+        // phalanx: a|beta|c|v = proj
+        INDArray a3, beta, u, u3, y, y3, gate, cc, v;
         PhalanxLayer pconf;
         SwrState state;
 
-        Block(SameDiff sd, int i) {
+        Block(SameDiff sd, int i, int maxContext) {
             m = c.mixer(i);
             String p = CausalLm.blockPrefix(i), mp = CausalLm.mixerPrefix(c, i);
+            int d = c.dModel();
             norm1 = weight(sd, p + "norm1/g");
             norm2 = weight(sd, p + "norm2/g");
             w1 = weight(sd, p + "mlp/W1");
             b1 = weight(sd, p + "mlp/b1");
             w2 = weight(sd, p + "mlp/W2");
             b2 = weight(sd, p + "mlp/b2");
+            hidden = Nd4j.create(DataType.FLOAT, 1, w1.columns());
             if (m.isAttention()) {
-                wq = weight(sd, mp + "Wq");
-                wk = weight(sd, mp + "Wk");
-                wv = weight(sd, mp + "Wv");
-                wo = weight(sd, mp + "Wo");
+                int heads = c.attnHeads(), dh = d / heads;
+                // 1/sqrt(dh) folded into Wq
+                wIn = Nd4j.hstack(weight(sd, mp + "Wq").muli(1 / Math.sqrt(dh)), weight(sd, mp + "Wk"), weight(sd, mp + "Wv"));
+                bIn = null;
+                wOut = weight(sd, mp + "Wo");
+                proj = Nd4j.create(DataType.FLOAT, 1, 3L * d);
+                q3 = cols(proj, 0, d).reshape(heads, 1, dh);
+                k2 = cols(proj, d, 2L * d).reshape(heads, dh);
+                v2 = cols(proj, 2L * d, 3L * d).reshape(heads, dh);
                 int cap = m == LmConfig.Mixer.S ? Math.min(c.window(), maxContext) : maxContext;
-                keys = Nd4j.create(DataType.FLOAT, cap, c.dModel());
-                values = Nd4j.create(DataType.FLOAT, cap, c.dModel());
+                keys = Nd4j.create(DataType.FLOAT, heads, cap, dh);
+                values = Nd4j.create(DataType.FLOAT, heads, cap, dh);
+                scores = Nd4j.create(DataType.FLOAT, heads, 1, cap);
+                att = Nd4j.create(DataType.FLOAT, heads, 1, dh);
             } else {
                 pconf = CausalLm.phalanxConf(c, m);
                 if (pconf.numKvHeads() != pconf.numHeads()) {
                     throw new IllegalStateException("LmDecoder: grouped kv heads are not used by CausalLm");
                 }
-                wa = weight(sd, mp + "Wa");
-                ba = weight(sd, mp + "ba");
-                wb = weight(sd, mp + "Wb");
-                bb = weight(sd, mp + "bb");
-                wc = weight(sd, mp + "Wc");
-                bc = weight(sd, mp + "bc");
-                pv = weight(sd, mp + "Wv");
-                po = weight(sd, mp + "Wo");
+                long h = pconf.numHeads();
+                wIn = Nd4j.hstack(weight(sd, mp + "Wa"), weight(sd, mp + "Wb"), weight(sd, mp + "Wc"), weight(sd, mp + "Wv"));
+                bIn = Nd4j.hstack(row(weight(sd, mp + "ba")), row(weight(sd, mp + "bb")), row(weight(sd, mp + "bc")),
+                        Nd4j.zeros(DataType.FLOAT, 1, d));
+                wOut = weight(sd, mp + "Wo");
+                proj = Nd4j.create(DataType.FLOAT, 1, h + 3L * d);
+                a3 = cols(proj, 0, h).reshape(1, h, 1);
+                gate = cols(proj, 0, h + d);                                   // a and beta: one sigmoid
+                beta = cols(proj, h, h + d);
+                cc = cols(proj, h + d, h + 2L * d);
+                v = cols(proj, h + 2L * d, h + 3L * d);
+                u = Nd4j.create(DataType.FLOAT, 1, d);
+                u3 = u.reshape(1, d, 1);
+                y = Nd4j.create(DataType.FLOAT, 1, d);
+                y3 = y.reshape(1, d, 1);
                 state = SwrState.create(DataType.FLOAT, 1, pconf.numHeads());
             }
         }
 
-        INDArray mlp(INDArray x) {
-            INDArray h = x.mmul(w1).addiRowVector(b1);
-            return Nd4j.exec(new GELU(h, h)).mmul(w2).addiRowVector(b2);
+        /** {@code x += mixer(xn)}. */
+        void mixInto(INDArray xn, INDArray x) {
+            Nd4j.gemm(xn, wIn, proj, false, false, 1.0, 0.0);
+            INDArray out = m.isAttention() ? attend() : phalanx();
+            Nd4j.gemm(out, wOut, x, false, false, 1.0, 1.0);
         }
 
-        INDArray mixer(INDArray x) {
-            return m.isAttention() ? attend(x) : phalanx(x);
+        /** {@code x += mlp(xn)}. */
+        void mlpInto(INDArray xn, INDArray x) {
+            Nd4j.gemm(xn, w1, hidden, false, false, 1.0, 0.0);
+            hidden.addi(b1);
+            Nd4j.exec(new GELU(hidden, hidden));
+            Nd4j.gemm(hidden, w2, x, false, false, 1.0, 1.0);
+            x.addi(b2);
         }
 
-        INDArray attend(INDArray x) {
-            int d = c.dModel(), heads = c.attnHeads(), dh = d / heads;
-            int cap = (int) keys.rows();
+        /** Attention output [1, d] for the query in proj, after caching its key and value. */
+        INDArray attend() {
+            int cap = (int) keys.size(1);
             if (m == LmConfig.Mixer.G && position >= cap) {
                 throw new IllegalStateException("LmDecoder: a global attention block's cache holds " + cap
                         + " tokens (maxContext); fed " + (position + 1));
             }
             int slot = (int) (position % cap);            // ring buffer; order is irrelevant without positions
-            keys.putRow(slot, x.mmul(wk));
-            values.putRow(slot, x.mmul(wv));
+            keys.get(NDArrayIndex.all(), NDArrayIndex.point(slot), NDArrayIndex.all()).assign(k2);
+            values.get(NDArrayIndex.all(), NDArrayIndex.point(slot), NDArrayIndex.all()).assign(v2);
             cached = (int) Math.min(position + 1, cap);
-            INDArray q = x.mmul(wq).reshape(1, heads, dh);
-            INDArray k = keys.get(NDArrayIndex.interval(0, cached), NDArrayIndex.all()).reshape(cached, heads, dh);
-            INDArray v = values.get(NDArrayIndex.interval(0, cached), NDArrayIndex.all()).reshape(cached, heads, dh);
-            INDArray s = k.mul(q.broadcast(cached, heads, dh)).sum(2).muli(1 / Math.sqrt(dh));   // [T, H]
-            INDArray e = Transforms.exp(s.subRowVector(s.max(0)), false);
-            e.diviRowVector(e.sum(0));
-            INDArray o = v.mul(e.reshape(cached, heads, 1).broadcast(cached, heads, dh)).sum(0);  // [H, dh]
-            return o.reshape(1, d).mmul(wo);
+            INDArray k = keys.get(NDArrayIndex.all(), NDArrayIndex.interval(0, cached), NDArrayIndex.all());
+            INDArray vv = values.get(NDArrayIndex.all(), NDArrayIndex.interval(0, cached), NDArrayIndex.all());
+            INDArray s = scores.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, cached));
+            Nd4j.matmul(q3, k, s, false, true, false);                                      // [H, 1, T]
+            Nd4j.exec(new SoftMax(s, s, 2));
+            Nd4j.matmul(s, vv, att, false, false, false);                                  // [H, 1, dh]
+            return att.reshape(1, c.dModel());
         }
 
-        INDArray phalanx(INDArray x) {
-            long d = c.dModel(), h = pconf.numHeads();
-            INDArray a = Transforms.sigmoid(x.mmul(wa).addiRowVector(ba), false);
-            INDArray beta = Transforms.sigmoid(x.mmul(wb).addiRowVector(bb), false);
-            INDArray cc = x.mmul(wc).addiRowVector(bc);
-            INDArray v = x.mmul(pv);
-            INDArray u = v.mul(beta);
-            INDArray y = Swr.forward(a.reshape(1, h, 1), u.reshape(1, d, 1), pconf.getBlockSize(), pconf.getWindow(), state);
-            return y.reshape(1, d).muli(cc).addi(v).mmul(po);
+        /** Phalanx output [1, d]: y = SWR(a, beta v) with the state, then y c + v. */
+        INDArray phalanx() {
+            proj.addi(bIn);
+            Nd4j.exec(new Sigmoid(gate, gate));
+            v.mul(beta, u);
+            Swr.forwardInto(a3, u3, y3, pconf.getBlockSize(), pconf.getWindow(), state);
+            return y.muli(cc).addi(v);
         }
 
         long stateBytes() {
