@@ -4,13 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 THREADS=${THREADS:-2}
+OUT=${OUT:-runs/study}            # speed-2048.csv and speed-512.csv go here (study.sh's plots use them)
+mkdir -p "$OUT"
 export OMP_NUM_THREADS=$THREADS
 mvn -q -o -pl lm -am -DskipTests -Dphalanx.cuda.skip=true compile dependency:build-classpath \
     -Dmdep.outputFile=target/lm.classpath >/dev/null
 CP="lm/target/classes:$(cat lm/target/lm.classpath)"
 run() { java -Xmx4g -Dorg.bytedeco.javacpp.maxbytes=8G -cp "$CP" org.phalanx.lm.LmMain speed --threads "$THREADS" "$@" \
-          2>&1 | grep -v "Added differentiated\|INFO\|WARN\|^Picked"; }
+          2>&1 | grep "^model,\|^[TSPR]," ; }
 echo "# seq 2048, batch 2; decode at context 2048"
-run --seq-len 2048 --batch 2 --steps 3 --context 2048 --decode-tokens 64
+run --seq-len 2048 --batch 2 --steps 3 --context 2048 --decode-tokens 64 | tee "$OUT/speed-2048.csv"
 echo "# seq 512, batch 8; decode at context 512"
-run --seq-len 512 --batch 8 --steps 3 --context 512 --decode-tokens 64
+run --seq-len 512 --batch 8 --steps 3 --context 512 --decode-tokens 64 | tee "$OUT/speed-512.csv"

@@ -52,8 +52,13 @@ table() {
     for m in T S P R; do
       [[ -f $OUT/$m-$len-s1/log.csv ]] && args+=("$m=$OUT/$m-$len-s1/log.csv")
     done
+    # with speed.sh's figures, the time axis is tokens over the quiet-machine training speed
+    speeds=()
+    if [[ -f $OUT/speed-$len.csv ]]; then
+      speeds=(--speed "$(awk -F, '$1 ~ /^[TSPR]$/ {printf "%s%s=%s", s, $1, $6; s=","}' "$OUT/speed-$len.csv")")
+    fi
     if ((${#args[@]})); then
-      java -cp "$CP" org.phalanx.lm.LmMain plot --out docs/results --prefix "seq$len-" "${args[@]}" >/dev/null
+      java -cp "$CP" org.phalanx.lm.LmMain plot --out docs/results --prefix "seq$len-" "${speeds[@]}" "${args[@]}" >/dev/null
     fi
   done
 }

@@ -214,6 +214,9 @@ public final class LmMain implements Runnable {
         Path out;
         @Option(names = "--prefix", description = "file name prefix; default none")
         String prefix = "";
+        @Option(names = "--speed", split = ",", description = "label=tokens/s: plot time as tokens over this "
+                + "training speed (measured on a quiet machine) instead of the logged wall time")
+        Map<String, Double> speeds = new LinkedHashMap<>();
         @picocli.CommandLine.Parameters(arity = "1..*", description = "label=log.csv")
         List<String> runs;
 
@@ -228,7 +231,13 @@ public final class LmMain implements Runnable {
                 m.put(r.substring(0, eq), Path.of(r.substring(eq + 1)));
             }
             Files.createDirectories(out);
-            LossPlots.write(m, out, prefix);
+            for (Map.Entry<String, Double> e : speeds.entrySet()) {
+                if (!m.containsKey(e.getKey()) || !(e.getValue() > 0)) {
+                    throw new IllegalArgumentException("--speed " + e.getKey() + "=" + e.getValue()
+                            + ": expected a plotted label and a positive tokens/s");
+                }
+            }
+            LossPlots.write(m, speeds, out, prefix);
             return 0;
         }
     }

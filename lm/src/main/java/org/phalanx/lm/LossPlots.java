@@ -30,9 +30,27 @@ public final class LossPlots {
 
     /** Plots several runs (label -> log.csv) into {@code dir}/{prefix}loss-vs-tokens.png and {prefix}loss-vs-time.png. */
     public static void write(Map<String, Path> runs, Path dir, String prefix) throws IOException {
-        XYChart byTokens = chart("tokens"), byTime = chart("wall time (s)");
+        write(runs, Map.of(), dir, prefix);
+    }
+
+    /**
+     * As {@link #write(Map, Path, String)}; for the labels in {@code tokensPerSecond} the time axis is the
+     * run's tokens over that training speed (measured separately, on a quiet machine) instead of the wall
+     * time logged, which other jobs on the machine distort. All labels or none should have a speed.
+     */
+    public static void write(Map<String, Path> runs, Map<String, Double> tokensPerSecond, Path dir, String prefix)
+            throws IOException {
+        XYChart byTokens = chart("tokens");
+        XYChart byTime = chart(tokensPerSecond.isEmpty() ? "wall time (s)"
+                : "training time at the measured training speed (s)");
         for (Map.Entry<String, Path> run : new LinkedHashMap<>(runs).entrySet()) {
             List<double[]> rows = read(run.getValue());
+            Double speed = tokensPerSecond.get(run.getKey());
+            if (speed != null) {
+                for (double[] r : rows) {
+                    r[2] = r[1] / speed;
+                }
+            }
             String label = run.getKey().isEmpty() ? "" : run.getKey() + " ";
             add(byTokens, label, rows, 1);
             add(byTime, label, rows, 2);
@@ -44,6 +62,9 @@ public final class LossPlots {
     private static XYChart chart(String xTitle) {
         XYChart c = new XYChartBuilder().width(800).height(500).xAxisTitle(xTitle).yAxisTitle("loss (bits per byte)").build();
         c.getStyler().setMarkerSize(4);
+        c.getStyler().setXAxisDecimalPattern("#,###");
+        c.getStyler().setYAxisDecimalPattern("0.0");
+        c.getStyler().setYAxisMax(5.0);          // the first steps (8 bits and more) would flatten the curves
         return c;
     }
 
