@@ -4,6 +4,7 @@
 #
 #   lm/scripts/study.sh                 # all quality runs, JOBS at a time, THREADS threads each
 #   lm/scripts/study.sh table           # only rebuild the table and plots from finished runs
+#   lm/scripts/study.sh run-only        # only the runs (RUNS selects them; see below)
 #
 # Speeds are measured separately, on a quiet machine, with lm/scripts/speed.sh.
 set -euo pipefail
@@ -28,7 +29,10 @@ run_one() {   # model seq_len batch seed
   local m=$1 len=$2 batch=$3 seed=$4 dir="$OUT/$1-$2-s$4"
   if [[ -f $dir/result.properties ]]; then echo "done already: $dir"; return; fi
   mkdir -p "$dir"
-  nice -n "$NICE" java -Xmx4g -Dorg.bytedeco.javacpp.maxbytes=8G -Dorg.bytedeco.javacpp.maxphysicalbytes=12G \
+  # ND4J's arrays live off the Java heap and are freed when the heap's garbage collector finds them
+  # unreachable; JavaCPP forces a collection at maxphysicalbytes. Its default here (12G) would let two runs
+  # side by side fill the machine, so the runs collect at 7G (speed.sh measures each model's memory need).
+  nice -n "$NICE" java -Xmx4g -Dorg.bytedeco.javacpp.maxbytes=6G -Dorg.bytedeco.javacpp.maxphysicalbytes=7G \
       -cp "$CP" org.phalanx.lm.LmMain train --model "$m" --seq-len "$len" --batch "$batch" --d-model "$D" \
       --layers "$LAYERS" --tokens "$TOKENS" --seed "$seed" --threads "$THREADS" --eval-every 16 \
       --eval-tokens 16384 --final-eval-tokens "$EVAL_TOKENS" --sample 0 --out "$dir" \
@@ -70,4 +74,4 @@ if [[ ${1:-} != table ]]; then
   RUNS=${RUNS:-"T 2048 2 1,T 2048 2 2,S 2048 2 1,S 2048 2 2,P 2048 2 1,P 2048 2 2,R 2048 2 1,R 2048 2 2,T 512 8 1,S 512 8 1,P 512 8 1,R 512 8 1"}
   tr ',' '\n' <<< "$RUNS" | xargs -P "$JOBS" -L 1 bash -c 'run_one $0 $1 $2 $3'
 fi
-table
+[[ ${1:-} == run-only ]] || table
