@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Training and decode speeds of T, S, P, R (docs/RESULTS.md), on a QUIET machine: one JVM per model, the
-# the same thread setting for every model; a few minutes in all. Run from the repository root.
+# same thread setting for every model; a few minutes in all. Run from the repository root.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 THREADS=${THREADS:-2}
