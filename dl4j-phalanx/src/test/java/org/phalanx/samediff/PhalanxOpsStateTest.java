@@ -294,11 +294,18 @@ class PhalanxOpsStateTest {
         assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, Nd4j.scalar(-1L), 16, 2)), "position must be a non-negative integer");
         assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, Nd4j.scalar(2.5), 16, 2)), "position must be a non-negative integer");
         assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, Nd4j.zeros(DataType.LONG, 2), 16, 2)), "position must be a scalar");
-        assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, pos, 16, 3)), "k = 1, 2 or Swr.UNBOUNDED; got k = 3 (a finite window k >= 3 also needs the ring");
+        assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, pos, 16, 3)), "swr_state with k = 3 expects 8 input arrays (a, u, h, P, v, vRing, aRing, position: a finite window k >= 3 carries its ring of blocks)");
+        assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, pos, 16, 0)), "k (window in blocks) must be >= 1");
+        assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, Nd4j.zeros(DataType.DOUBLE, 2, 1, 16),
+                Nd4j.zeros(DataType.DOUBLE, 2, 2, 1), pos, 16, 4)), "vRing (the terminal local states of the last k - 2 blocks) must have shape [2, 2, 16]");
+        assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, Nd4j.zeros(DataType.DOUBLE, 2, 2, 16),
+                Nd4j.zeros(DataType.DOUBLE, 2, 2, 16), pos, 16, 4)), "aRing (the products of the decays of the last k - 2 blocks) must have shape [2, 2, 1]");
         assertMessage(() -> Nd4j.exec(new SwrStateOp(a, Nd4j.randn(DataType.DOUBLE, 2, 17, 5), h, p, v, pos, 16, 2)), "u must have shape");
         SameDiff sd = SameDiff.create();
         SwrGraphState in = SwrGraphState.placeholders(sd, "", DataType.DOUBLE, 1);
-        assertMessage(() -> PhalanxOps.swr(sd, "y", sd.var(a), sd.var(u), in, 16, 3), "k = 1, 2 or Swr.UNBOUNDED; got k = 3 (a finite window k >= 3 also needs the ring");
+        assertMessage(() -> PhalanxOps.swr(sd, "y", sd.var(a), sd.var(u), in, 16, 3), "window k = 3 streams with a ring of its last k - 2 blocks, but the state has none");
+        SwrGraphState ringed = SwrGraphState.placeholders(sd, "r/", DataType.DOUBLE, 1, 3);
+        assertMessage(() -> PhalanxOps.swr(sd, "y", sd.var(a), sd.var(u), ringed, 16, 2), "streams without a ring of blocks, but the state has one");
         // Inputs are not modified.
         assertEquals(Nd4j.zeros(DataType.DOUBLE, 2, 16), h);
         assertEquals(3L, pos.getLong(0));

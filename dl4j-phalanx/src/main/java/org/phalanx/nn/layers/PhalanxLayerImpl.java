@@ -526,15 +526,10 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
      */
     private void swrBackward(Fwd f, INDArray dy, INDArray da, INDArray du) {
         int block = layerConf().getBlockSize(), k = layerConf().getWindow();
-        INDArray[] pre = f.stateIn != null && f.stateIn.position() > 0 ? statePrefix(f.stateIn, block, k) : null;
-        if (pre != null) {
-            // The state enters as a constant prefix that rebuilds it: same outputs, and the gradients of the
-            // segment's own a and u, including their products with the carried state.
-            long n = pre[0].size(2), len = f.a.size(2);
-            INDArray dyExt = Nd4j.concat(2, Nd4j.zeros(dy.dataType(), dy.size(0), dy.size(1), n), dy);
-            INDArray[] g = Swr.backward(Nd4j.concat(2, pre[0], f.a), Nd4j.concat(2, pre[1], f.u), dyExt, block, k);
-            da.assign(g[0].get(all(), all(), interval(n, n + len)));
-            du.assign(g[1].get(all(), all(), interval(n, n + len)));
+        if (f.stateIn != null && f.stateIn.position() > 0) {
+            INDArray[] g = Swr.backward(f.a, f.u, dy, block, k, f.stateIn);
+            da.assign(g[0]);
+            du.assign(g[1]);
         } else if (f.shift != null) {
             INDArray[] g = Swr.backward(shiftLeft(f.a, f.shift, 1.0), shiftLeft(f.u, f.shift, 0.0),
                     shiftLeft(dy, f.shift, 0.0), block, k);
@@ -543,33 +538,6 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         } else {
             Swr.backwardInto(f.a, f.u, dy, da, du, block, k);
         }
-    }
-
-    /**
-     * Constant inputs {a [B, H, n], u [B, C, n]} whose SWR ends in the given state (its h, P, v at its phase),
-     * for windows of 1 or 2 blocks: for k = 2 one block whose last input is the carrier (v, or h at a block
-     * boundary), then, within the current block, decays 1 and a last step with decay P and input h. Null when
-     * nothing carries over (k = 1 at a block boundary).
-     */
-    static INDArray[] statePrefix(SwrState state, int block, int k) {
-        Map<String, INDArray> s = state.toMap("");
-        INDArray hs = s.get(SwrState.H), ps = s.get(SwrState.P), vs = s.get(SwrState.V);
-        long phase = state.position() % block;
-        long bsz = hs.size(0), c = hs.size(1), h = ps.size(1);
-        long n = (k == 2 ? block : 0) + phase;
-        DataType t = hs.dataType();
-        if (n == 0) {
-            return null;   // k = 1 at a block boundary: nothing carries over
-        }
-        INDArray a = Nd4j.ones(t, bsz, h, n), u = Nd4j.zeros(t, bsz, c, n);
-        if (k == 2) {
-            u.get(all(), all(), point(block - 1)).assign(phase == 0 ? hs : vs);
-        }
-        if (phase > 0) {
-            a.get(all(), all(), point(n - 1)).assign(ps);
-            u.get(all(), all(), point(n - 1)).assign(hs);
-        }
-        return n == 0 ? null : new INDArray[]{a, u};
     }
 
     /** The training forward pass's intermediates, if they belong to the current input and are still valid. */
