@@ -20,6 +20,8 @@ import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.common.primitives.Pair;
 import org.phalanx.nn.conf.layers.PhalanxLayer;
+import org.phalanx.nd4j.ArrayMemory;
+import org.phalanx.swr.PhalanxStep;
 import org.phalanx.swr.Swr;
 import org.phalanx.swr.SwrState;
 
@@ -622,7 +624,8 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
 
     /**
      * One step of rnnTimeStep without a mask, on buffers kept between calls: only the output is allocated (in
-     * the activations workspace). Returns null when the fast path does not apply (then the general one runs).
+     * the activations workspace). On the CPU the whole step is one native call ({@link PhalanxStep}); elsewhere
+     * it runs op by op. Returns null when the fast path does not apply (then the general one runs).
      */
     private INDArray stepOnce(LayerWorkspaceMgr mgr) {
         long bsz = input.size(0);
@@ -635,24 +638,32 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         if (x.size(0) != bsz || x.size(1) != nIn()) {
             return null;
         }
-        sb.x.assign(x);
-        Nd4j.gemm(sb.x, getParam(WA), sb.a, false, false, 1.0, 0.0);
-        Nd4j.gemm(sb.x, getParam(WB), sb.beta, false, false, 1.0, 0.0);
-        Nd4j.gemm(sb.x, getParam(WC), sb.c, false, false, 1.0, 0.0);
-        Nd4j.gemm(sb.x, getParam(WV), sb.v, false, false, 1.0, 0.0);
-        sb.a.addiRowVector(getParam(BA));
-        sb.beta.addiRowVector(getParam(BB));
-        sb.c.addiRowVector(getParam(BC));
-        Nd4j.exec(new Sigmoid(sb.a, sb.a));
-        Nd4j.exec(new Sigmoid(sb.beta, sb.beta));
-        sb.mulRepeat(sb.v, sb.beta, sb.u);
-        Swr.forwardInto(sb.a3, sb.u3, sb.y3, layerConf().getBlockSize(), layerConf().getWindow(), streamState);
-        sb.mulRepeat(sb.y, sb.c, sb.m);
-        sb.m.addi(sb.v);
+        int block = layerConf().getBlockSize(), k = layerConf().getWindow();
+        INDArray wa = getParam(WA), wb = getParam(WB), wc = getParam(WC), wv = getParam(WV), wo = getParam(WO);
         INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, dataType,
                 nwc ? new long[]{bsz, 1, nOut()} : new long[]{bsz, nOut(), 1}, 'c');
         INDArray out2 = out.reshape(bsz, nOut());
-        Nd4j.gemm(sb.m, getParam(WO), out2, false, false, 1.0, 0.0);
+        if (PhalanxStep.supports(dataType, wa, wb, wc, wv, wo)) {
+            INDArray xc = x.dataType() == dataType && ArrayMemory.isDenseC(x) ? x : sb.x.assign(x);
+            PhalanxStep.stepInto(xc, wa, getParam(BA), wb, getParam(BB), wc, getParam(BC), wv, wo, kvHeads(), block, k,
+                    streamState, out2, sb.scratch);
+        } else {
+            sb.x.assign(x);
+            Nd4j.gemm(sb.x, wa, sb.a, false, false, 1.0, 0.0);
+            Nd4j.gemm(sb.x, wb, sb.beta, false, false, 1.0, 0.0);
+            Nd4j.gemm(sb.x, wc, sb.c, false, false, 1.0, 0.0);
+            Nd4j.gemm(sb.x, wv, sb.v, false, false, 1.0, 0.0);
+            sb.a.addiRowVector(getParam(BA));
+            sb.beta.addiRowVector(getParam(BB));
+            sb.c.addiRowVector(getParam(BC));
+            Nd4j.exec(new Sigmoid(sb.a, sb.a));
+            Nd4j.exec(new Sigmoid(sb.beta, sb.beta));
+            sb.mulRepeat(sb.v, sb.beta, sb.u);
+            Swr.forwardInto(sb.a3, sb.u3, sb.y3, block, k, streamState);
+            sb.mulRepeat(sb.y, sb.c, sb.m);
+            sb.m.addi(sb.v);
+            Nd4j.gemm(sb.m, wo, out2, false, false, 1.0, 0.0);
+        }
         IActivation act = activation();
         if (act != null) {
             act.getActivation(out2, false);
@@ -665,7 +676,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
     private static final class StepBuffers {
         final long batch;
         final DataType type;
-        final INDArray x, a, beta, c, v, u, y, m, a3, u3, y3;
+        final INDArray x, a, beta, c, v, u, y, m, a3, u3, y3, scratch;
         final long kv, rep;
 
         StepBuffers(long batch, long nIn, long heads, long kvHeads, DataType type) {
@@ -683,6 +694,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
                 u = Nd4j.create(type, batch, cw);
                 y = Nd4j.create(type, batch, cw);
                 m = Nd4j.create(type, batch, cw);
+                scratch = Nd4j.create(type, PhalanxStep.scratchLength(batch, heads, kvHeads));
                 a3 = a.reshape(batch, heads, 1);
                 u3 = u.reshape(batch, cw, 1);
                 y3 = y.reshape(batch, cw, 1);
