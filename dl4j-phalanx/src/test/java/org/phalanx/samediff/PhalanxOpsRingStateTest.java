@@ -1,10 +1,8 @@
 package org.phalanx.samediff;
 
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -15,10 +13,7 @@ import org.phalanx.swr.SwrReference;
 import org.phalanx.swr.SwrState;
 import org.phalanx.swr.SwrStateOp;
 
-import java.io.File;
-import java.util.HashMap;
 import java.util.Map;
-import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.*;
 import static org.phalanx.samediff.PhalanxOpsStateTest.*;
@@ -27,12 +22,13 @@ import static org.phalanx.samediff.PhalanxOpsStateTest.*;
  * The carried state of a finite window {@code k >= 3} in SameDiff: {@code h, P, v}, the position and the ring of
  * the last {@code k - 2} blocks ({@code vRing, aRing}). Outputs against the brute-force windowed sum of the whole
  * sequence at every phase; gradients with respect to every input (the ring included, the final state and ring in
- * the loss) against central finite differences in float64; pieces chained in one graph against one pass; decode
- * through placeholders after save and load.
+ * the loss) against central finite differences in float64. (Chained pieces and decode through placeholders after
+ * save and load: {@link PhalanxOpsStateTest}, for these windows too.)
  */
 class PhalanxOpsRingStateTest {
 
-    final Random r = new Random(System.nanoTime());
+    /** Random gates (some near 0 and 1) and normals, as PhalanxOpsStateTest draws them. */
+    final PhalanxOpsStateTest draw = new PhalanxOpsStateTest();
 
     @BeforeAll
     static void dtypes() {
@@ -40,19 +36,11 @@ class PhalanxOpsRingStateTest {
     }
 
     double[] normal(int n) {
-        double[] x = new double[n];
-        for (int i = 0; i < n; i++) x[i] = r.nextGaussian();
-        return x;
+        return draw.normal(n);
     }
 
-    /** Gates spread over (0, 1) with some near 0 and near 1. */
     double[] gates(int n) {
-        double[] a = new double[n];
-        for (int i = 0; i < n; i++) {
-            double q = r.nextDouble();
-            a[i] = q < 0.15 ? 1e-3 * r.nextDouble() : q < 0.3 ? 1 - 1e-3 * r.nextDouble() : r.nextDouble();
-        }
-        return a;
+        return draw.gates(n);
     }
 
     @ParameterizedTest(name = "block {0}, k {1}")
@@ -124,14 +112,7 @@ class PhalanxOpsRingStateTest {
     }
 
     static double directional(SameDiff sd, INDArray x, INDArray dir, int block, int k) {
-        double eps = 1e-6;
-        INDArray orig = x.dup();
-        x.addi(dir.mul(eps));
-        double fp = eagerLoss(sd, block, k);
-        x.assign(orig).subi(dir.mul(eps));
-        double fm = eagerLoss(sd, block, k);
-        x.assign(orig);
-        return (fp - fm) / (2 * eps);
+        return PhalanxOpsStateTest.directional(x, dir, () -> eagerLoss(sd, block, k));
     }
 
     @ParameterizedTest(name = "k {0}, block {1}")
@@ -167,84 +148,6 @@ class PhalanxOpsRingStateTest {
                     }
                 }
             }
-        }
-    }
-
-    @ParameterizedTest(name = "k {0}, block {1}")
-    @CsvSource({"3, 16", "5, 5", "4, 3"})
-    void chainedPiecesInOneGraphEqualOnePass(int k, int block) {
-        int B = 2, H = 2, C = 32;
-        int[] pieces = {17, 1, 15, 16, 1, 3, 30};
-        int L = 0;
-        for (int p : pieces) L += p;
-        INDArray a0 = arr(gates(B * H * L), B, H, L), u0 = arr(normal(B * C * L), B, C, L), w = arr(normal(B * C * L), B, C, L);
-
-        SameDiff whole = SameDiff.create();
-        PhalanxOps.swr(whole, "y", whole.var("a", a0.dup()), whole.var("u", u0.dup()), block, k)
-                .mul(whole.constant(w)).sum("loss");
-        whole.setLossVariables("loss");
-
-        SameDiff sd = SameDiff.create();
-        SDVariable a = sd.var("a", a0.dup()), u = sd.var("u", u0.dup());
-        SwrGraphState s = new SwrGraphState(sd.constant(Nd4j.zeros(DataType.DOUBLE, B, C)),
-                sd.constant(Nd4j.ones(DataType.DOUBLE, B, H)), sd.constant(Nd4j.zeros(DataType.DOUBLE, B, C)),
-                sd.constant(Nd4j.scalar(0L)), sd.constant(Nd4j.zeros(DataType.DOUBLE, B, k - 2, C)),
-                sd.constant(Nd4j.zeros(DataType.DOUBLE, B, k - 2, H)));
-        SDVariable[] ys = new SDVariable[pieces.length];
-        int t = 0;
-        for (int i = 0; i < pieces.length; i++) {
-            SDIndex range = SDIndex.interval(t, t + pieces[i]);
-            PhalanxOps.SwrStep step = PhalanxOps.swr(sd, "y" + i, a.get(SDIndex.all(), SDIndex.all(), range),
-                    u.get(SDIndex.all(), SDIndex.all(), range), s, block, k);
-            ys[i] = step.y();
-            s = step.state();
-            t += pieces[i];
-        }
-        sd.concat("y", 2, ys).mul(sd.constant(w)).sum("loss");
-        sd.setLossVariables("loss");
-
-        double[] ref = SwrReference.forward(flat(a0), flat(u0), B, H, L, block, k);
-        assertArrayEquals(ref, flat(sd.outputSingle(Map.of(), "y")), 1e-12);
-        Map<String, INDArray> g1 = whole.calculateGradients(Map.of(), "a", "u");
-        Map<String, INDArray> g2 = sd.calculateGradients(Map.of(), "a", "u");
-        for (String name : new String[]{"a", "u"}) {
-            double err = g1.get(name).sub(g2.get(name)).amaxNumber().doubleValue();
-            assertTrue(err < 1e-10 * Math.max(1, g1.get(name).amaxNumber().doubleValue()), name + ": " + err);
-        }
-    }
-
-    @ParameterizedTest(name = "k {0}")
-    @CsvSource({"3", "6"})
-    void decodeWithPlaceholdersSurvivesSaveAndLoad(int k, @TempDir File dir) throws Exception {
-        int B = 3, H = 2, C = 32, L = 70;
-        SameDiff sd = SameDiff.create();
-        SDVariable a = sd.placeHolder("a", DataType.FLOAT, -1, H, -1), u = sd.placeHolder("u", DataType.FLOAT, -1, C, -1);
-        SwrGraphState in = SwrGraphState.placeholders(sd, "s/", DataType.FLOAT, H, k);
-        assertTrue(in.hasRing());
-        PhalanxOps.SwrStep step = PhalanxOps.swr(sd, "y", a, u, in, 16, k);
-        File f = new File(dir, "swr-ring-state.sd");
-        sd.save(f, true);
-        SameDiff loaded = SameDiff.load(f, true);
-
-        INDArray av = Nd4j.rand(DataType.FLOAT, B, H, L), uv = Nd4j.randn(DataType.FLOAT, B, C, L);
-        INDArray want = Swr.forward(av, uv, 16, k);
-        String[] outs = new String[1 + step.state().names().length];
-        outs[0] = "y";
-        System.arraycopy(step.state().names(), 0, outs, 1, outs.length - 1);
-        for (SameDiff g : new SameDiff[]{sd, loaded}) {
-            Map<String, INDArray> feed = new HashMap<>(in.zeros(B));
-            INDArray got = Nd4j.create(DataType.FLOAT, B, C, L);
-            int t = 0;
-            for (int len : new int[]{16, 1, 1, 15, 1, 3, 17, 16}) { // 70 steps: five blocks, the last one partial
-                feed.put("a", av.get(all3(t, t + len)).dup());
-                feed.put("u", uv.get(all3(t, t + len)).dup());
-                Map<String, INDArray> res = g.output(feed, outs);
-                got.get(all3(t, t + len)).assign(res.get("y"));
-                feed.putAll(step.state().feed(res, in));
-                t += len;
-            }
-            assertEquals(L, t);
-            assertEquals(0, want.sub(got).amaxNumber().doubleValue(), 1e-5);
         }
     }
 }
