@@ -76,6 +76,31 @@ public final class CpuSwrKernels implements SwrKernels {
         check(rc, "forward (streaming)");
     }
 
+    /**
+     * One decode step of a Phalanx layer ({@code phalanx_step.h}) on host arrays the caller has checked (shapes,
+     * layouts: x, z, scratch dense 'c'; weights dense column-major; biases dense) and keeps reachable; the ring
+     * arrays are null except for a finite window k >= 3.
+     */
+    public static void phalanxStep(INDArray x, INDArray wa, INDArray ba, INDArray wb, INDArray bb, INDArray wc,
+                                   INDArray bc, INDArray wv, INDArray wo, INDArray z, INDArray scratch, long kvH,
+                                   int blockSize, int k, INDArray h, INDArray p, INDArray v, INDArray vRing,
+                                   INDArray aRing, long position) {
+        SwrCpu.load();
+        try {
+            long B = x.size(0), nIn = x.size(1), H = wa.size(1), nOut = wo.size(1);
+            int rc = x.dataType() == DataType.DOUBLE
+                    ? SwrCpu.phalanx_step_cpu_f64(addr(x), addr(wa), addr(ba), addr(wb), addr(bb), addr(wc), addr(bc),
+                            addr(wv), addr(wo), addr(z), addr(scratch), B, nIn, H, kvH, nOut, blockSize, k, addr(h),
+                            addr(p), addr(v), addr(vRing), addr(aRing), position)
+                    : SwrCpu.phalanx_step_cpu_f32(addr(x), addr(wa), addr(ba), addr(wb), addr(bb), addr(wc), addr(bc),
+                            addr(wv), addr(wo), addr(z), addr(scratch), B, nIn, H, kvH, nOut, blockSize, k, addr(h),
+                            addr(p), addr(v), addr(vRing), addr(aRing), position);
+            check(rc, "Phalanx step");
+        } finally {
+            ArrayMemory.keepReachable(x, wa, ba, wb, bb, wc, bc, wv, wo, z, scratch, h, p, v, vRing, aRing);
+        }
+    }
+
     private static long[] dims(INDArray a, INDArray u) {
         return new long[]{a.size(0), a.size(1), a.size(2)};
     }

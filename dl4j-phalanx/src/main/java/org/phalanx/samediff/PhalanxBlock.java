@@ -29,7 +29,7 @@ import java.util.Map;
  * SDVariable out = PhalanxBlock.apply(sd, "mixer1/", x, conf);       // x [B, 256, L] -> [B, 256, L]
  *
  * // with a [B, L] mask and a carried state (prefill, then decode step by step):
- * SwrGraphState in = SwrGraphState.placeholders(sd, "mixer1/state/", DataType.FLOAT, conf.numHeads());
+ * SwrGraphState in = SwrGraphState.placeholders(sd, "mixer1/state/", DataType.FLOAT, conf.numHeads(), conf.getWindow());
  * PhalanxBlock.Output o = PhalanxBlock.apply(sd, "mixer1/", x, conf, params, mask, in);  // o.out(), o.state()
  * }</pre>
  *
@@ -72,8 +72,9 @@ public final class PhalanxBlock {
      * The block with an optional {@code [B, L]} mask (null: none) and an optional incoming SWR state (null: a
      * fresh sequence, and no state out). With a state, the output equals the corresponding steps of one pass over
      * the whole sequence at every block phase, and {@link Output#state()} continues it (feed it back for the next
-     * piece, or chain it in the same graph: gradients flow through it). With a state: windows 1, 2 and
-     * {@link org.phalanx.swr.Swr#UNBOUNDED} (a finite window {@code k >= 3} is refused, see {@link PhalanxOps}).
+     * piece, or chain it in the same graph: gradients flow through it). With a state, any window: for a finite
+     * {@code k >= 3} the state carries its ring of blocks ({@code SwrGraphState.placeholders(sd, prefix, type,
+     * conf.numHeads(), conf.getWindow())}).
      */
     public static Output apply(SameDiff sd, String prefix, SDVariable x, PhalanxLayer conf,
                                Map<String, INDArray> params, SDVariable mask, SwrGraphState state) {

@@ -63,10 +63,12 @@ public final class PhalanxOps {
     /**
      * SWR continuing from {@code state} (the {@link SwrStateOp}): {@code y} equals the corresponding steps of one
      * pass over the whole sequence, at every block phase; the returned state (named {@code name + "/h"},
-     * {@code "/P"}, {@code "/v"}, {@code "/position"}) continues it. Differentiable with respect to {@code a},
-     * {@code u} and the incoming {@code h, P, v}, also through the returned state (so pieces can be chained in
-     * one graph). With position 0 the incoming arrays are ignored. Windows {@code k} 1, 2 and {@link Swr#UNBOUNDED}
-     * (a finite {@code k >= 3} is refused: its state needs a ring of blocks that {@link SwrGraphState} does not hold).
+     * {@code "/P"}, {@code "/v"}, {@code "/position"}, and {@code "/vRing"}, {@code "/aRing"} for a ring window)
+     * continues it. Differentiable with respect to {@code a}, {@code u} and the incoming state, also through the
+     * returned state (so pieces can be chained in one graph). With position 0 the incoming arrays are ignored. Any
+     * window {@code k >= 1} and {@link Swr#UNBOUNDED}; a finite {@code k >= 3} needs a state with its ring of
+     * {@code k - 2} blocks ({@link SwrGraphState#placeholders(SameDiff, String, org.nd4j.linalg.api.buffer.DataType,
+     * long, int)} with that {@code k}).
      */
     public static SwrStep swr(SameDiff sd, String name, SDVariable a, SDVariable u, SwrGraphState state,
                               int blockSize, int k) {
@@ -75,14 +77,27 @@ public final class PhalanxOps {
         }
         if (blockSize < 1) throw new IllegalArgumentException("PhalanxOps.swr: blockSize must be >= 1; got " + blockSize);
         SwrStateOp.checkWindow("PhalanxOps.swr: ", k);
-        SDVariable[] out = new SwrStateOp(sd, a, u, state.h(), state.p(), state.v(), state.position(), blockSize, k)
+        boolean ring = SwrStateOp.hasRing(k);
+        if (ring != state.hasRing()) {
+            throw new IllegalArgumentException("PhalanxOps.swr: window k = " + (k == Swr.UNBOUNDED ? "UNBOUNDED" : k)
+                    + (ring ? " streams with a ring of its last k - 2 blocks, but the state has none: make it with "
+                    + "SwrGraphState.placeholders(sd, prefix, type, heads, " + k + ")"
+                    : " streams without a ring of blocks, but the state has one (made for a window k >= 3)"));
+        }
+        SDVariable[] out = (ring
+                ? new SwrStateOp(sd, a, u, state.h(), state.p(), state.v(), state.vRing(), state.aRing(), state.position(),
+                        blockSize, k)
+                : new SwrStateOp(sd, a, u, state.h(), state.p(), state.v(), state.position(), blockSize, k))
                 .outputVariables();
         if (name != null) {
-            String[] suffix = {"", "/h", "/P", "/v", "/position"};
+            String[] suffix = ring ? new String[]{"", "/h", "/P", "/v", "/vRing", "/aRing", "/position"}
+                    : new String[]{"", "/h", "/P", "/v", "/position"};
             for (int i = 0; i < out.length; i++) {
                 out[i] = sd.updateVariableNameAndReference(out[i], name + suffix[i]);
             }
         }
-        return new SwrStep(out[0], new SwrGraphState(out[1], out[2], out[3], out[4]));
+        SwrGraphState next = ring ? new SwrGraphState(out[1], out[2], out[3], out[6], out[4], out[5])
+                : new SwrGraphState(out[1], out[2], out[3], out[4]);
+        return new SwrStep(out[0], next);
     }
 }

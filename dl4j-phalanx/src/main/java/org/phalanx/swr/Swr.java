@@ -108,6 +108,50 @@ public final class Swr {
     }
 
     /**
+     * Gradients {@code {da, du}} of {@code sum(dy * y)} for {@code y = forward(a, u, blockSize, k, state)}, with the
+     * state the piece started from held fixed (the gradient stops at the piece's start, as truncated BPTT wants).
+     * {@code state} is that incoming state (e.g. a {@link SwrState#copy()} taken before the forward) and is not
+     * modified; any {@code k >= 1} and {@link #UNBOUNDED}, exact at every block phase.
+     */
+    public static INDArray[] backward(INDArray a, INDArray u, INDArray dy, int blockSize, int k, SwrState state) {
+        check("backward", a, u, dy, blockSize, k);
+        if (state == null) {
+            throw new IllegalArgumentException("Swr.backward: state must not be null (the state the piece started from)");
+        }
+        state.checkCompatible(a);
+        if (state.blockSize != 0 && (state.blockSize != blockSize || state.window != k)) {
+            throw new IllegalArgumentException("Swr.backward: the state streams with blockSize " + state.blockSize
+                    + " and k = " + SwrState.windowName(state.window) + "; got blockSize " + blockSize + ", k = "
+                    + SwrState.windowName(k));
+        }
+        if (state.position == 0) {
+            return backward(a, u, dy, blockSize, k);
+        }
+        DataType t = a.dataType();
+        long b = a.size(0), heads = a.size(1), c = u.size(1);
+        INDArray da = Nd4j.createUninitialized(t, a.shape(), 'c'), du = Nd4j.createUninitialized(t, u.shape(), 'c');
+        INDArray dh0 = Nd4j.createUninitialized(t, b, c), dp0 = Nd4j.createUninitialized(t, b, heads);
+        INDArray dv0 = Nd4j.createUninitialized(t, b, c);
+        INDArray zc = Nd4j.zeros(t, b, c), zh = Nd4j.zeros(t, b, heads);
+        INDArray v = k >= 2 ? state.v : zc;
+        long slots = SwrState.ringSlots(k);
+        if (slots > 0) {
+            if (state.vRing == null) {
+                throw new IllegalArgumentException("Swr.backward: window k = " + k + " needs the state's ring of blocks; "
+                        + "this state has none (it was saved by a version that streamed k <= 2 only)");
+            }
+            INDArray zr = Nd4j.zeros(t, state.vRing.shape()), zra = Nd4j.zeros(t, state.aRing.shape());
+            SwrStateBp.backwardRing(a, u, state.h, state.p, v, state.vRing, state.aRing, state.position, dy, zc, zh, zc,
+                    zr, zra, da, du, dh0, dp0, dv0, Nd4j.createUninitialized(t, state.vRing.shape(), 'c'),
+                    Nd4j.createUninitialized(t, state.aRing.shape(), 'c'), blockSize, k);
+        } else {
+            SwrStateBp.backward(a, u, state.h, state.p, v, state.position, dy, zc, zh, zc, da, du, dh0, dp0, dv0,
+                    blockSize, k);
+        }
+        return new INDArray[]{da, du};
+    }
+
+    /**
      * {@code y = SWR(a, u)} written into the given output array (any layout). A dense 'c' array that
      * shares no memory with {@code a} or {@code u} is written directly; anything else through a
      * temporary copied over afterwards, so {@code y} may even be {@code u} itself. Lets callers reuse

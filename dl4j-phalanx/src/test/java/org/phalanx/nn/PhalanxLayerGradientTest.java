@@ -76,6 +76,9 @@ class PhalanxLayerGradientTest {
             "NWC, 48, 1, 5, 1, false, 17, false",
             "NCW, 16, 0, 16, 1, true, 20, false",
             "NWC, 32, 2, 4, 2, true, 13, false",
+            "NCW, 16, 0, 3, 3, true, 17, false",
+            "NCW, 16, 0, 3, 5, false, 23, false",
+            "NWC, 16, 0, 4, 2147483647, true, 19, false",
     })
     void gradientCheckUtilPasses(RNNFormat f, int d, int kv, int block, int k, boolean masked, int l, boolean full) {
         long seed = 7 * d + l + kv;

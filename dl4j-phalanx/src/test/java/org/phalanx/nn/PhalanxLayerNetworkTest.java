@@ -250,7 +250,7 @@ class PhalanxLayerNetworkTest {
         assertMessage(assertThrows(IllegalArgumentException.class,
                 () -> new PhalanxLayer.Builder().nIn(32).kvHeads(4).build()), "kvHeads", "got kvHeads = 4");
         assertMessage(assertThrows(IllegalArgumentException.class,
-                () -> new PhalanxLayer.Builder().nIn(32).window(3).build()), "window", "1 or 2");
+                () -> new PhalanxLayer.Builder().nIn(32).window(0).build()), "window", "must be >= 1", "got 0");
         assertMessage(assertThrows(IllegalArgumentException.class,
                 () -> new PhalanxLayer.Builder().nIn(32).blockSize(0).build()), "blockSize");
         // nIn from the InputType: checked when the network configuration is built.

@@ -153,6 +153,54 @@ class PhalanxLayerStreamingTest {
         }
     }
 
+    /**
+     * Any window (k = 1, 2, 3, 5 and UNBOUNDED) in two layers of blocks 16 and 5: all 83 steps one at a time (the
+     * one-step path, every block phase), then pieces of many sizes, equal one full pass; the state (with its ring
+     * for k >= 3) saved and restored mid-sequence continues exactly; the configuration survives JSON.
+     */
+    @ParameterizedTest(name = "k={0}")
+    @org.junit.jupiter.params.provider.ValueSource(ints = {1, 2, 3, 5, Integer.MAX_VALUE})
+    void anyWindowStreamsStepByStepAndInPiecesAsOneFullPass(int k) {
+        MultiLayerConfiguration conf = base().list()
+                .layer(new PhalanxLayer.Builder().nOut(D).window(k).activation(Activation.TANH).build())
+                .layer(new PhalanxLayer.Builder().nOut(16).blockSize(5).window(k).build())
+                .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY)
+                        .nOut(3).build())
+                .setInputType(InputType.recurrent(D)).build();
+        assertEquals(conf, MultiLayerConfiguration.fromJson(conf.toJson()));
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        PhalanxTestUtil.randomise(net.params(), 14);
+        INDArray x = input(RNNFormat.NCW);
+        INDArray full = net.output(x);
+        for (int t = 0; t < L; t++) {
+            INDArray got = net.rnnTimeStep(x.get(time(RNNFormat.NCW, t, t + 1)));
+            double err = got.sub(full.get(time(RNNFormat.NCW, t, t + 1))).amaxNumber().doubleValue();
+            assertTrue(err < 1e-12, "step " + t + ": max diff " + err);
+        }
+        net.rnnClearPreviousState();
+        int t = 0;
+        java.util.Map<String, INDArray> saved0 = null, saved1 = null;
+        int savedAt = -1;
+        for (int n : pieces(k)) {
+            INDArray got = net.rnnTimeStep(x.get(time(RNNFormat.NCW, t, t + n)));
+            double err = got.sub(full.get(time(RNNFormat.NCW, t, t + n))).amaxNumber().doubleValue();
+            assertTrue(err < 1e-12, "steps " + t + ".." + (t + n) + ": max diff " + err);
+            t += n;
+            if (savedAt < 0 && t > 40) {
+                savedAt = t;
+                saved0 = net.rnnGetPreviousState(0);
+                saved1 = net.rnnGetPreviousState(1);
+            }
+        }
+        assertEquals(k >= 3 && k != Integer.MAX_VALUE, saved0.containsKey("swr_vRing"));
+        net.rnnClearPreviousState();
+        net.rnnSetPreviousState(0, saved0);
+        net.rnnSetPreviousState(1, saved1);
+        INDArray rest = net.rnnTimeStep(x.get(time(RNNFormat.NCW, savedAt, L)));
+        assertTrue(rest.sub(full.get(time(RNNFormat.NCW, savedAt, L))).amaxNumber().doubleValue() < 1e-12, "restored");
+    }
+
     @Test
     void stateIsOChannelsWhateverTheStepsSeen() throws Exception {
         MultiLayerNetwork net = mln(RNNFormat.NCW);

@@ -64,7 +64,8 @@ class PhalanxLayerTbpttTest {
     }
 
     @ParameterizedTest(name = "segment={0} k={1} mask={2}")
-    @CsvSource({"13, 2, false", "16, 2, true", "7, 1, true", "1, 2, false", "50, 2, false"})
+    @CsvSource({"13, 2, false", "16, 2, true", "7, 1, true", "1, 2, false", "50, 2, false", "13, 3, false", "7, 5, true",
+            "11, 2147483647, false", "16, 3, true", "1, 4, false"})
     void segmentsTogetherEqualOneFullPass(int segment, int k, boolean masked) {
         MultiLayerNetwork net = net(segment, k, Activation.TANH);
         int b = 3, l = 50;
@@ -85,7 +86,7 @@ class PhalanxLayerTbpttTest {
     }
 
     @ParameterizedTest(name = "segment={0} k={1}")
-    @CsvSource({"13, 2", "21, 1", "9, 2"})
+    @CsvSource({"13, 2", "21, 1", "9, 2", "13, 3", "9, 5", "21, 2147483647", "7, 4"})
     void eachSegmentsGradientIsItsFiniteDifferenceWithTheIncomingStateFixed(int segment, int k) {
         MultiLayerNetwork net = net(segment, k, Activation.TANH);
         int b = 2, l = 3 * segment + 4;

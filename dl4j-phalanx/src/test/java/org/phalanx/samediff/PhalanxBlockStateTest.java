@@ -17,8 +17,10 @@ import org.phalanx.nn.PhalanxReference;
 import org.phalanx.nn.conf.layers.PhalanxLayer;
 
 import java.io.File;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
@@ -67,17 +69,19 @@ class PhalanxBlockStateTest {
     }
 
     @ParameterizedTest(name = "{0} k={1} block={2} kv={3}")
-    @CsvSource({"NCW, 2, 16, 0", "NWC, 1, 5, 1"})
+    @CsvSource({"NCW, 2, 16, 0", "NWC, 1, 5, 1", "NCW, 3, 5, 0", "NWC, 5, 3, 1", "NCW, 4, 16, 1", "NCW, 2147483647, 5, 0"})
     void prefillThenDecodeStepByStepEqualsOnePass(RNNFormat f, int k, int block, int kv) {
         int nIn = 32, nOut = 24, b = 2, total = 50, decoded = 17;   // 17 single steps cross a block boundary
         PhalanxLayer conf = conf(nIn, nOut, kv, block, k, f);
         Map<String, INDArray> p = params(conf);
         SameDiff sd = SameDiff.create();
         SDVariable x = sd.placeHolder("x", DataType.DOUBLE, f == RNNFormat.NCW ? new long[]{-1, nIn, -1} : new long[]{-1, -1, nIn});
-        SwrGraphState in = SwrGraphState.placeholders(sd, "p/state/", DataType.DOUBLE, conf.numHeads());
+        SwrGraphState in = SwrGraphState.placeholders(sd, "p/state/", DataType.DOUBLE, conf.numHeads(), k);
         PhalanxBlock.Output o = PhalanxBlock.apply(sd, "p/", x, conf, p, null, in);
-        String[] outs = {o.out().name(), o.state().h().name(), o.state().p().name(), o.state().v().name(),
-                o.state().position().name()};
+        assertEquals(k >= 3 && k != Integer.MAX_VALUE, o.state().hasRing());
+        List<String> outList = new ArrayList<>(List.of(o.out().name()));
+        outList.addAll(List.of(o.state().names()));
+        String[] outs = outList.toArray(new String[0]);
 
         INDArray xs = f == RNNFormat.NCW ? randn(b, nIn, total) : randn(b, total, nIn);
         double[][][] want = PhalanxReference.forward(p, PhalanxReference.toNcw(xs, f), null, (int) conf.numKvHeads(), block, k);

@@ -145,14 +145,29 @@ class PhalanxOpsStateTest {
 
     /** Central difference along dir (x modified in place and restored) of the loss, evaluated eagerly. */
     static double directional(SameDiff sd, INDArray x, INDArray dir, int block, int k) {
+        return directional(x, dir, () -> eagerLoss(sd, block, k));
+    }
+
+    /** Central difference along dir (x modified in place and restored) of {@code loss}. */
+    static double directional(INDArray x, INDArray dir, java.util.function.DoubleSupplier loss) {
         double eps = 1e-6;
         INDArray orig = x.dup();
         x.addi(dir.mul(eps));
-        double fp = eagerLoss(sd, block, k);
+        double fp = loss.getAsDouble();
         x.assign(orig).subi(dir.mul(eps));
-        double fm = eagerLoss(sd, block, k);
+        double fm = loss.getAsDouble();
         x.assign(orig);
         return (fp - fm) / (2 * eps);
+    }
+
+    /** A fresh state (position 0) as constants, with the ring a finite window k >= 3 carries. */
+    static SwrGraphState freshState(SameDiff sd, int B, int H, int k) {
+        int C = 16 * H;
+        boolean ring = SwrStateOp.hasRing(k);
+        return new SwrGraphState(sd.constant(Nd4j.zeros(DataType.DOUBLE, B, C)),
+                sd.constant(Nd4j.ones(DataType.DOUBLE, B, H)), sd.constant(Nd4j.zeros(DataType.DOUBLE, B, C)),
+                sd.constant(Nd4j.scalar(0L)), ring ? sd.constant(Nd4j.zeros(DataType.DOUBLE, B, k - 2, C)) : null,
+                ring ? sd.constant(Nd4j.zeros(DataType.DOUBLE, B, k - 2, H)) : null);
     }
 
     /** The graph's loss, computed with the op run eagerly on the graph's arrays (no SameDiff session). */
@@ -167,10 +182,10 @@ class PhalanxOpsStateTest {
 
     /** Prefill, then pieces of awkward sizes, chained in one graph: equal to one pass, forward and gradients. */
     @ParameterizedTest(name = "k {0}, block {1}")
-    @CsvSource({"2, 16", "1, 16", "2, 5", UNBOUNDED + ", 16", UNBOUNDED + ", 5", UNBOUNDED + ", 1"})
+    @CsvSource({"2, 16", "1, 16", "2, 5", UNBOUNDED + ", 16", UNBOUNDED + ", 5", UNBOUNDED + ", 1", "3, 16", "5, 5", "4, 3"})
     void chainedPiecesInOneGraphEqualOnePass(int k, int block) {
         int B = 2, H = 2, C = 32;
-        int[] pieces = {17, 1, 15, 16, 1, 3};
+        int[] pieces = {17, 1, 15, 16, 1, 3, 30};
         int L = 0;
         for (int p : pieces) L += p;
         INDArray a0 = arr(gates(B * H * L), B, H, L), u0 = arr(normal(B * C * L), B, C, L), w = arr(normal(B * C * L), B, C, L);
@@ -182,9 +197,7 @@ class PhalanxOpsStateTest {
 
         SameDiff sd = SameDiff.create();
         SDVariable a = sd.var("a", a0.dup()), u = sd.var("u", u0.dup());
-        SwrGraphState s = new SwrGraphState(sd.constant(Nd4j.zeros(DataType.DOUBLE, B, C)),
-                sd.constant(Nd4j.ones(DataType.DOUBLE, B, H)), sd.constant(Nd4j.zeros(DataType.DOUBLE, B, C)),
-                sd.constant(Nd4j.scalar(0L)));
+        SwrGraphState s = freshState(sd, B, H, k);
         SDVariable[] ys = new SDVariable[pieces.length];
         int t = 0;
         for (int i = 0; i < pieces.length; i++) {
@@ -211,13 +224,17 @@ class PhalanxOpsStateTest {
 
     /** Decoding step by step with the state fed back through placeholders equals one pass; FLOAT, survives save/load. */
     @ParameterizedTest(name = "k {0}")
-    @CsvSource({"2", UNBOUNDED})
+    @CsvSource({"2", UNBOUNDED, "3", "6"})
     void decodeWithPlaceholdersSurvivesSaveAndLoad(int k, @TempDir File dir) throws Exception {
-        int B = 3, H = 2, C = 32, L = 37;
+        int B = 3, H = 2, C = 32, L = 70;
         SameDiff sd = SameDiff.create();
         SDVariable a = sd.placeHolder("a", DataType.FLOAT, -1, H, -1), u = sd.placeHolder("u", DataType.FLOAT, -1, C, -1);
-        SwrGraphState in = SwrGraphState.placeholders(sd, "s/", DataType.FLOAT, H);
+        SwrGraphState in = SwrGraphState.placeholders(sd, "s/", DataType.FLOAT, H, k);
+        assertEquals(SwrStateOp.hasRing(k), in.hasRing());
         PhalanxOps.SwrStep step = PhalanxOps.swr(sd, "y", a, u, in, 16, k);
+        String[] outs = new String[1 + step.state().names().length];
+        outs[0] = "y";
+        System.arraycopy(step.state().names(), 0, outs, 1, outs.length - 1);
         File f = new File(dir, "swr-state.sd");
         sd.save(f, true);
         SameDiff loaded = SameDiff.load(f, true);
@@ -228,16 +245,16 @@ class PhalanxOpsStateTest {
             Map<String, INDArray> feed = new HashMap<>(in.zeros(B));
             INDArray got = Nd4j.create(DataType.FLOAT, B, C, L);
             int t = 0;
-            for (int len : new int[]{16, 1, 1, 15, 1, 3}) { // 37 steps: three blocks, the last one partial
+            for (int len : new int[]{16, 1, 1, 15, 1, 3, 17, 16}) { // 70 steps: five blocks, the last one partial
                 feed.put("a", av.get(all3(t, t + len)).dup());
                 feed.put("u", uv.get(all3(t, t + len)).dup());
-                String[] outs = {"y", "y/h", "y/P", "y/v", "y/position"};
                 Map<String, INDArray> res = g.output(feed, outs);
                 got.get(all3(t, t + len)).assign(res.get("y"));
                 feed.putAll(step.state().feed(res, in));
                 t += len;
             }
-            assertEquals(0, want.get(all3(0, t)).sub(got.get(all3(0, t))).amaxNumber().doubleValue(), 1e-5);
+            assertEquals(L, t);
+            assertEquals(0, want.sub(got).amaxNumber().doubleValue(), 1e-5);
         }
     }
 
@@ -294,11 +311,18 @@ class PhalanxOpsStateTest {
         assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, Nd4j.scalar(-1L), 16, 2)), "position must be a non-negative integer");
         assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, Nd4j.scalar(2.5), 16, 2)), "position must be a non-negative integer");
         assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, Nd4j.zeros(DataType.LONG, 2), 16, 2)), "position must be a scalar");
-        assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, pos, 16, 3)), "k = 1, 2 or Swr.UNBOUNDED; got k = 3 (a finite window k >= 3 also needs the ring");
+        assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, pos, 16, 3)), "swr_state with k = 3 expects 8 input arrays (a, u, h, P, v, vRing, aRing, position: a finite window k >= 3 carries its ring of blocks)");
+        assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, pos, 16, 0)), "k (window in blocks) must be >= 1");
+        assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, Nd4j.zeros(DataType.DOUBLE, 2, 1, 16),
+                Nd4j.zeros(DataType.DOUBLE, 2, 2, 1), pos, 16, 4)), "vRing (the terminal local states of the last k - 2 blocks) must have shape [2, 2, 16]");
+        assertMessage(() -> Nd4j.exec(new SwrStateOp(a, u, h, p, v, Nd4j.zeros(DataType.DOUBLE, 2, 2, 16),
+                Nd4j.zeros(DataType.DOUBLE, 2, 2, 16), pos, 16, 4)), "aRing (the products of the decays of the last k - 2 blocks) must have shape [2, 2, 1]");
         assertMessage(() -> Nd4j.exec(new SwrStateOp(a, Nd4j.randn(DataType.DOUBLE, 2, 17, 5), h, p, v, pos, 16, 2)), "u must have shape");
         SameDiff sd = SameDiff.create();
         SwrGraphState in = SwrGraphState.placeholders(sd, "", DataType.DOUBLE, 1);
-        assertMessage(() -> PhalanxOps.swr(sd, "y", sd.var(a), sd.var(u), in, 16, 3), "k = 1, 2 or Swr.UNBOUNDED; got k = 3 (a finite window k >= 3 also needs the ring");
+        assertMessage(() -> PhalanxOps.swr(sd, "y", sd.var(a), sd.var(u), in, 16, 3), "window k = 3 streams with a ring of its last k - 2 blocks, but the state has none");
+        SwrGraphState ringed = SwrGraphState.placeholders(sd, "r/", DataType.DOUBLE, 1, 3);
+        assertMessage(() -> PhalanxOps.swr(sd, "y", sd.var(a), sd.var(u), ringed, 16, 2), "streams without a ring of blocks, but the state has one");
         // Inputs are not modified.
         assertEquals(Nd4j.zeros(DataType.DOUBLE, 2, 16), h);
         assertEquals(3L, pos.getLong(0));

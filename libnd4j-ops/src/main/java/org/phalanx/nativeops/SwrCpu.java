@@ -13,7 +13,8 @@ import org.bytedeco.javacpp.annotation.Platform;
  */
 // preload: the OpenMP runtime that nd4j-native ships (its jar, else the system's libgomp.so.1), so this
 // library loads before ND4J too, on systems without libgomp, and shares ND4J's runtime either way.
-@Platform(include = {"swr/swr.h", "swr/swr_cpu.h", "swr_cpu.cpp"}, preload = "gomp@.1",
+@Platform(include = {"swr/swr.h", "swr/swr_cpu.h", "swr_cpu.cpp", "swr/phalanx_step.h", "phalanx_step_cpu.cpp"},
+        preload = "gomp@.1",
         preloadresource = "/org/nd4j/linalg/cpu/nativecpu/bindings/")
 public final class SwrCpu {
     static {
@@ -54,6 +55,23 @@ public final class SwrCpu {
     public static native int swr_cpu_backward_f32(@Cast("const float*") long a, @Cast("const float*") long u,
             @Cast("const float*") long dy, @Cast("float*") long da, @Cast("float*") long du,
             long B, long H, long L, int block, int k);
+
+    /** One decode step of a Phalanx layer ({@code swr/phalanx_step.h}): projections, gates, SWR step, readout. */
+    public static native int phalanx_step_cpu_f32(@Cast("const float*") long x, @Cast("const float*") long Wa,
+            @Cast("const float*") long ba, @Cast("const float*") long Wb, @Cast("const float*") long bb,
+            @Cast("const float*") long Wc, @Cast("const float*") long bc, @Cast("const float*") long Wv,
+            @Cast("const float*") long Wo, @Cast("float*") long z, @Cast("float*") long scratch,
+            long B, long nIn, long H, long kvH, long nOut, int block, int k,
+            @Cast("float*") long h, @Cast("float*") long P, @Cast("float*") long v,
+            @Cast("float*") long ringV, @Cast("float*") long ringA, long pos);
+
+    public static native int phalanx_step_cpu_f64(@Cast("const double*") long x, @Cast("const double*") long Wa,
+            @Cast("const double*") long ba, @Cast("const double*") long Wb, @Cast("const double*") long bb,
+            @Cast("const double*") long Wc, @Cast("const double*") long bc, @Cast("const double*") long Wv,
+            @Cast("const double*") long Wo, @Cast("double*") long z, @Cast("double*") long scratch,
+            long B, long nIn, long H, long kvH, long nOut, int block, int k,
+            @Cast("double*") long h, @Cast("double*") long P, @Cast("double*") long v,
+            @Cast("double*") long ringV, @Cast("double*") long ringA, long pos);
 
     public static native int swr_cpu_backward_f64(@Cast("const double*") long a, @Cast("const double*") long u,
             @Cast("const double*") long dy, @Cast("double*") long da, @Cast("double*") long du,

@@ -20,6 +20,8 @@ import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.common.primitives.Pair;
 import org.phalanx.nn.conf.layers.PhalanxLayer;
+import org.phalanx.nd4j.ArrayMemory;
+import org.phalanx.swr.PhalanxStep;
 import org.phalanx.swr.Swr;
 import org.phalanx.swr.SwrState;
 
@@ -526,15 +528,10 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
      */
     private void swrBackward(Fwd f, INDArray dy, INDArray da, INDArray du) {
         int block = layerConf().getBlockSize(), k = layerConf().getWindow();
-        INDArray[] pre = f.stateIn != null && f.stateIn.position() > 0 ? statePrefix(f.stateIn, block, k) : null;
-        if (pre != null) {
-            // The state enters as a constant prefix that rebuilds it: same outputs, and the gradients of the
-            // segment's own a and u, including their products with the carried state.
-            long n = pre[0].size(2), len = f.a.size(2);
-            INDArray dyExt = Nd4j.concat(2, Nd4j.zeros(dy.dataType(), dy.size(0), dy.size(1), n), dy);
-            INDArray[] g = Swr.backward(Nd4j.concat(2, pre[0], f.a), Nd4j.concat(2, pre[1], f.u), dyExt, block, k);
-            da.assign(g[0].get(all(), all(), interval(n, n + len)));
-            du.assign(g[1].get(all(), all(), interval(n, n + len)));
+        if (f.stateIn != null && f.stateIn.position() > 0) {
+            INDArray[] g = Swr.backward(f.a, f.u, dy, block, k, f.stateIn);
+            da.assign(g[0]);
+            du.assign(g[1]);
         } else if (f.shift != null) {
             INDArray[] g = Swr.backward(shiftLeft(f.a, f.shift, 1.0), shiftLeft(f.u, f.shift, 0.0),
                     shiftLeft(dy, f.shift, 0.0), block, k);
@@ -543,33 +540,6 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         } else {
             Swr.backwardInto(f.a, f.u, dy, da, du, block, k);
         }
-    }
-
-    /**
-     * Constant inputs {a [B, H, n], u [B, C, n]} whose SWR ends in the given state (its h, P, v at its phase),
-     * for windows of 1 or 2 blocks: for k = 2 one block whose last input is the carrier (v, or h at a block
-     * boundary), then, within the current block, decays 1 and a last step with decay P and input h. Null when
-     * nothing carries over (k = 1 at a block boundary).
-     */
-    static INDArray[] statePrefix(SwrState state, int block, int k) {
-        Map<String, INDArray> s = state.toMap("");
-        INDArray hs = s.get(SwrState.H), ps = s.get(SwrState.P), vs = s.get(SwrState.V);
-        long phase = state.position() % block;
-        long bsz = hs.size(0), c = hs.size(1), h = ps.size(1);
-        long n = (k == 2 ? block : 0) + phase;
-        DataType t = hs.dataType();
-        if (n == 0) {
-            return null;   // k = 1 at a block boundary: nothing carries over
-        }
-        INDArray a = Nd4j.ones(t, bsz, h, n), u = Nd4j.zeros(t, bsz, c, n);
-        if (k == 2) {
-            u.get(all(), all(), point(block - 1)).assign(phase == 0 ? hs : vs);
-        }
-        if (phase > 0) {
-            a.get(all(), all(), point(n - 1)).assign(ps);
-            u.get(all(), all(), point(n - 1)).assign(hs);
-        }
-        return n == 0 ? null : new INDArray[]{a, u};
     }
 
     /** The training forward pass's intermediates, if they belong to the current input and are still valid. */
@@ -654,7 +624,8 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
 
     /**
      * One step of rnnTimeStep without a mask, on buffers kept between calls: only the output is allocated (in
-     * the activations workspace). Returns null when the fast path does not apply (then the general one runs).
+     * the activations workspace). On the CPU the whole step is one native call ({@link PhalanxStep}); elsewhere
+     * it runs op by op. Returns null when the fast path does not apply (then the general one runs).
      */
     private INDArray stepOnce(LayerWorkspaceMgr mgr) {
         long bsz = input.size(0);
@@ -667,24 +638,32 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         if (x.size(0) != bsz || x.size(1) != nIn()) {
             return null;
         }
-        sb.x.assign(x);
-        Nd4j.gemm(sb.x, getParam(WA), sb.a, false, false, 1.0, 0.0);
-        Nd4j.gemm(sb.x, getParam(WB), sb.beta, false, false, 1.0, 0.0);
-        Nd4j.gemm(sb.x, getParam(WC), sb.c, false, false, 1.0, 0.0);
-        Nd4j.gemm(sb.x, getParam(WV), sb.v, false, false, 1.0, 0.0);
-        sb.a.addiRowVector(getParam(BA));
-        sb.beta.addiRowVector(getParam(BB));
-        sb.c.addiRowVector(getParam(BC));
-        Nd4j.exec(new Sigmoid(sb.a, sb.a));
-        Nd4j.exec(new Sigmoid(sb.beta, sb.beta));
-        sb.mulRepeat(sb.v, sb.beta, sb.u);
-        Swr.forwardInto(sb.a3, sb.u3, sb.y3, layerConf().getBlockSize(), layerConf().getWindow(), streamState);
-        sb.mulRepeat(sb.y, sb.c, sb.m);
-        sb.m.addi(sb.v);
+        int block = layerConf().getBlockSize(), k = layerConf().getWindow();
+        INDArray wa = getParam(WA), wb = getParam(WB), wc = getParam(WC), wv = getParam(WV), wo = getParam(WO);
         INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, dataType,
                 nwc ? new long[]{bsz, 1, nOut()} : new long[]{bsz, nOut(), 1}, 'c');
         INDArray out2 = out.reshape(bsz, nOut());
-        Nd4j.gemm(sb.m, getParam(WO), out2, false, false, 1.0, 0.0);
+        if (PhalanxStep.supports(dataType, wa, wb, wc, wv, wo)) {
+            INDArray xc = x.dataType() == dataType && ArrayMemory.isDenseC(x) ? x : sb.x.assign(x);
+            PhalanxStep.stepInto(xc, wa, getParam(BA), wb, getParam(BB), wc, getParam(BC), wv, wo, kvHeads(), block, k,
+                    streamState, out2, sb.scratch);
+        } else {
+            sb.x.assign(x);
+            Nd4j.gemm(sb.x, wa, sb.a, false, false, 1.0, 0.0);
+            Nd4j.gemm(sb.x, wb, sb.beta, false, false, 1.0, 0.0);
+            Nd4j.gemm(sb.x, wc, sb.c, false, false, 1.0, 0.0);
+            Nd4j.gemm(sb.x, wv, sb.v, false, false, 1.0, 0.0);
+            sb.a.addiRowVector(getParam(BA));
+            sb.beta.addiRowVector(getParam(BB));
+            sb.c.addiRowVector(getParam(BC));
+            Nd4j.exec(new Sigmoid(sb.a, sb.a));
+            Nd4j.exec(new Sigmoid(sb.beta, sb.beta));
+            sb.mulRepeat(sb.v, sb.beta, sb.u);
+            Swr.forwardInto(sb.a3, sb.u3, sb.y3, block, k, streamState);
+            sb.mulRepeat(sb.y, sb.c, sb.m);
+            sb.m.addi(sb.v);
+            Nd4j.gemm(sb.m, wo, out2, false, false, 1.0, 0.0);
+        }
         IActivation act = activation();
         if (act != null) {
             act.getActivation(out2, false);
@@ -697,7 +676,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
     private static final class StepBuffers {
         final long batch;
         final DataType type;
-        final INDArray x, a, beta, c, v, u, y, m, a3, u3, y3;
+        final INDArray x, a, beta, c, v, u, y, m, a3, u3, y3, scratch;
         final long kv, rep;
 
         StepBuffers(long batch, long nIn, long heads, long kvHeads, DataType type) {
@@ -715,6 +694,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
                 u = Nd4j.create(type, batch, cw);
                 y = Nd4j.create(type, batch, cw);
                 m = Nd4j.create(type, batch, cw);
+                scratch = Nd4j.create(type, PhalanxStep.scratchLength(batch, heads, kvHeads));
                 a3 = a.reshape(batch, heads, 1);
                 u3 = u.reshape(batch, cw, 1);
                 y3 = y.reshape(batch, cw, 1);

@@ -40,7 +40,7 @@ import java.util.Objects;
  *
  * <p>Builder: {@code nIn} (any; may come from {@code InputType.recurrent}), {@code nOut} (default {@code nIn}),
  * {@code heads} (default {@code ceil(nOut / 16)}), {@code kvHeads} (default {@code heads}; must divide it),
- * {@code blockSize} (16), {@code window} (2 blocks; 1 or 2), {@code activation} (identity, whatever the network's
+ * {@code blockSize} (16), {@code window} (2 blocks; any {@code k >= 1} or {@code Swr.UNBOUNDED}), {@code activation} (identity, whatever the network's
  * default), {@code weightInit}, {@code dataFormat} (NCW or NWC). Configurations written by 0.1.0 (no
  * {@code configVersion} in their JSON) keep their meaning: {@code nIn / 16} heads and no activation.
  *
@@ -146,12 +146,14 @@ public class PhalanxLayer extends BaseRecurrentLayer {
     }
 
     /**
-     * The one place that says which SWR windows the layer accepts (the streaming state supports these; widen it
-     * here when {@code SwrState} does).
+     * The one place that says which SWR windows the layer accepts: any {@code k >= 1} blocks, and
+     * {@link org.phalanx.swr.Swr#UNBOUNDED} (the full recurrence); streaming, truncated BPTT and SameDiff carry
+     * every one of them.
      */
     static void checkWindow(String where, int window) {
-        if (window != 1 && window != 2) {
-            throw new IllegalArgumentException(where + "window (in blocks) must be 1 or 2; got " + window);
+        if (window < 1) {
+            throw new IllegalArgumentException(where + "window (in blocks) must be >= 1 (or Swr.UNBOUNDED for the full "
+                    + "recurrence); got " + window);
         }
     }
 
@@ -345,7 +347,11 @@ public class PhalanxLayer extends BaseRecurrentLayer {
             return this;
         }
 
-        /** SWR window in blocks: 2 (default; 17..32 steps for blockSize 16) or 1 (block-local). */
+        /**
+         * SWR window in blocks: 2 (default; 17..32 steps for blockSize 16), 1 (block-local), any {@code k >= 1}
+         * ({@code (k-1) blockSize + 1 .. k blockSize} steps), or {@code Swr.UNBOUNDED} (the full linear recurrence).
+         * A finite {@code k >= 3} streams with a state of {@code (k - 2)(C + H)} more numbers per sequence.
+         */
         public Builder window(int window) {
             this.window = window;
             return this;
