@@ -34,7 +34,8 @@
  * for kernels over 48 KiB of shared memory).
  *
  * Included by the JavaCPP-generated JNI source (org.phalanx.nativeops.SwrCuda, compiled by nvcc),
- * and by the GPU harness in bench/gpu/.
+ * and by the GPU harness in bench/gpu/. It #includes phalanx_core_cuda.cu (the fused Phalanx core,
+ * swr/phalanx_core.h), which builds on the kernels here: one translation unit, one library.
  */
 #include "swr/swr_cuda.h"
 
@@ -410,17 +411,20 @@ template <typename T>
 __device__ __forceinline__ T zero_of() { return store_cast(typename Acc<T>::type(0), T()); }
 
 /* Issues the copies of rows r < rows, flat elements [f0 + r * stride, + cols) of base[0, total), into
- * raw + r * rpitch (rpitch >= cols + 16 / sizeof(T), a multiple of it). */
+ * raw + r * rpitch (rpitch >= cols + 16 / sizeof(T), a multiple of it). Element 0 of the columns is
+ * step c0 of its row; only the chunks that hold steps in [0, L) are fetched (the others stay unwritten:
+ * any_realign zero-fills those steps), so a row's last, short tile reads no more than it needs. */
 template <typename T, int NT>
 __device__ __forceinline__ void any_issue(T* raw, int rpitch, const T* __restrict__ base, int64_t total, int64_t f0,
-                                          int64_t stride, int rows, int cols, int tid) {
+                                          int64_t stride, int rows, int cols, int64_t L, int64_t c0, int tid) {
     constexpr int PER = 16 / sizeof(T);
     const int nmax = (cols + 2 * PER - 1) / PER;
+    const int lo = c0 < 0 ? (int) -c0 : 0, hi = L - c0 < cols ? (int) (L - c0) : cols; /* steps [0, L) */
     for (int i = tid; i < rows * nmax; i += NT) {
         const int r = i / nmax, c = i - r * nmax;
         const int64_t fr = f0 + r * stride;
         const int sh = shift_of(base, fr);
-        if (c * PER >= sh + cols) continue;
+        if (c * PER >= sh + hi || (c + 1) * PER <= sh + lo) continue;
         const int64_t fc = fr - sh + (int64_t) c * PER;
         T* d = raw + r * rpitch + c * PER;
         if (fc >= 0 && fc + PER <= total) {
@@ -566,8 +570,8 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
     constexpr int RP = COLS + 16 / sizeof(T);             /* ANY: raw row pitch */
     if (ANY) {
         T* raw = ys;                                      /* [FCH + 1][RP], before ys is written */
-        any_issue<T, FTHREADS>(raw, RP, u, BH * HEAD * L, row0 + t0 - BLK, L, FCH, COLS, tid);
-        any_issue<T, FTHREADS>(raw + FCH * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, COLS, tid);
+        any_issue<T, FTHREADS>(raw, RP, u, BH * HEAD * L, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
+        any_issue<T, FTHREADS>(raw + FCH * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
         cp_wait_all();
         __syncthreads();
         any_realign<T, FTHREADS, CPB>(us, PITCH, raw, RP, u, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
@@ -855,9 +859,9 @@ swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __r
     constexpr int RP = bwd_any_rp<T>() + BLK;                         /* ANY: raw row pitch */
     T* raw = reinterpret_cast<T*>(smem_raw + (bwd4_smem<T>() + 15) / 16 * 16); /* ANY: [2 HEAD + 1][RP] */
     if (ANY) {
-        any_issue<T, BTHREADS>(raw, RP, u, BH * HEAD * L, row0 + t0 - BLK, L, HEAD, UCOLS, tid);
-        any_issue<T, BTHREADS>(raw + HEAD * RP, RP, dy, BH * HEAD * L, row0 + t0, L, HEAD, GCOLS, tid);
-        any_issue<T, BTHREADS>(raw + 2 * HEAD * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, ACOLS, tid);
+        any_issue<T, BTHREADS>(raw, RP, u, BH * HEAD * L, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, tid);
+        any_issue<T, BTHREADS>(raw + HEAD * RP, RP, dy, BH * HEAD * L, row0 + t0, L, HEAD, GCOLS, L, t0, tid);
+        any_issue<T, BTHREADS>(raw + 2 * HEAD * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, tid);
         cp_wait_all();
         __syncthreads();
         any_realign<T, BTHREADS>(us, UP, raw, RP, u, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, tid);
@@ -1369,6 +1373,9 @@ extern "C" int swr_cuda_backward(int32_t dtype, const void* a, const void* u, co
         default: return SWR_EDTYPE;
     }
 }
+
+/* The fused Phalanx core (swr/phalanx_core.h): in this translation unit, for the tile code above. */
+#include "phalanx_core_cuda.cu"
 
 /* ---- TEST SUPPORT ONLY (swr/swr_cuda_testing.h): thin CUDA runtime wrappers for the Java check. ---- */
 #include "swr/swr_cuda_testing.h"
