@@ -12,9 +12,10 @@
  * 16-bit types, never rounded to storage), m = y * c + v before the store; backward, dy = dm * c as
  * the tile is read and dv, beta's and c's gradients from the same registers and shared memory.
  *
- *   - forward: a CTA is 4 channels of one head x 1024 steps (16-bit; 512 float32, 256 float64), as
- *     the SWR forward; the H / kvH heads that share a beta and c channel group are adjacent in the
- *     grid, so their reads of beta and c meet in L2.
+ *   - forward: a CTA is 4 channels x 1024 steps (16-bit; 512 float32, 256 float64), as the SWR
+ *     forward, of each of the H / kvH heads that share a beta and c channel group in turn (beta and c
+ *     staged once: with them re-read per head the kernel was bound by L2 traffic, 1.8x its floor at
+ *     kvH = H / 8).
  *   - backward: a CTA is one group of heads (kvH = H: one head) x 256 steps, 16 channels x 16 blocks
  *     as the SWR backward. For kvH < H it visits the H / kvH heads of its group in order, staging
  *     beta and c once, and sums dbeta and dc over them in shared memory in float32 (float64 for
@@ -41,7 +42,8 @@ struct CoreShape {
  * types). Shared memory: v and beta rows with one halo block before the tile, the decays, c rows (tile
  * only), m (and y when asked for) staged for coalesced stores; rows of any alignment also need the
  * raw rows, which m and y reuse once they are realigned.
- * grid: (((b * kvH + gh) * tiles + tile) * r + head in group) * (HEAD / FCH) + channel group.
+ * A CTA visits the r = H / kvH heads of its group in order (beta and c staged once: through L2 once
+ * per group, not once per head). grid: ((b * kvH + gh) * tiles + tile) * (HEAD / FCH) + channel group.
  * --------------------------------------------------------------------------------------------- */
 template <typename T>
 __host__ __device__ constexpr int core_fwd_pitch() { return (Fnb<T>::value + 1) * fwd_bp<T>(); }
@@ -57,7 +59,7 @@ __host__ __device__ constexpr size_t core_fwd_fixed() {
 template <typename T>
 constexpr size_t core_fwd_smem(bool any, bool with_y) {
     const size_t outs = (size_t) (with_y ? 2 : 1) * FCH * core_fwd_yp<T>();
-    const size_t raw = (size_t) (3 * FCH + 1) * core_fwd_rp<T>();
+    const size_t raw = (size_t) (2 * FCH) * core_fwd_rp<T>();
     return sizeof(T) * (core_fwd_fixed<T>() + (any && raw > outs ? raw : outs));
 }
 
@@ -79,31 +81,43 @@ core_forward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T
     const int64_t L = s.L, id = blockIdx.x;
     const int grp = (int) (id % (HEAD / FCH));
     int64_t q = id / (HEAD / FCH);
-    const int64_t hs = q % s.r; q /= s.r;
     const int64_t tile = q % s.tiles; q /= s.tiles;      /* q = b * kvH + gh */
-    const int64_t b = q / s.kvH, gh = q % s.kvH, bh = b * s.H + gh * s.r + hs;
+    const int64_t b = q / s.kvH, gh = q % s.kvH;
     const int64_t t0 = tile * STEPS;
-    const int64_t row0 = (bh * HEAD + grp * FCH) * L;     /* v, m, y: the group's first channel row */
-    const int64_t grow0 = (q * HEAD + grp * FCH) * L;     /* beta, c */
+    const int64_t grow0 = (q * HEAD + grp * FCH) * L;     /* beta, c: the group's first channel row */
     const int64_t nv = s.B * s.H * HEAD * L, ng = s.B * s.kvH * HEAD * L;
     const int tid = threadIdx.x;
+    const int n = (int) (L - t0 < STEPS ? L - t0 : STEPS);
+    /* beta and c, once for the r heads of the group */
     if (ANY) {
-        T* raw = ms;                                      /* [3 FCH + 1][RP], before m is written */
+        T* raw = ms;                                      /* [2 FCH][RP], before m is written */
+        any_issue<T, FTHREADS>(raw, RP, beta, ng, grow0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
+        any_issue<T, FTHREADS>(raw + FCH * RP, RP, c, ng, grow0 + t0, L, FCH, STEPS, L, t0, tid);
+        cp_wait_all();
+        __syncthreads();
+        any_realign<T, FTHREADS, CPB>(bs, PITCH, raw, RP, beta, grow0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
+        any_realign<T, FTHREADS, CPB>(cs, YP, raw + FCH * RP, RP, c, grow0 + t0, L, FCH, STEPS, L, t0, tid);
+    } else {
+        stage_rows<T, FTHREADS, CPB>(bs, beta + grow0, FCH, COLS, PITCH, L, t0 - BLK, tid);
+        stage_rows<T, FTHREADS, CPB>(cs, c + grow0, FCH, STEPS, YP, L, t0, tid);
+    }
+
+#pragma unroll 1
+    for (int64_t hs = 0; hs < s.r; ++hs) {
+    const int64_t bh = b * s.H + gh * s.r + hs;
+    const int64_t row0 = (bh * HEAD + grp * FCH) * L;     /* v, m, y: the group's first channel row */
+    __syncthreads(); /* raw (= ms) is free: the last realign or the previous head's stores are done */
+    if (ANY) {
+        T* raw = ms;
         any_issue<T, FTHREADS>(raw, RP, v, nv, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
-        any_issue<T, FTHREADS>(raw + FCH * RP, RP, beta, ng, grow0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
-        any_issue<T, FTHREADS>(raw + 2 * FCH * RP, RP, c, ng, grow0 + t0, L, FCH, STEPS, L, t0, tid);
-        any_issue<T, FTHREADS>(raw + 3 * FCH * RP, RP, a, s.B * s.H * L, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
+        any_issue<T, FTHREADS>(raw + FCH * RP, RP, a, s.B * s.H * L, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
         cp_wait_all();
         __syncthreads();
         any_realign<T, FTHREADS, CPB>(vs, PITCH, raw, RP, v, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
-        any_realign<T, FTHREADS, CPB>(bs, PITCH, raw + FCH * RP, RP, beta, grow0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
-        any_realign<T, FTHREADS, CPB>(cs, YP, raw + 2 * FCH * RP, RP, c, grow0 + t0, L, FCH, STEPS, L, t0, tid);
-        any_realign<T, FTHREADS, CPB>(as, PITCH, raw + 3 * FCH * RP, RP, a, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
+        any_realign<T, FTHREADS, CPB>(as, PITCH, raw + FCH * RP, RP, a, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
         __syncthreads();
     } else {
         stage_rows<T, FTHREADS, CPB>(vs, v + row0, FCH, COLS, PITCH, L, t0 - BLK, tid);
-        stage_rows<T, FTHREADS, CPB>(bs, beta + grow0, FCH, COLS, PITCH, L, t0 - BLK, tid);
-        stage_rows<T, FTHREADS, CPB>(cs, c + grow0, FCH, STEPS, YP, L, t0, tid);
         stage_rows<T, FTHREADS, CPB>(as, a + bh * L, 1, COLS, PITCH, L, t0 - BLK, tid);
         cp_wait_all();
         __syncthreads();
@@ -160,7 +174,6 @@ core_forward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T
         for (int e = 0; e < BLK / PER; ++e) reinterpret_cast<uint4*>(mb)[e] = pack(x + e * PER, T());
     }
     __syncthreads();
-    const int n = (int) (L - t0 < STEPS ? L - t0 : STEPS);
     if (ANY) {
         any_store<T, FTHREADS, CPB>(m, ms, YP, row0 + t0, L, FCH, n, tid);
         if (y) any_store<T, FTHREADS, CPB>(y, ys, YP, row0 + t0, L, FCH, n, tid);
@@ -174,6 +187,7 @@ core_forward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T
                     reinterpret_cast<const uint4*>(ms + r * YP)[padded_chunk<CPB>(cc)];
         }
     }
+    } /* heads of the group */
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -542,6 +556,19 @@ static int core_composed_backward(const T* a, const T* beta, const T* v, const T
 /* ---------------------------------------------------------------------------------------------
  * Launchers. variant: 0 = default (fused for k <= 2), 1 = composed (benchmark baseline).
  * --------------------------------------------------------------------------------------------- */
+/* The opt-in shared memory per CTA of the current device (48 KiB where it cannot be read). A fused
+ * kernel that needs more (float64 with kvH < H; some types on GPUs before sm_80) takes the composed
+ * path instead. */
+static size_t max_smem_per_cta() {
+    int dev = 0, v = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
+        (void) cudaGetLastError();
+        return 48 * 1024;
+    }
+    return (size_t) v;
+}
+
 template <typename T>
 static int core_forward(const void* a_, const void* beta_, const void* v_, const void* c_, void* m_, void* y_,
                         CoreShape s, int32_t k, cudaStream_t st, int variant) {
@@ -551,11 +578,12 @@ static int core_forward(const void* a_, const void* beta_, const void* v_, const
     if (mb >= 2 || variant == 1) return core_composed_forward<T>(a, beta, v, c, m, y, s, k, st);
     int64_t tiles;
     unsigned grid;
-    if (!grid_of(s.B, s.H, s.L, Fnb<T>::value * BLK, HEAD / FCH, tiles, grid)) return SWR_EINVAL;
+    if (!grid_of(s.B, s.kvH, s.L, Fnb<T>::value * BLK, HEAD / FCH, tiles, grid)) return SWR_EINVAL;
     s.tiles = tiles;
     const bool aligned = (s.L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(beta) && aligned16(v) &&
                          aligned16(c) && aligned16(m) && (!y || aligned16(y));
     const size_t smem = core_fwd_smem<T>(!aligned, y != nullptr);
+    if (smem > max_smem_per_cta()) return core_composed_forward<T>(a, beta, v, c, m, y, s, k, st);
     const dim3 blk(FTHREADS);
     if (mb == 1)
         return aligned ? launch(core_forward_staged<T, 2, false>, grid, blk, smem, st, a, beta, v, c, m, y, s)
@@ -587,6 +615,8 @@ static int core_backward(const void* a_, const void* beta_, const void* v_, cons
     s.tiles = tiles;
     const bool aligned = (s.L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(beta) && aligned16(v) &&
                          aligned16(c) && aligned16(dm) && aligned16(dbeta) && aligned16(dv) && aligned16(dc);
+    if (core_bwd_smem<T>(!aligned, s.r > 1) > max_smem_per_cta())
+        return core_composed_backward<T>(a, beta, v, c, dm, da, dbeta, dv, dc, s, k, st);
     if (mb == 1)
         return aligned ? core_backward_launch<T, 2, false>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st)
                        : core_backward_launch<T, 2, true>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st);
