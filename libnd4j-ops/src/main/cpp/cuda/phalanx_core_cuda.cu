@@ -18,7 +18,8 @@
  *     kvH = H / 8).
  *   - backward: a CTA is one group of heads (kvH = H: one head) x 256 steps, 16 channels x 16 blocks
  *     as the SWR backward. For kvH < H it visits the H / kvH heads of its group in order, staging
- *     beta and c once, and sums dbeta and dc over them in shared memory in float32 (float64 for
+ *     beta and c once and prefetching the next head's v, dm and decays while it computes one (rows
+ *     16-byte aligned), and sums dbeta and dc over them in shared memory in float32 (float64 for
  *     float64), in head order: no atomics, bitwise reproducible; every output written once.
  *     The backward recomputes y (it needs the local states for da anyway, so recomputing costs no
  *     memory traffic); a y passed to it is not read.
@@ -206,9 +207,10 @@ __host__ __device__ constexpr int core_bwd_acc_pitch() { return CB_STEPS + 16 / 
 template <typename T>
 __host__ __device__ constexpr int core_bwd_rp() { return CB_STEPS + 2 * BLK + 16 / (int) sizeof(T); }
 /* byte offsets of the regions */
+/* pf: a second set of v, dm and decay buffers, into which the next head of the group is prefetched */
 template <typename T>
-__host__ __device__ constexpr size_t core_bwd_stage_bytes() {
-    return (sizeof(T) * (4 * HEAD * core_bwd_pitch<T>() + CB_STEPS + 2 * BLK) + 15) / 16 * 16;
+__host__ __device__ constexpr size_t core_bwd_stage_bytes(bool pf) {
+    return (sizeof(T) * ((pf ? 6 : 4) * HEAD * core_bwd_pitch<T>() + (pf ? 2 : 1) * (CB_STEPS + 2 * BLK)) + 15) / 16 * 16;
 }
 template <typename T>
 __host__ __device__ constexpr size_t core_bwd_ybuf_bytes(bool any) {
@@ -220,7 +222,7 @@ __host__ __device__ constexpr size_t core_bwd_ybuf_bytes(bool any) {
 template <typename T>
 constexpr size_t core_bwd_smem(bool any, bool grouped) {
     typedef typename Acc<T>::type A;
-    return core_bwd_stage_bytes<T>() + core_bwd_ybuf_bytes<T>(any) +
+    return core_bwd_stage_bytes<T>(grouped && !any) + core_bwd_ybuf_bytes<T>(any) +
            (grouped ? sizeof(A) * 2 * HEAD * core_bwd_acc_pitch<T>() : 0);
 }
 
@@ -273,9 +275,13 @@ core_backward_staged(const T* __restrict__ a, const T* __restrict__ beta, const 
     T* gs = bs + HEAD * UP;                               /* [HEAD][UP]: tile, halo block (dm) */
     T* cs = gs + HEAD * UP;                               /* [HEAD][UP]: tile, halo block */
     T* as = cs + HEAD * UP;                               /* [ACOLS] */
-    A* ybuf = reinterpret_cast<A*>(smem_raw + core_bwd_stage_bytes<T>()); /* [BTHREADS][BLK + 1] */
+    constexpr bool PF = GROUPED && !ANY;                 /* prefetch the group's next head */
+    T* vs1 = as + ACOLS;                                  /* PF: the second v, dm, decay buffers */
+    T* gs1 = vs1 + HEAD * UP;
+    T* as1 = gs1 + HEAD * UP;
+    A* ybuf = reinterpret_cast<A*>(smem_raw + core_bwd_stage_bytes<T>(PF)); /* [BTHREADS][BLK + 1] */
     T* raw = reinterpret_cast<T*>(ybuf);                  /* ANY: [2 HEAD + 1][RP] while staging */
-    A* acc = reinterpret_cast<A*>(smem_raw + core_bwd_stage_bytes<T>() + core_bwd_ybuf_bytes<T>(ANY)); /* [2][HEAD][AP] */
+    A* acc = reinterpret_cast<A*>(smem_raw + core_bwd_stage_bytes<T>(PF) + core_bwd_ybuf_bytes<T>(ANY)); /* [2][HEAD][AP] */
     const int64_t L = s.L, q = blockIdx.x / s.tiles, tile = blockIdx.x % s.tiles; /* q = b * kvH + gh */
     const int64_t t0 = tile * STEPS, b = q / s.kvH, gh = q % s.kvH;
     const int64_t nv = s.B * s.H * HEAD * L, ng = s.B * s.kvH * HEAD * L, na = s.B * s.H * L;
@@ -296,26 +302,46 @@ core_backward_staged(const T* __restrict__ a, const T* __restrict__ beta, const 
 
     const int lane = tid % WARP, ch = lane % HEAD, bi = 2 * (tid / WARP) + lane / HEAD;
     const int64_t st = t0 + (int64_t) bi * BLK;
-    T* vb = vs + ch * UP + BLK + bi * BLK;
     T* bb = bs + ch * UP + BLK + bi * BLK;
-    const T* gb = gs + ch * UP + bi * BLK;
     T* cb = cs + ch * UP + bi * BLK;
-    const T* ab = as + BLK + bi * BLK;
     A* yp = ybuf + tid * (BLK + 1);
+    /* Issues head hs's v, dm and decays into buffer set `buf` (1: the PF set). */
+    auto issue_head = [&](int64_t hs, int buf, int stid) {
+        const int64_t bh = b * s.H + gh * s.r + hs, row0 = bh * HEAD * L;
+        core_stage_issue<T, ANY>(buf ? vs1 : vs, UP, raw, v, nv, row0, L, HEAD, UCOLS, t0 - BLK, stid);
+        core_stage_issue<T, ANY>(buf ? gs1 : gs, UP, raw + HEAD * RP, dm, nv, row0, L, HEAD, GCOLS, t0, stid);
+        core_stage_issue<T, ANY>(buf ? as1 : as, ACOLS, raw + 2 * HEAD * RP, a, na, bh * L, L, 1, ACOLS, t0 - BLK, stid);
+    };
+    if (PF) {
+        issue_head(0, 0, tid);
+        cp_commit();
+    }
 
 #pragma unroll 1
     for (int64_t hs = 0; hs < s.r; ++hs) {
         const int64_t bh = b * s.H + gh * s.r + hs, row0 = bh * HEAD * L;
-        if (hs > 0) __syncthreads(); /* the previous head's stores have read vs, ybuf */
+        if (hs > 0) __syncthreads(); /* the previous head's stores have read its buffers and ybuf */
         /* An opaque copy of tid: keeps the compiler from hoisting the staging loops' addresses out of
          * the head loop (they would stay live across it, and spill). */
         int stid = tid;
         asm volatile("" : "+r"(stid));
-        core_stage_issue<T, ANY>(vs, UP, raw, v, nv, row0, L, HEAD, UCOLS, t0 - BLK, stid);
-        core_stage_issue<T, ANY>(gs, UP, raw + HEAD * RP, dm, nv, row0, L, HEAD, GCOLS, t0, stid);
-        core_stage_issue<T, ANY>(as, ACOLS, raw + 2 * HEAD * RP, a, na, bh * L, L, 1, ACOLS, t0 - BLK, stid);
-        cp_wait_all();
+        const int cur = PF ? (int) (hs & 1) : 0;
+        if (PF) {
+            if (hs + 1 < s.r) {
+                issue_head(hs + 1, cur ^ 1, stid);
+                cp_commit();
+                cp_wait_group<1>(); /* this head's copies (and beta, c) have landed */
+            } else {
+                cp_wait_group<0>();
+            }
+        } else {
+            issue_head(hs, 0, stid);
+            cp_wait_all();
+        }
         __syncthreads();
+        T* vb = (cur ? vs1 : vs) + ch * UP + BLK + bi * BLK;
+        const T* gb = (cur ? gs1 : gs) + ch * UP + bi * BLK;
+        const T* ab = (cur ? as1 : as) + BLK + bi * BLK;
         if (ANY) {
             core_stage_finish<T, ANY>(vs, UP, raw, v, row0, L, HEAD, UCOLS, t0 - BLK, stid);
             core_stage_finish<T, ANY>(gs, UP, raw + HEAD * RP, dm, row0, L, HEAD, GCOLS, t0, stid);
@@ -433,7 +459,7 @@ core_backward_staged(const T* __restrict__ a, const T* __restrict__ beta, const 
             }
         }
         __syncthreads();
-        core_store_rows<T, ANY>(dv, vs + BLK, UP, row0, L, t0, n, stid);
+        core_store_rows<T, ANY>(dv, (cur ? vs1 : vs) + BLK, UP, row0, L, t0, n, stid);
     }
     if (GROUPED) { /* the sums over the group's heads -> storage type, into the (now free) beta and c slots */
         __syncthreads();

@@ -368,6 +368,18 @@ __device__ __forceinline__ void cp_wait_all() {
     asm volatile("cp.async.wait_all;\n" ::: "memory");
 #endif
 }
+/* Groups of copies: commit the ones issued so far; wait until at most N groups are in flight. */
+__device__ __forceinline__ void cp_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+template <int N>
+__device__ __forceinline__ void cp_wait_group() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
 
 /* Chunk c (16 bytes) of a row in a layout with one 16-byte pad after every CPB chunks (CPB = 0: none).
  * The forward pads each 16-step block so that threads reading neighbouring blocks hit different
@@ -410,15 +422,27 @@ __device__ __forceinline__ int shift_of(const T* base, int64_t f) {
 template <typename T>
 __device__ __forceinline__ T zero_of() { return store_cast(typename Acc<T>::type(0), T()); }
 
-/* The any-alignment passes below give each row a team of whole warps (as many as fit; rows beyond the
- * warps take turns) and compute the row's shift, pointers and the range of whole 16-byte chunks once
- * per row, so that each chunk costs a few instructions (these kernels are issue-bound on the H200:
- * the first version, with the row, shift and bounds recomputed per chunk in 64-bit, ran at 1.9-2.3x
- * the floor where aligned rows run at 1.24x). */
-template <int NT>
-__device__ __forceinline__ int row_team(int rows) {
-    const int w = NT / WARP / rows;
-    return (w < 1 ? 1 : w) * WARP;
+/* The any-alignment passes below visit (row, 16-byte chunk) pairs through for_row_chunks: with at most
+ * as many rows as warps (the forward: 4 channel rows, 1 decay row per CTA) each row gets a team of
+ * whole warps and its shift, pointers and whole-chunk range are computed once per row, so that a chunk
+ * costs a few instructions (these kernels are issue-bound on the H200: recomputing all that per chunk
+ * in 64-bit made the forward 8-12% slower); with more rows than warps (the backward: 16 short rows)
+ * one flat loop over all pairs keeps every thread busy, and the row's values are recomputed per chunk
+ * (teams of a warp per row measured 8% slower there: most lanes idle on a row's last chunks). */
+template <int NT, typename Setup, typename Body>
+__device__ __forceinline__ void for_row_chunks(int rows, int nper, int tid, Setup setup, Body body) {
+    if (rows > NT / WARP) {
+        for (int i = tid; i < rows * nper; i += NT) {
+            const int r = i / nper;
+            body(setup(r), i - r * nper);
+        }
+    } else {
+        const int TS = NT / WARP / rows * WARP, lane = tid % TS;
+        for (int r = tid / TS; r < rows; r += NT / TS) {
+            const auto rs = setup(r);
+            for (int c = lane; c < nper; c += TS) body(rs, c);
+        }
+    }
 }
 
 /* Issues the copies of rows r < rows, flat elements [f0 + r * stride, + cols) of base[0, total), into
@@ -430,28 +454,36 @@ __device__ __forceinline__ void any_issue(T* raw, int rpitch, const T* __restric
                                           int64_t stride, int rows, int cols, int64_t L, int64_t c0, int tid) {
     constexpr int PER = 16 / sizeof(T);
     const int lo = c0 < 0 ? (int) -c0 : 0, hi = L - c0 < cols ? (int) (L - c0) : cols; /* steps [0, L) */
-    const int TS = row_team<NT>(rows), teams = NT / TS, lane = tid % TS;
-    for (int r = tid / TS; r < rows; r += teams) {
+    struct Row {
+        int64_t f;                    /* the row's first chunk (16-byte aligned) */
+        int cfirst, cend, cin0, cin1; /* chunks to fetch; those wholly inside base[0, total) */
+        T* d;
+    };
+    auto setup = [&](int r) {
         const int64_t fr = f0 + r * stride;
         const int sh = shift_of(base, fr);
-        const int64_t f = fr - sh;                        /* the row's first chunk, 16-byte aligned */
-        const int cfirst = (sh + lo) / PER, cend = (sh + hi + PER - 1) / PER;
-        const int cin0 = f >= 0 ? 0 : (int) ((-f + PER - 1) / PER); /* chunks wholly inside base[0, total) */
-        const int64_t room = (total - f) / PER;
-        const int cin1 = room < cend ? (int) room : cend;
-        T* d = raw + r * rpitch;
-        for (int c = cfirst + lane; c < cend; c += TS) {
-            if (c >= cin0 && c < cin1) {
-                cp16(d + c * PER, base + (f + c * PER));
-            } else {
+        Row w;
+        w.f = fr - sh;
+        w.cfirst = (sh + lo) / PER;
+        w.cend = (sh + hi + PER - 1) / PER;
+        w.cin0 = w.f >= 0 ? 0 : (int) ((-w.f + PER - 1) / PER);
+        const int64_t room = (total - w.f) / PER;
+        w.cin1 = room < w.cend ? (int) room : w.cend;
+        w.d = raw + r * rpitch;
+        return w;
+    };
+    for_row_chunks<NT>(rows, (cols + 2 * PER - 1) / PER, tid, setup, [&](const Row& w, int c) {
+        if (c < w.cfirst || c >= w.cend) return;
+        if (c >= w.cin0 && c < w.cin1) {
+            cp16(w.d + c * PER, base + (w.f + c * PER));
+        } else {
 #pragma unroll
-                for (int e = 0; e < PER; ++e) {
-                    const int64_t fc = f + c * PER + e;
-                    if (fc >= 0 && fc < total) d[c * PER + e] = base[fc];
-                }
+            for (int e = 0; e < PER; ++e) {
+                const int64_t fc = w.f + c * PER + e;
+                if (fc >= 0 && fc < total) w.d[c * PER + e] = base[fc];
             }
         }
-    }
+    });
 }
 
 /* The 16 bytes at byte offset `sh` (0..15) into the 32 bytes *p0, *p1 (16-byte aligned shared
@@ -476,7 +508,8 @@ __device__ __forceinline__ uint4 extract16(const uint4* p0, const uint4* p1, int
 /* raw (as issued above, after cp_wait_all and a barrier) -> dst[r * pitch + c] (pitch and cols
  * multiples of 16 / sizeof(T)), 16 bytes per thread; steps c0 + c outside [0, L) become 0. The
  * row's byte shift splits into a word offset and a bit shift, both fixed per row: whole chunks take
- * 4 or 5 word loads and 4 funnel shifts, no branches. */
+ * 4 or 5 word loads and 4 funnel shifts (teams of warps per row; the flat loop measured faster with
+ * two 16-byte loads and extract16). */
 template <typename T, int NT, int CPB = 0>
 __device__ __forceinline__ void any_realign(T* dst, int pitch, const T* raw, int rpitch, const T* base, int64_t f0,
                                             int64_t stride, int rows, int cols, int64_t L, int64_t c0, int tid) {
@@ -485,33 +518,43 @@ __device__ __forceinline__ void any_realign(T* dst, int pitch, const T* raw, int
     const int jlo = c0 < 0 ? (int) ((-c0 + PER - 1) / PER) : 0; /* chunks of steps wholly in [0, L) */
     const int64_t jh = (L - c0) / PER;
     const int jhi = jh < cpr ? (int) jh : cpr;
-    const int TS = row_team<NT>(rows), teams = NT / TS, lane = tid % TS;
-    for (int r = tid / TS; r < rows; r += teams) {
-        const int sh = shift_of(base, f0 + r * stride), sb = sh * (int) sizeof(T);
-        const unsigned bs = (unsigned) (sb & 3) * 8;
-        const T* qr = raw + r * rpitch;
-        const unsigned* q = reinterpret_cast<const unsigned*>(qr) + (sb >> 2);
-        T* drow = dst + r * pitch;
-        for (int j = lane; j < cpr; j += TS) {
-            T* d = drow + padded_chunk<CPB>(j) * PER;
-            if (j >= jlo && j < jhi) {
-                const unsigned* p = q + 4 * j;
-                uint4 o;
-                if (bs == 0) {
-                    o = make_uint4(p[0], p[1], p[2], p[3]);
-                } else {
-                    const unsigned w0 = p[0], w1 = p[1], w2 = p[2], w3 = p[3], w4 = p[4];
-                    o = make_uint4(__funnelshift_r(w0, w1, bs), __funnelshift_r(w1, w2, bs), __funnelshift_r(w2, w3, bs),
-                                   __funnelshift_r(w3, w4, bs));
-                }
-                *reinterpret_cast<uint4*>(d) = o;
+    struct Row {
+        int sh;
+        unsigned bs;
+        const T* qr;
+        T* drow;
+    };
+    auto setup = [&](int r) {
+        Row w;
+        w.sh = shift_of(base, f0 + r * stride);
+        w.bs = (unsigned) (w.sh * (int) sizeof(T) & 3) * 8;
+        w.qr = raw + r * rpitch;
+        w.drow = dst + r * pitch;
+        return w;
+    };
+    const bool teams = rows <= NT / WARP;
+    for_row_chunks<NT>(rows, cpr, tid, setup, [&](const Row& w, int j) {
+        T* d = w.drow + padded_chunk<CPB>(j) * PER;
+        if (j >= jlo && j < jhi && !teams) { /* measured faster in the flat loop (the backward) */
+            const uint4* p = reinterpret_cast<const uint4*>(w.qr + j * PER);
+            *reinterpret_cast<uint4*>(d) = extract16(p, p + 1, w.sh * (int) sizeof(T));
+        } else if (j >= jlo && j < jhi) {
+            const unsigned* p = reinterpret_cast<const unsigned*>(w.qr) + ((w.sh * (int) sizeof(T)) >> 2) + 4 * j;
+            uint4 o;
+            if (w.bs == 0) {
+                o = make_uint4(p[0], p[1], p[2], p[3]);
             } else {
-                const int64_t t = c0 + (int64_t) j * PER;
-#pragma unroll
-                for (int e = 0; e < PER; ++e) d[e] = (t + e >= 0 && t + e < L) ? qr[sh + j * PER + e] : zero_of<T>();
+                const unsigned w0 = p[0], w1 = p[1], w2 = p[2], w3 = p[3], w4 = p[4];
+                o = make_uint4(__funnelshift_r(w0, w1, w.bs), __funnelshift_r(w1, w2, w.bs),
+                               __funnelshift_r(w2, w3, w.bs), __funnelshift_r(w3, w4, w.bs));
             }
+            *reinterpret_cast<uint4*>(d) = o;
+        } else {
+            const int64_t t = c0 + (int64_t) j * PER;
+#pragma unroll
+            for (int e = 0; e < PER; ++e) d[e] = (t + e >= 0 && t + e < L) ? w.qr[w.sh + j * PER + e] : zero_of<T>();
         }
-    }
+    });
 }
 
 /* Stores src[r * spitch + c], c < n (src rows 16-byte aligned, spitch a multiple of 16 / sizeof(T)),
@@ -521,31 +564,39 @@ template <typename T, int NT, int CPB = 0>
 __device__ __forceinline__ void any_store(T* __restrict__ base, const T* src, int spitch, int64_t f0, int64_t stride,
                                           int rows, int n, int tid) {
     constexpr int PER = 16 / sizeof(T);
-    const int TS = row_team<NT>(rows), teams = NT / TS, lane = tid % TS;
-    for (int r = tid / TS; r < rows; r += teams) {
+    struct Row {
+        int sh, chi, cend;            /* chunk c holds src elements [c PER - sh, + PER); whole for 0 < c < chi */
+        T* drow;
+        const T* q;
+    };
+    auto setup = [&](int r) {
         const int64_t fr = f0 + r * stride;
-        const int sh = shift_of(base, fr);
-        T* drow = base + (fr - sh);                       /* chunk c holds src elements [c PER - sh, + PER) */
-        const T* q = src + r * spitch;
-        const uint4* p = reinterpret_cast<const uint4*>(q);
-        const int clo = sh ? 1 : 0, chi = (n + sh) / PER, cend = (n + sh + PER - 1) / PER;
-        const int xs = (PER - sh) * (int) sizeof(T);
-        for (int c = lane; c < cend; c += TS) {
-            T* d = drow + c * PER;
-            if (c >= clo && c < chi) {
-                *reinterpret_cast<uint4*>(d) = sh ? extract16(p + padded_chunk<CPB>(c - 1), p + padded_chunk<CPB>(c), xs)
-                                                  : p[padded_chunk<CPB>(c)];
-            } else {
-                const int lo = c * PER - sh;
+        Row w;
+        w.sh = shift_of(base, fr);
+        w.chi = (n + w.sh) / PER;
+        w.cend = (n + w.sh + PER - 1) / PER;
+        w.drow = base + (fr - w.sh);
+        w.q = src + r * spitch;
+        return w;
+    };
+    for_row_chunks<NT>(rows, (n + 2 * PER - 1) / PER, tid, setup, [&](const Row& w, int c) {
+        if (c >= w.cend) return;
+        T* d = w.drow + c * PER;
+        const uint4* p = reinterpret_cast<const uint4*>(w.q);
+        if (c >= (w.sh ? 1 : 0) && c < w.chi) {
+            *reinterpret_cast<uint4*>(d) = w.sh ? extract16(p + padded_chunk<CPB>(c - 1), p + padded_chunk<CPB>(c),
+                                                            (PER - w.sh) * (int) sizeof(T))
+                                                : p[padded_chunk<CPB>(c)];
+        } else {
+            const int lo = c * PER - w.sh;
 #pragma unroll
-                for (int e = 0; e < PER; ++e)
-                    if (lo + e >= 0 && lo + e < n) {
-                        const int x = lo + e;
-                        d[e] = q[padded_chunk<CPB>(x / PER) * PER + x % PER];
-                    }
-            }
+            for (int e = 0; e < PER; ++e)
+                if (lo + e >= 0 && lo + e < n) {
+                    const int x = lo + e;
+                    d[e] = w.q[padded_chunk<CPB>(x / PER) * PER + x % PER];
+                }
         }
-    }
+    });
 }
 
 /* Reads 16 staged elements (16-byte aligned in shared memory) as Acc values. */
