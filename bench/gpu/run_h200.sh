@@ -44,7 +44,7 @@ t0=$SECONDS
 if "$W/swr_gpu_check" check > "$OUT/check.log" 2>&1; then r=ok; else r=FAILED; status=1; fi
 note "check: $r ($(grep '^cases' "$OUT/check.log"), $((SECONDS - t0)) s)"
 grep -A6 "^worst errors" "$OUT/check.log" | tee -a "$OUT/summary.txt"
-grep -A5 "^core worst errors" "$OUT/check.log" | tee -a "$OUT/summary.txt"
+grep -A4 "^core worst errors" "$OUT/check.log" | tee -a "$OUT/summary.txt"
 grep -E "^core cases|argument checks" "$OUT/check.log" | tee -a "$OUT/summary.txt"
 
 # 2. compute-sanitizer on small shapes

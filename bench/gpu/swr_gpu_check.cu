@@ -223,16 +223,12 @@ static const char* pname(int p) {
     return n[p];
 }
 
-static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, bool misalign,
-                     std::mt19937_64& rng, bool verbose, int poison = P_NONE) {
+/* Places `poison` (a P_* value) in the decays a, an input u of [B, 16 H, L] (Inf) or an output
+ * gradient g of the same shape (NaN): in the float64 copy and in the stored bytes. */
+static void place_poison(int poison, int dt, std::vector<double>& a, std::vector<unsigned char>& ha,
+                         std::vector<double>& u, std::vector<unsigned char>& hu, std::vector<double>& g,
+                         std::vector<unsigned char>& hg, int64_t B, int64_t H, int64_t L, std::mt19937_64& rng) {
     const int64_t C = 16 * H, nb = (L + 15) / 16;
-    const size_t na = B * H * L, nu = B * C * L, es = dsize(dt);
-    std::vector<unsigned char> ha(na * es), hu(nu * es), hg(nu * es);
-    std::vector<double> a(na), u(nu), g(nu);
-    std::uniform_real_distribution<double> S(-1.0, 1.0);
-    for (size_t i = 0; i < na; ++i) a[i] = store(dt, ha.data(), i, draw_gate(gate, rng));
-    for (size_t i = 0; i < nu; ++i) u[i] = store(dt, hu.data(), i, S(rng));
-    for (size_t i = 0; i < nu; ++i) g[i] = store(dt, hg.data(), i, S(rng));
     std::uniform_int_distribution<int64_t> Td(0, L - 1), Rd(0, B * H - 1), Cd(0, B * C - 1), Bd(0, nb - 1);
     const double nan = std::nan(""), inf = HUGE_VAL;
     switch (poison) {
@@ -245,6 +241,19 @@ static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, b
         case P_U_INF: { const size_t at = Cd(rng) * L + Td(rng); u[at] = store(dt, hu.data(), at, inf); break; }
         default: break;
     }
+}
+
+static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, bool misalign,
+                     std::mt19937_64& rng, bool verbose, int poison = P_NONE) {
+    const int64_t C = 16 * H;
+    const size_t na = B * H * L, nu = B * C * L, es = dsize(dt);
+    std::vector<unsigned char> ha(na * es), hu(nu * es), hg(nu * es);
+    std::vector<double> a(na), u(nu), g(nu);
+    std::uniform_real_distribution<double> S(-1.0, 1.0);
+    for (size_t i = 0; i < na; ++i) a[i] = store(dt, ha.data(), i, draw_gate(gate, rng));
+    for (size_t i = 0; i < nu; ++i) u[i] = store(dt, hu.data(), i, S(rng));
+    for (size_t i = 0; i < nu; ++i) g[i] = store(dt, hg.data(), i, S(rng));
+    place_poison(poison, dt, a, ha, u, hu, g, hg, B, H, L, rng);
 
     std::vector<double> yr, dar, dur;
     if (!reference(a, u, g, yr, dar, dur, B, H, L, k)) return false;
@@ -411,7 +420,7 @@ static const char* core_names[6] = {"m", "y", "da", "dbeta", "dv", "dc"};
 
 static bool run_core_case(int dt, int k, int64_t B, int64_t H, int64_t kvH, int64_t L, int gate, bool misalign,
                           std::mt19937_64& rng, bool verbose, int poison = P_NONE) {
-    const int64_t C = 16 * H, G = 16 * kvH, r = H / kvH, nb = (L + 15) / 16;
+    const int64_t C = 16 * H, G = 16 * kvH, r = H / kvH;
     const size_t na = B * H * L, nv = B * C * L, ng = B * G * L, es = dsize(dt);
     std::vector<unsigned char> ha(na * es), hb(ng * es), hv(nv * es), hc(ng * es), hm(nv * es);
     std::vector<double> a(na), beta(ng), v(nv), c(ng), dm(nv);
@@ -421,18 +430,7 @@ static bool run_core_case(int dt, int k, int64_t B, int64_t H, int64_t kvH, int6
     for (size_t i = 0; i < ng; ++i) c[i] = store(dt, hc.data(), i, S(rng));
     for (size_t i = 0; i < nv; ++i) v[i] = store(dt, hv.data(), i, S(rng));
     for (size_t i = 0; i < nv; ++i) dm[i] = store(dt, hm.data(), i, S(rng));
-    std::uniform_int_distribution<int64_t> Td(0, L - 1), Rd(0, B * H - 1), Cd(0, B * C - 1), Bd(0, nb - 1);
-    const double nan = std::nan(""), inf = HUGE_VAL;
-    switch (poison) {
-        case P_A0: for (int64_t q = 0; q < B * H; ++q) a[q * L] = store(dt, ha.data(), q * L, nan); break;
-        case P_A_BLOCK_STARTS:
-            for (int i = 0; i < 3; ++i) { const size_t at = Rd(rng) * L + 16 * Bd(rng); a[at] = store(dt, ha.data(), at, nan); }
-            break;
-        case P_A_ANY: { const size_t at = Rd(rng) * L + Td(rng); a[at] = store(dt, ha.data(), at, nan); break; }
-        case P_DY: { const size_t at = Cd(rng) * L + Td(rng); dm[at] = store(dt, hm.data(), at, nan); break; }
-        case P_U_INF: { const size_t at = Cd(rng) * L + Td(rng); v[at] = store(dt, hv.data(), at, inf); break; }
-        default: break;
-    }
+    place_poison(poison, dt, a, ha, v, hv, dm, hm, B, H, L, rng); /* v in u's place, dm in dy's */
     auto grow = [&](size_t i) { /* element of [B, C, L] -> its group element of [B, G, L] */
         const int64_t row = i / L, t = i % L, lane = row % 16, bh = row / 16, b = bh / H, h = bh % H;
         return (size_t) (((b * kvH + h / r) * 16 + lane) * L + t);

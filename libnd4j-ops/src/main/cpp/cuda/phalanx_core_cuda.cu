@@ -33,6 +33,22 @@
 
 namespace phalanx_swr_cuda {
 
+/* Terminal local state of the staged block whose v, beta and decays start at vp, bp, ap (u = beta v):
+ * the carry into the next block for k = 2. */
+template <typename T, typename A>
+__device__ __forceinline__ A core_terminal(const T* vp, const T* bp, const T* ap) {
+    A x[BLK], w[BLK];
+    smem_block<T, A>(vp, x);
+    smem_block<T, A>(bp, w);
+#pragma unroll
+    for (int i = 0; i < BLK; ++i) x[i] *= w[i];
+    smem_block<T, A>(ap, w);
+    A h = x[0];
+#pragma unroll
+    for (int i = 1; i < BLK; ++i) h = fma(w[i], h, x[i]);
+    return h;
+}
+
 /* Shape of a core call. G = HEAD * kvH group channels; r = H / kvH heads per group. */
 struct CoreShape {
     int64_t B, H, kvH, L, r, tiles;
@@ -108,21 +124,7 @@ core_forward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T
     const int64_t bh = b * s.H + gh * s.r + hs;
     const int64_t row0 = (bh * HEAD + grp * FCH) * L;     /* v, m, y: the group's first channel row */
     __syncthreads(); /* raw (= ms) is free: the last realign or the previous head's stores are done */
-    if (ANY) {
-        T* raw = ms;
-        any_issue<T, FTHREADS>(raw, RP, v, nv, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
-        any_issue<T, FTHREADS>(raw + FCH * RP, RP, a, s.B * s.H * L, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
-        cp_wait_all();
-        __syncthreads();
-        any_realign<T, FTHREADS, CPB>(vs, PITCH, raw, RP, v, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
-        any_realign<T, FTHREADS, CPB>(as, PITCH, raw + FCH * RP, RP, a, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
-        __syncthreads();
-    } else {
-        stage_rows<T, FTHREADS, CPB>(vs, v + row0, FCH, COLS, PITCH, L, t0 - BLK, tid);
-        stage_rows<T, FTHREADS, CPB>(as, a + bh * L, 1, COLS, PITCH, L, t0 - BLK, tid);
-        cp_wait_all();
-        __syncthreads();
-    }
+    stage_fwd_tile<T, ANY, CPB, PITCH, COLS, RP>(vs, as, ms, v, nv, a, s.B * s.H * L, row0, bh * L, L, t0, tid);
 
     const int ch = tid / WARP;
 #pragma unroll 1
@@ -132,18 +134,8 @@ core_forward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T
         const T* vb = vs + ch * PITCH + BP + bi * BP;     /* this block in the staged rows */
         const T* bb = bs + ch * PITCH + BP + bi * BP;
         const T* ab = as + BP + bi * BP;
-        A hv = A(0); /* k = 2: the terminal local state of the block before (none for block 0: a_0 must not enter) */
-        if (K == 2 && st > 0) {
-            A xp[BLK], bp[BLK];
-            smem_block<T, A>(vb - BP, xp);
-            smem_block<T, A>(bb - BP, bp);
-#pragma unroll
-            for (int i = 0; i < BLK; ++i) xp[i] *= bp[i];
-            smem_block<T, A>(ab - BP, bp);
-            hv = xp[0];
-#pragma unroll
-            for (int i = 1; i < BLK; ++i) hv = fma(bp[i], hv, xp[i]);
-        }
+        /* k = 2: the terminal local state of the block before (none for block 0: a_0 must not enter) */
+        const A hv = K == 2 && st > 0 ? core_terminal<T, A>(vb - BP, bb - BP, ab - BP) : A(0);
         A x[BLK], w[BLK];
         smem_block<T, A>(vb, x);
         smem_block<T, A>(bb, w);
@@ -354,16 +346,7 @@ core_backward_staged(const T* __restrict__ a, const T* __restrict__ beta, const 
         A h[BLK], g[BLK], qn = A(0), vc = A(0);
         if (K == 2) {
             A x[BLK], w[BLK];
-            if (st > 0) {
-                smem_block<T, A>(vb - BLK, x);
-                smem_block<T, A>(bb - BLK, w);
-#pragma unroll
-                for (int i = 0; i < BLK; ++i) x[i] *= w[i];
-                smem_block<T, A>(ab - BLK, w);
-                vc = x[0];
-#pragma unroll
-                for (int i = 1; i < BLK; ++i) vc = fma(w[i], vc, x[i]);
-            }
+            if (st > 0) vc = core_terminal<T, A>(vb - BLK, bb - BLK, ab - BLK);
             smem_block<T, A>(gb + BLK, x);
             smem_block<T, A>(cb + BLK, w);
 #pragma unroll

@@ -635,6 +635,28 @@ constexpr size_t fwd_staged_smem(bool coal, bool any = false) {
     return sizeof(T) * ((FCH + 1) * pitch + (any ? (raw > ys ? raw : ys) : coal ? ys : 0));
 }
 
+/* Stages a forward tile: the FCH rows of x (u; the fused core's v) from flat row0 and the decay row
+ * arow, steps [t0 - BLK, t0 - BLK + COLS), into xs [FCH][PITCH] and as [PITCH] (blocks padded as CPB);
+ * rows of any alignment go through raw ([FCH + 1][RP], free again afterwards). Ends with a barrier. */
+template <typename T, bool ANY, int CPB, int PITCH, int COLS, int RP>
+__device__ __forceinline__ void stage_fwd_tile(T* xs, T* as, T* raw, const T* __restrict__ x, int64_t nx,
+                                               const T* __restrict__ a, int64_t na, int64_t row0, int64_t arow,
+                                               int64_t L, int64_t t0, int tid) {
+    if (ANY) {
+        any_issue<T, FTHREADS>(raw, RP, x, nx, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
+        any_issue<T, FTHREADS>(raw + FCH * RP, RP, a, na, arow + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
+        cp_wait_all();
+        __syncthreads();
+        any_realign<T, FTHREADS, CPB>(xs, PITCH, raw, RP, x, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
+        any_realign<T, FTHREADS, CPB>(as, PITCH, raw + FCH * RP, RP, a, arow + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
+    } else {
+        stage_rows<T, FTHREADS, CPB>(xs, x + row0, FCH, COLS, PITCH, L, t0 - BLK, tid);
+        stage_rows<T, FTHREADS, CPB>(as, a + arow, 1, COLS, PITCH, L, t0 - BLK, tid);
+        cp_wait_all();
+    }
+    __syncthreads();
+}
+
 /* grid: ((b * H + head) * tiles + tile) * (HEAD / FCH) + channel group */
 template <typename T, int K, bool COAL, bool ANY = false>
 __global__ void __launch_bounds__(FTHREADS, MinBlocks<T, FTHREADS>::value)
@@ -657,21 +679,8 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
     const int64_t row0 = (bh * HEAD + grp * FCH) * L;     /* the group's first channel row */
     const int tid = threadIdx.x;
     constexpr int RP = COLS + 16 / sizeof(T);             /* ANY: raw row pitch */
-    if (ANY) {
-        T* raw = ys;                                      /* [FCH + 1][RP], before ys is written */
-        any_issue<T, FTHREADS>(raw, RP, u, BH * HEAD * L, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
-        any_issue<T, FTHREADS>(raw + FCH * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
-        cp_wait_all();
-        __syncthreads();
-        any_realign<T, FTHREADS, CPB>(us, PITCH, raw, RP, u, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
-        any_realign<T, FTHREADS, CPB>(as, PITCH, raw + FCH * RP, RP, a, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
-        __syncthreads();
-    } else {
-        stage_rows<T, FTHREADS, CPB>(us, u + row0, FCH, COLS, PITCH, L, t0 - BLK, tid);
-        stage_rows<T, FTHREADS, CPB>(as, a + bh * L, 1, COLS, PITCH, L, t0 - BLK, tid);
-        cp_wait_all();
-        __syncthreads();
-    }
+    /* ANY: the raw rows go where ys will be written */
+    stage_fwd_tile<T, ANY, CPB, PITCH, COLS, RP>(us, as, ys, u, BH * HEAD * L, a, BH * L, row0, bh * L, L, t0, tid);
 
     const int ch = tid / WARP;
 #pragma unroll 1
