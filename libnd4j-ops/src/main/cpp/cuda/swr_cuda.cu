@@ -455,33 +455,27 @@ __device__ __forceinline__ void any_issue(T* raw, int rpitch, const T* __restric
     constexpr int PER = 16 / sizeof(T);
     const int lo = c0 < 0 ? (int) -c0 : 0, hi = L - c0 < cols ? (int) (L - c0) : cols; /* steps [0, L) */
     struct Row {
-        int64_t f;                    /* the row's first chunk (16-byte aligned) */
-        int cfirst, cend, cin0, cin1; /* chunks to fetch; those wholly inside base[0, total) */
+        int64_t f; /* the row's first chunk (16-byte aligned) */
+        int sh;
         T* d;
     };
     auto setup = [&](int r) {
         const int64_t fr = f0 + r * stride;
-        const int sh = shift_of(base, fr);
         Row w;
-        w.f = fr - sh;
-        w.cfirst = (sh + lo) / PER;
-        w.cend = (sh + hi + PER - 1) / PER;
-        w.cin0 = w.f >= 0 ? 0 : (int) ((-w.f + PER - 1) / PER);
-        const int64_t room = (total - w.f) / PER;
-        w.cin1 = room < w.cend ? (int) room : w.cend;
+        w.sh = shift_of(base, fr);
+        w.f = fr - w.sh;
         w.d = raw + r * rpitch;
         return w;
     };
     for_row_chunks<NT>(rows, (cols + 2 * PER - 1) / PER, tid, setup, [&](const Row& w, int c) {
-        if (c < w.cfirst || c >= w.cend) return;
-        if (c >= w.cin0 && c < w.cin1) {
-            cp16(w.d + c * PER, base + (w.f + c * PER));
+        if (c * PER >= w.sh + hi || (c + 1) * PER <= w.sh + lo) return;
+        const int64_t fc = w.f + c * PER;
+        if (fc >= 0 && fc + PER <= total) {
+            cp16(w.d + c * PER, base + fc);
         } else {
 #pragma unroll
-            for (int e = 0; e < PER; ++e) {
-                const int64_t fc = w.f + c * PER + e;
-                if (fc >= 0 && fc < total) w.d[c * PER + e] = base[fc];
-            }
+            for (int e = 0; e < PER; ++e)
+                if (fc + e >= 0 && fc + e < total) w.d[c * PER + e] = base[fc + e];
         }
     });
 }
@@ -565,30 +559,28 @@ __device__ __forceinline__ void any_store(T* __restrict__ base, const T* src, in
                                           int rows, int n, int tid) {
     constexpr int PER = 16 / sizeof(T);
     struct Row {
-        int sh, chi, cend;            /* chunk c holds src elements [c PER - sh, + PER); whole for 0 < c < chi */
-        T* drow;
+        int sh;
+        T* drow; /* chunk c holds src elements [c PER - sh, + PER) */
         const T* q;
     };
     auto setup = [&](int r) {
         const int64_t fr = f0 + r * stride;
         Row w;
         w.sh = shift_of(base, fr);
-        w.chi = (n + w.sh) / PER;
-        w.cend = (n + w.sh + PER - 1) / PER;
         w.drow = base + (fr - w.sh);
         w.q = src + r * spitch;
         return w;
     };
     for_row_chunks<NT>(rows, (n + 2 * PER - 1) / PER, tid, setup, [&](const Row& w, int c) {
-        if (c >= w.cend) return;
+        const int lo = c * PER - w.sh;
+        if (lo >= n) return;
         T* d = w.drow + c * PER;
         const uint4* p = reinterpret_cast<const uint4*>(w.q);
-        if (c >= (w.sh ? 1 : 0) && c < w.chi) {
+        if (lo >= 0 && lo + PER <= n) {
             *reinterpret_cast<uint4*>(d) = w.sh ? extract16(p + padded_chunk<CPB>(c - 1), p + padded_chunk<CPB>(c),
                                                             (PER - w.sh) * (int) sizeof(T))
                                                 : p[padded_chunk<CPB>(c)];
         } else {
-            const int lo = c * PER - w.sh;
 #pragma unroll
             for (int e = 0; e < PER; ++e)
                 if (lo + e >= 0 && lo + e < n) {
