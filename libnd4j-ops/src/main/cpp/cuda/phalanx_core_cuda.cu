@@ -371,41 +371,10 @@ core_backward_staged(const T* __restrict__ a, const T* __restrict__ beta, const 
 #pragma unroll
             for (int i = 0; i < BLK; ++i) g[i] *= w[i];
         }
-        /* y of the block (all 16 steps; the sweep reads y_{i-1}) */
-        if (K == 2 && st > 0) {
-            A P = to_acc(ab[0]);
-            yp[0] = fma(P, vc, h[0]);
-#pragma unroll
-            for (int i = 1; i < BLK; ++i) { P *= to_acc(ab[i]); yp[i] = fma(P, vc, h[i]); }
-        } else {
-#pragma unroll
-            for (int i = 0; i < BLK; ++i) yp[i] = h[i];
-        }
+        staged_block_y<T, A, K, BLK>(ab, h, vc, st == 0, yp); /* all 16 steps of y: dc needs them */
         __syncthreads(); /* every neighbour read is done: the staged slots may be overwritten */
-
-        /* Right-to-left sweep (staged_block_sweep with y already in yp): du into g, da terms into dav. */
         A dav[BLK];
-        {
-            A rev = A(0), R = A(1), anext = A(0);
-#pragma unroll
-            for (int i = BLK - 1; i >= 1; --i) {
-                const A rr = fma(anext, rev, g[i]);
-                if (K == 2) {
-                    const A Rq = R * qn;
-                    g[i] = fma(R, qn, rr);
-                    dav[i] = fma(rr, yp[i - 1], Rq * h[i - 1]);
-                } else {
-                    g[i] = rr;
-                    dav[i] = rr * h[i - 1];
-                }
-                rev = rr;
-                anext = to_acc(ab[i]);
-                R *= anext;
-            }
-            const A rr = fma(anext, rev, g[0]);
-            g[0] = K == 2 ? fma(R, qn, rr) : rr;
-            dav[0] = K == 2 && st > 0 ? rr * vc : A(0);
-        }
+        staged_sweep<T, A, K>(ab, h, qn, vc, st == 0, g, yp, dav); /* du into g, da terms into dav */
         reduce_half<A, 8>(dav, lane, 8);
         reduce_half<A, 4>(dav, lane, 4);
         reduce_half<A, 2>(dav, lane, 2);

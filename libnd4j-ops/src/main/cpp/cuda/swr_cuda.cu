@@ -747,23 +747,30 @@ __device__ __forceinline__ void staged_block_states(const T* ub, const T* gb, co
     }
 }
 
-/* The right-to-left sweep of one thread's block: rev, R, du (into g) and da (into dout), from the
- * local states h and, for k = 2, the carrier v and q. ybuf first receives y = h + P v inside the
- * block (its lanes 0 .. BLK - 2); dout may be ybuf itself (step i reads y_{i-1} before dout[i-1] is
- * written). The decays are read from shared memory where used (fewer registers).
- * da_t = du_t h_{t-1} + rev_t P_{t-1} v = rev_t y_{t-1} + R_t q h_{t-1} (no cancellation). */
-template <typename T, typename A, int K>
-__device__ __forceinline__ void staged_block_sweep(const T* ab, const A* h, A q, A v, bool first, A* g, A* ybuf,
-                                                   A* dout) {
+/* y = h + P v inside one thread's block (P the prefix product of the block's decays), steps 0 .. N - 1,
+ * into ybuf: for k = 2 (block 0: y = h, no P v: a_0 must not enter); for k = 1 (y = h) only where
+ * N = BLK (the fused core needs all of y; the sweep below uses h there). */
+template <typename T, typename A, int K, int N>
+__device__ __forceinline__ void staged_block_y(const T* ab, const A* h, A v, bool first, A* ybuf) {
     if (K == 2 && !first) {
         A P = to_acc(ab[0]);
         ybuf[0] = fma(P, v, h[0]);
 #pragma unroll
-        for (int i = 1; i < BLK - 1; ++i) { P *= to_acc(ab[i]); ybuf[i] = fma(P, v, h[i]); }
-    } else if (K == 2) { /* block 0: y = h (no P v: a_0 must not enter) */
+        for (int i = 1; i < N; ++i) { P *= to_acc(ab[i]); ybuf[i] = fma(P, v, h[i]); }
+    } else if (K == 2 || N == BLK) {
 #pragma unroll
-        for (int i = 0; i < BLK - 1; ++i) ybuf[i] = h[i];
+        for (int i = 0; i < N; ++i) ybuf[i] = h[i];
     }
+}
+
+/* The right-to-left sweep of one thread's block: rev, R, du (into g) and da (into dout), from the
+ * local states h and, for k = 2, the carrier v, q and y inside the block (ybuf, steps 0 .. BLK - 2,
+ * from staged_block_y; dout may be ybuf itself: step i reads y_{i-1} before dout[i-1] is written).
+ * The decays are read from shared memory where used (fewer registers).
+ * da_t = du_t h_{t-1} + rev_t P_{t-1} v = rev_t y_{t-1} + R_t q h_{t-1} (no cancellation). */
+template <typename T, typename A, int K>
+__device__ __forceinline__ void staged_sweep(const T* ab, const A* h, A q, A v, bool first, A* g, const A* ybuf,
+                                             A* dout) {
     A rev = A(0), R = A(1), anext = A(0);
 #pragma unroll
     for (int i = BLK - 1; i >= 1; --i) {
@@ -785,6 +792,14 @@ __device__ __forceinline__ void staged_block_sweep(const T* ab, const A* h, A q,
         g[0] = K == 2 ? fma(R, q, r) : r;
         dout[0] = K == 2 && !first ? r * v : A(0);
     }
+}
+
+/* Both of the above for the SWR backward (y needed at steps 0 .. BLK - 2 only). */
+template <typename T, typename A, int K>
+__device__ __forceinline__ void staged_block_sweep(const T* ab, const A* h, A q, A v, bool first, A* g, A* ybuf,
+                                                   A* dout) {
+    staged_block_y<T, A, K, BLK - 1>(ab, h, v, first, ybuf);
+    staged_sweep<T, A, K>(ab, h, q, v, first, g, ybuf, dout);
 }
 
 template <typename T>
