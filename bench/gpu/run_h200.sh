@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build, check, sanitize and time the SWR CUDA kernels on a GPU machine in ONE call.
+# Build, check, sanitize and time the SWR CUDA kernels and the fused Phalanx core on a GPU machine in
+# ONE call.
 #
 #   bash bench/gpu/run_h200.sh [SRC]        (SRC: tree holding libnd4j-ops/ and bench/; default: repo root)
 #
@@ -43,6 +44,8 @@ t0=$SECONDS
 if "$W/swr_gpu_check" check > "$OUT/check.log" 2>&1; then r=ok; else r=FAILED; status=1; fi
 note "check: $r ($(grep '^cases' "$OUT/check.log"), $((SECONDS - t0)) s)"
 grep -A6 "^worst errors" "$OUT/check.log" | tee -a "$OUT/summary.txt"
+grep -A4 "^core worst errors" "$OUT/check.log" | tee -a "$OUT/summary.txt"
+grep -E "^core cases|argument checks" "$OUT/check.log" | tee -a "$OUT/summary.txt"
 
 # 2. compute-sanitizer on small shapes
 : > "$OUT/sanitizer.log"
@@ -98,6 +101,15 @@ for d in bench:
         a, b = float(fx["fwd_ms"]), float(fx["fb_ms"])
         extra = f"{a:8.3f} {b:8.3f} {a / f:8.1f}x {b / fb:5.1f}x"
     print(f"{d['dtype']:5} ({B}, {L:5}) {f:8.4f} {f / ff:7.2f} {fb:8.4f} {fb / fbf:7.2f} | {extra}")
+core = [kv(l) for l in open(sys.argv[1]) if l.startswith("CORE")]
+if core:
+    print("fused Phalanx core (k = 2): ms and x its floor; unfused = u = beta v, SWR, m = y c + v as separate kernels")
+    print(f"{'dtype':5} {'(B, L)':12} {'kvH':>4} {'fwd ms':>8} {'x floor':>7} {'bwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} | {'unfused fwd':>11} {'unfused bwd':>11}")
+    for d in core:
+        g = lambda x: float(d[x])
+        print(f"{d['dtype']:5} ({int(d['B'])}, {int(d['L']):5}) {int(d['kvH']):4} {g('fwd_ms'):8.4f} {g('fwd_ms') / g('fwd_floor_ms'):7.2f} "
+              f"{g('bwd_ms'):8.4f} {g('bwd_ms') / g('bwd_floor_ms'):7.2f} {g('fb_ms'):8.4f} {g('fb_ms') / g('fb_floor_ms'):7.2f} | "
+              f"{g('unfused_fwd_ms'):11.4f} {g('unfused_bwd_ms'):11.4f}")
 PY
 note "overall: $([ $status -eq 0 ] && echo PASS || echo FAIL)"
 rm -rf "$W"

@@ -5,8 +5,11 @@
  *                         against float64 references; output poisoning, guard zones, bitwise
  *                         reproducibility (two runs, memcmp)
  *   swr_gpu_check small   a few small shapes (for compute-sanitizer memcheck / racecheck)
- *   swr_gpu_check bench   copy bandwidth, then forward and forward+backward times at 32768 tokens,
- *                         C = 2048 (H = 128), bf16 and f32, with the ratio to the memory floor
+ *   swr_gpu_check bench   copy bandwidth, then forward and forward+backward times at C = 2048
+ *                         (H = 128), aligned and unaligned lengths, every type, with the ratio to the
+ *                         memory floor; then the fused Phalanx core (and the composed steps it replaces)
+ *   swr_gpu_check core    the fused Phalanx core's checks only (check runs them after the SWR ones)
+ *   swr_gpu_check quick | corebench   bench without kernel variants and windows | the core only
  *
  * References: for L <= 100, the brute-force float64 evaluation of swr_reference.h (the definition,
  * evaluated term by term); for every L, the CPU kernel in float64 (itself checked against it). Inputs
@@ -16,6 +19,7 @@
 #include "swr/swr_cuda.h"
 #include "swr/swr_cuda_testing.h"
 #include "swr/swr_cpu.h"
+#include "swr/phalanx_core.h"
 #include "swr_reference.h"
 
 #include <cuda_runtime.h>
@@ -192,6 +196,26 @@ static void unbounded_reference(const std::vector<double>& a, const std::vector<
         }
 }
 
+/* The float64 reference of SWR forward and backward: term by term for L <= 100, the O(L) unbounded
+ * recurrence for the unbounded window, the CPU kernel in float64 otherwise. */
+static bool reference(const std::vector<double>& a, const std::vector<double>& u, const std::vector<double>& g,
+                      std::vector<double>& yr, std::vector<double>& dar, std::vector<double>& dur, int64_t B,
+                      int64_t H, int64_t L, int k) {
+    const int64_t nb = (L + 15) / 16;
+    yr.assign(u.size(), 0.0); dar.assign(a.size(), 0.0); dur.assign(u.size(), 0.0);
+    if (k >= nb && L > 100) {
+        unbounded_reference(a, u, g, yr, dar, dur, B, H, L);
+    } else if (L <= 100) {
+        swr_ref::forward(a, u, yr, B, H, L, 16, k);
+        swr_ref::backward(a, u, g, dar, dur, B, H, L, 16, k);
+    } else if (swr_cpu_forward_f64(a.data(), u.data(), yr.data(), B, H, L, 16, k) != SWR_OK ||
+               swr_cpu_backward_f64(a.data(), u.data(), g.data(), dar.data(), dur.data(), B, H, L, 16, k) != SWR_OK) {
+        printf("CPU reference failed\n");
+        return false;
+    }
+    return true;
+}
+
 /* Non-finite values placed in the inputs (docs/SWR.md, "Non-finite values"). */
 enum Poison { P_NONE, P_A0, P_A_BLOCK_STARTS, P_A_ANY, P_DY, P_U_INF, P_COUNT };
 static const char* pname(int p) {
@@ -199,16 +223,12 @@ static const char* pname(int p) {
     return n[p];
 }
 
-static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, bool misalign,
-                     std::mt19937_64& rng, bool verbose, int poison = P_NONE) {
+/* Places `poison` (a P_* value) in the decays a, an input u of [B, 16 H, L] (Inf) or an output
+ * gradient g of the same shape (NaN): in the float64 copy and in the stored bytes. */
+static void place_poison(int poison, int dt, std::vector<double>& a, std::vector<unsigned char>& ha,
+                         std::vector<double>& u, std::vector<unsigned char>& hu, std::vector<double>& g,
+                         std::vector<unsigned char>& hg, int64_t B, int64_t H, int64_t L, std::mt19937_64& rng) {
     const int64_t C = 16 * H, nb = (L + 15) / 16;
-    const size_t na = B * H * L, nu = B * C * L, es = dsize(dt);
-    std::vector<unsigned char> ha(na * es), hu(nu * es), hg(nu * es);
-    std::vector<double> a(na), u(nu), g(nu);
-    std::uniform_real_distribution<double> S(-1.0, 1.0);
-    for (size_t i = 0; i < na; ++i) a[i] = store(dt, ha.data(), i, draw_gate(gate, rng));
-    for (size_t i = 0; i < nu; ++i) u[i] = store(dt, hu.data(), i, S(rng));
-    for (size_t i = 0; i < nu; ++i) g[i] = store(dt, hg.data(), i, S(rng));
     std::uniform_int_distribution<int64_t> Td(0, L - 1), Rd(0, B * H - 1), Cd(0, B * C - 1), Bd(0, nb - 1);
     const double nan = std::nan(""), inf = HUGE_VAL;
     switch (poison) {
@@ -221,20 +241,22 @@ static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, b
         case P_U_INF: { const size_t at = Cd(rng) * L + Td(rng); u[at] = store(dt, hu.data(), at, inf); break; }
         default: break;
     }
+}
 
-    std::vector<double> yr(nu), dar(na), dur(nu);
-    if (k >= nb && L > 100) {
-        unbounded_reference(a, u, g, yr, dar, dur, B, H, L);
-    } else if (L <= 100) {
-        swr_ref::forward(a, u, yr, B, H, L, 16, k);
-        swr_ref::backward(a, u, g, dar, dur, B, H, L, 16, k);
-    } else {
-        if (swr_cpu_forward_f64(a.data(), u.data(), yr.data(), B, H, L, 16, k) != SWR_OK ||
-            swr_cpu_backward_f64(a.data(), u.data(), g.data(), dar.data(), dur.data(), B, H, L, 16, k) != SWR_OK) {
-            printf("CPU reference failed\n");
-            return false;
-        }
-    }
+static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, bool misalign,
+                     std::mt19937_64& rng, bool verbose, int poison = P_NONE) {
+    const int64_t C = 16 * H;
+    const size_t na = B * H * L, nu = B * C * L, es = dsize(dt);
+    std::vector<unsigned char> ha(na * es), hu(nu * es), hg(nu * es);
+    std::vector<double> a(na), u(nu), g(nu);
+    std::uniform_real_distribution<double> S(-1.0, 1.0);
+    for (size_t i = 0; i < na; ++i) a[i] = store(dt, ha.data(), i, draw_gate(gate, rng));
+    for (size_t i = 0; i < nu; ++i) u[i] = store(dt, hu.data(), i, S(rng));
+    for (size_t i = 0; i < nu; ++i) g[i] = store(dt, hg.data(), i, S(rng));
+    place_poison(poison, dt, a, ha, u, hu, g, hg, B, H, L, rng);
+
+    std::vector<double> yr, dar, dur;
+    if (!reference(a, u, g, yr, dar, dur, B, H, L, k)) return false;
 
     const size_t mis = misalign ? es : 0; /* one element off 16-byte alignment */
     Dev da_, du_, dg, dy[2], dda[2], ddu[2];
@@ -386,7 +408,234 @@ static float time_ms(cudaEvent_t e0, cudaEvent_t e1) {
     return ms;
 }
 
-static int run_bench() {
+/* ---- the fused Phalanx core (swr/phalanx_core.h) ----
+ * Reference in float64 from the rounded inputs: u = rep(beta) v, dy = dm rep(c), the SWR reference
+ * above, then m = y rep(c) + v, dv = dm + du rep(beta), dbeta = gsum(du v), dc = gsum(dm y). */
+struct CoreWorst {
+    double e[6] = {0, 0, 0, 0, 0, 0}; /* m, y, da, dbeta, dv, dc */
+};
+static CoreWorst core_worst[4];
+static int n_core = 0, n_core_fail = 0;
+static const char* core_names[6] = {"m", "y", "da", "dbeta", "dv", "dc"};
+
+static bool run_core_case(int dt, int k, int64_t B, int64_t H, int64_t kvH, int64_t L, int gate, bool misalign,
+                          std::mt19937_64& rng, bool verbose, int poison = P_NONE) {
+    const int64_t C = 16 * H, G = 16 * kvH, r = H / kvH;
+    const size_t na = B * H * L, nv = B * C * L, ng = B * G * L, es = dsize(dt);
+    std::vector<unsigned char> ha(na * es), hb(ng * es), hv(nv * es), hc(ng * es), hm(nv * es);
+    std::vector<double> a(na), beta(ng), v(nv), c(ng), dm(nv);
+    std::uniform_real_distribution<double> S(-1.0, 1.0);
+    for (size_t i = 0; i < na; ++i) a[i] = store(dt, ha.data(), i, draw_gate(gate, rng));
+    for (size_t i = 0; i < ng; ++i) beta[i] = store(dt, hb.data(), i, S(rng));
+    for (size_t i = 0; i < ng; ++i) c[i] = store(dt, hc.data(), i, S(rng));
+    for (size_t i = 0; i < nv; ++i) v[i] = store(dt, hv.data(), i, S(rng));
+    for (size_t i = 0; i < nv; ++i) dm[i] = store(dt, hm.data(), i, S(rng));
+    place_poison(poison, dt, a, ha, v, hv, dm, hm, B, H, L, rng); /* v in u's place, dm in dy's */
+    auto grow = [&](size_t i) { /* element of [B, C, L] -> its group element of [B, G, L] */
+        const int64_t row = i / L, t = i % L, lane = row % 16, bh = row / 16, b = bh / H, h = bh % H;
+        return (size_t) (((b * kvH + h / r) * 16 + lane) * L + t);
+    };
+    std::vector<double> u(nv), dy(nv), yr, dar, dur;
+    for (size_t i = 0; i < nv; ++i) { u[i] = beta[grow(i)] * v[i]; dy[i] = dm[i] * c[grow(i)]; }
+    if (!reference(a, u, dy, yr, dar, dur, B, H, L, k)) return false;
+    std::vector<double> ref[6];
+    ref[0].resize(nv); ref[4].resize(nv); ref[3].assign(ng, 0.0); ref[5].assign(ng, 0.0);
+    ref[1] = yr; ref[2] = dar;
+    for (size_t i = 0; i < nv; ++i) {
+        const size_t gi = grow(i);
+        ref[0][i] = yr[i] * c[gi] + v[i];
+        ref[4][i] = dm[i] + dur[i] * beta[gi];
+        ref[3][gi] += dur[i] * v[i];
+        ref[5][gi] += dm[i] * yr[i];
+    }
+
+    const size_t mis = misalign ? es : 0;
+    Dev d_a, d_b, d_v, d_c, d_dm, out[2][6];
+    d_a.alloc(na * es, mis); d_b.alloc(ng * es, mis); d_v.alloc(nv * es, mis); d_c.alloc(ng * es, mis); d_dm.alloc(nv * es, mis);
+    d_a.put(ha); d_b.put(hb); d_v.put(hv); d_c.put(hc); d_dm.put(hm);
+    const size_t osz[6] = {nv, nv, na, ng, nv, ng};
+    for (int q = 0; q < 2; ++q)
+        for (int o = 0; o < 6; ++o) out[q][o].alloc(osz[o] * es, mis);
+    int rc = SWR_OK;
+    /* run 0 with y (forward writes it, backward is passed it), run 1 without: the same m and gradients */
+    for (int q = 0; q < 2; ++q) {
+        for (int o = 0; o < 6; ++o) out[q][o].poison();
+        void* yp = q == 0 ? out[q][1].p() : nullptr;
+        rc |= phalanx_core_cuda_forward(dt, d_a.p(), d_b.p(), d_v.p(), d_c.p(), out[q][0].p(), yp, B, H, kvH, L, 16, k, nullptr);
+        rc |= phalanx_core_cuda_backward(dt, d_a.p(), d_b.p(), d_v.p(), d_c.p(), yp, d_dm.p(), out[q][2].p(), out[q][3].p(),
+                                         out[q][4].p(), out[q][5].p(), B, H, kvH, L, 16, k, nullptr);
+        CK(cudaDeviceSynchronize());
+    }
+    CK(cudaGetLastError());
+    std::vector<unsigned char> h0, h1;
+    bool repro = true, guards = d_a.guards_ok() && d_b.guards_ok() && d_v.guards_ok() && d_c.guards_ok() && d_dm.guards_ok();
+    Err e[6];
+    for (int o = 0; o < 6; ++o) {
+        out[0][o].get(h0);
+        e[o] = compare(dt, h0, ref[o]);
+        if (o != 1) { out[1][o].get(h1); repro = repro && h0 == h1; }
+        guards = guards && out[0][o].guards_ok() && out[1][o].guards_ok();
+    }
+    /* the composed (unfused) variant: the same function */
+    for (int o = 0; o < 6; ++o) out[1][o].poison();
+    rc |= phalanx_core_cuda_forward_variant(1, dt, d_a.p(), d_b.p(), d_v.p(), d_c.p(), out[1][0].p(), out[1][1].p(), B, H,
+                                            kvH, L, 16, k, nullptr);
+    rc |= phalanx_core_cuda_backward_variant(1, dt, d_a.p(), d_b.p(), d_v.p(), d_c.p(), nullptr, d_dm.p(), out[1][2].p(),
+                                             out[1][3].p(), out[1][4].p(), out[1][5].p(), B, H, kvH, L, 16, k, nullptr);
+    CK(cudaDeviceSynchronize());
+    for (int o = 0; o < 6; ++o) {
+        out[1][o].get(h1);
+        const Err ev = compare(dt, h1, ref[o]);
+        e[o].rel = std::max(e[o].rel, ev.rel); e[o].maxn = std::max(e[o].maxn, ev.maxn); e[o].nan += ev.nan;
+    }
+    /* dbeta and dc sum H / kvH products per element: scale the tolerance of the 16-bit types by it */
+    const double t = tol(dt);
+    bool ok = rc == SWR_OK && repro && guards;
+    for (int o = 0; o < 6; ++o) {
+        ok = ok && e[o].nan == 0 && e[o].rel <= t && e[o].maxn <= 4 * t;
+        core_worst[dt].e[o] = std::max(core_worst[dt].e[o], e[o].rel);
+    }
+    ++n_core;
+    if (!ok) ++n_core_fail;
+    if (verbose || !ok) {
+        printf("core %-4s k=%-10d B=%lld H=%lld kvH=%lld L=%-6lld %-8s%s%s ", dname(dt), k, (long long) B, (long long) H,
+               (long long) kvH, (long long) L, gname(gate), misalign ? " misal" : "", pname(poison));
+        for (int o = 0; o < 6; ++o) printf(" %s %.1e/%.1e/%ld", core_names[o], e[o].rel, e[o].maxn, e[o].nan);
+        printf("  repro %d guards %d rc %d  %s\n", (int) repro, (int) guards, rc, ok ? "ok" : "FAIL");
+    }
+    return ok;
+}
+
+static int check_core_invalid() {
+    int bad = 0;
+    float* p = nullptr;
+    CK(cudaMalloc(&p, 1 << 20));
+    float* q = p + 4096; /* disjoint buffers */
+    auto fwd = [&](int dt, const void* a, const void* b, const void* v, const void* c, void* m, void* y, int64_t B,
+                   int64_t H, int64_t kvH, int64_t L, int blk, int k) {
+        return phalanx_core_cuda_forward(dt, a, b, v, c, m, y, B, H, kvH, L, blk, k, nullptr);
+    };
+    bad += fwd(SWR_F32, p, p, p, p, q, nullptr, 1, 2, 3, 16, 16, 2) != SWR_EINVAL; /* kvH does not divide H */
+    bad += fwd(SWR_F32, p, p, p, p, q, nullptr, 1, 2, 0, 16, 16, 2) != SWR_EINVAL; /* kvH = 0 */
+    bad += fwd(SWR_F32, p, p, p, p, q, nullptr, 1, 2, 4, 16, 16, 2) != SWR_EINVAL; /* kvH > H */
+    bad += fwd(SWR_F32, p, p, p, p, q, nullptr, 1, 2, 1, 16, 8, 2) != SWR_EINVAL;  /* block != 16 */
+    bad += fwd(SWR_F32, p, p, p, p, q, nullptr, 1, 2, 1, 0, 16, 2) != SWR_EINVAL;  /* L = 0 */
+    bad += fwd(SWR_F32, p, p, p, p, nullptr, nullptr, 1, 1, 1, 16, 16, 2) != SWR_EINVAL; /* no m */
+    bad += fwd(SWR_F32, p, p, p, p, p, nullptr, 1, 1, 1, 16, 16, 2) != SWR_EINVAL; /* m aliases v */
+    bad += fwd(SWR_F32, p, p, p, p, q, q + 8, 1, 1, 1, 16, 16, 2) != SWR_EINVAL;  /* y overlaps m */
+    bad += fwd(9, p, p, p, p, q, nullptr, 1, 1, 1, 16, 16, 2) != SWR_EDTYPE;
+    bad += phalanx_core_cuda_backward(SWR_F32, p, p, p, p, nullptr, p, q, q + 1024, q + 2048, nullptr, 1, 1, 1, 16, 16, 2,
+                                      nullptr) != SWR_EINVAL; /* no dc */
+    bad += phalanx_core_cuda_backward(SWR_F32, p, p, p, p, nullptr, p, q, q + 1024, q + 2048, q + 2048, 1, 1, 1, 16, 16, 2,
+                                      nullptr) != SWR_EINVAL; /* dc aliases dv */
+    CK(cudaFree(p));
+    printf("core argument checks: %s\n", bad ? "FAIL" : "ok");
+    return bad;
+}
+
+static int run_core_checks(bool small) {
+    std::mt19937_64 rng(20261202);
+    const int dts[] = {SWR_F32, SWR_BF16, SWR_F16, SWR_F64};
+    int fails = check_core_invalid();
+    if (small) {
+        for (int dt : {SWR_F32, SWR_BF16})
+            for (int k : {1, 2, 3})
+                for (int64_t L : {17, 300, 1100}) {
+                    run_core_case(dt, k, 2, 2, 2, L, G_MIXED, L == 300, rng, true);
+                    run_core_case(dt, k, 1, 4, 1, L, G_MIXED, L == 1100, rng, true);
+                }
+    } else {
+        /* lengths: tiny, block and 16-byte edges, backward tiles (256), forward tiles (256-1024), odd */
+        const int64_t Ls[] = {1, 2, 15, 16, 17, 100, 255, 256, 257, 1000, 1024, 1025, 2049, 4097};
+        int gi = 0;
+        for (int64_t L : Ls)
+            for (int dt : dts)
+                for (int k : {1, 2, 3, SWR_UNBOUNDED}) {
+                    if (k == 3 && L > 2000 && dt != SWR_F32) continue;
+                    const bool mis = gi % 5 == 4;
+                    run_core_case(dt, k, 2, 2, 2, L, gi % G_COUNT, mis, rng, false);      /* kvH = H */
+                    run_core_case(dt, k, 1, 4, 2, L, (gi + 1) % G_COUNT, mis, rng, false); /* 2 heads per group */
+                    if (L >= 256) run_core_case(dt, k, 2, 8, 1, L, (gi + 2) % G_COUNT, !mis, rng, false); /* 8 per group */
+                    ++gi;
+                }
+        const int pks[] = {1, 2, 3, SWR_UNBOUNDED};
+        for (int kk : pks)
+            for (int64_t L : {17, 100, 300})
+                for (int pz = P_A0; pz < P_COUNT; ++pz)
+                    for (int dt : dts) run_core_case(dt, kk, 1, 4, 2, L, G_UNIFORM, false, rng, false, pz);
+    }
+    printf("\ncore worst errors (rel L2):\n");
+    for (int dt : dts) {
+        printf("  %-4s", dname(dt));
+        for (int o = 0; o < 6; ++o) printf("  %s %.2e", core_names[o], core_worst[dt].e[o]);
+        printf("   tol %.0e\n", tol(dt));
+    }
+    printf("core cases: %d, failed: %d\n", n_core, n_core_fail + fails);
+    return fails + n_core_fail;
+}
+
+/* Timings of the fused core against its floor and the composed (unfused) steps. Floors: forward reads
+ * a, beta, v, c and writes m; backward reads a, beta, v, c, dm and writes da, dbeta, dv, dc. */
+static int run_core_bench(double copy_bw, cudaEvent_t e0, cudaEvent_t e1) {
+    const int64_t H = 128, C = 16 * H;
+    const int64_t shapes[][2] = {{8, 4096}, {1, 32768}, {8, 4095}, {2, 12289}, {3, 5555}};
+    const int dts[] = {SWR_BF16, SWR_F16, SWR_F32};
+    const char* only_env = getenv("SWR_BENCH_DTYPES");
+    const std::string only = only_env ? "," + std::string(only_env) + "," : "";
+    size_t maxv = 0;
+    for (auto& sh : shapes) maxv = std::max(maxv, (size_t) (sh[0] * C * sh[1]));
+    std::mt19937_64 rng(11);
+    std::uniform_real_distribution<double> U(0.0, 1.0), S(-1.0, 1.0);
+    for (int dt : dts) {
+        if (!only.empty() && only.find("," + std::string(dname(dt)) + ",") == std::string::npos) continue;
+        const size_t es = dsize(dt);
+        void *a, *b, *v, *c, *m, *y, *dm, *da, *db, *dv, *dc;
+        {
+            std::vector<unsigned char> ha(maxv / 16 * es), hv(maxv * es);
+            for (size_t i = 0; i < maxv / 16; ++i) store(dt, ha.data(), i, U(rng));
+            for (size_t i = 0; i < maxv; ++i) store(dt, hv.data(), i, S(rng));
+            for (void** p : {&a, &da}) CK(cudaMalloc(p, maxv / 16 * es));
+            for (void** p : {&b, &v, &c, &m, &y, &dm, &db, &dv, &dc}) CK(cudaMalloc(p, maxv * es));
+            CK(cudaMemcpy(a, ha.data(), maxv / 16 * es, cudaMemcpyHostToDevice));
+            for (void* p : {b, v, c, dm}) CK(cudaMemcpy(p, hv.data(), maxv * es, cudaMemcpyHostToDevice));
+        }
+        for (auto& sh : shapes)
+            for (int64_t kvH : {H, H / 8}) {
+                const int64_t B = sh[0], L = sh[1], G = 16 * kvH;
+                const double na = B * H * L, nv = B * C * L, ng = B * G * L;
+                int rc = 0;
+                auto timed = [&](auto&& fn, int n) {
+                    for (int i = 0; i < 3; ++i) fn();
+                    CK(cudaEventRecord(e0));
+                    for (int i = 0; i < n; ++i) fn();
+                    CK(cudaEventRecord(e1));
+                    CK(cudaEventSynchronize(e1));
+                    return (double) time_ms(e0, e1) / n;
+                };
+                auto fwd = [&](int var) {
+                    rc |= phalanx_core_cuda_forward_variant(var, dt, a, b, v, c, m, nullptr, B, H, kvH, L, 16, 2, nullptr);
+                };
+                auto bwd = [&](int var) {
+                    rc |= phalanx_core_cuda_backward_variant(var, dt, a, b, v, c, nullptr, dm, da, db, dv, dc, B, H, kvH, L,
+                                                             16, 2, nullptr);
+                };
+                const double f = timed([&] { fwd(0); }, 30), bw = timed([&] { bwd(0); }, 30);
+                const double fb = timed([&] { fwd(0); bwd(0); }, 30);
+                const double fu = timed([&] { fwd(1); }, 10), bu = timed([&] { bwd(1); }, 10);
+                CK(cudaGetLastError());
+                if (rc) { printf("core launch failed\n"); return 1; }
+                const double ff = es * (na + 2 * ng + 2 * nv) / copy_bw * 1e3;
+                const double bf = es * (2 * na + 4 * ng + 3 * nv) / copy_bw * 1e3;
+                printf("CORE dtype=%s B=%lld L=%lld kvH=%lld fwd_ms=%.5f fwd_floor_ms=%.5f bwd_ms=%.5f bwd_floor_ms=%.5f "
+                       "fb_ms=%.5f fb_floor_ms=%.5f unfused_fwd_ms=%.5f unfused_bwd_ms=%.5f\n",
+                       dname(dt), (long long) B, (long long) L, (long long) kvH, f, ff, bw, bf, fb, ff + bf, fu, bu);
+            }
+        for (void* p : {a, b, v, c, m, y, dm, da, db, dv, dc}) cudaFree(p);
+    }
+    return 0;
+}
+
+static int run_bench(bool swr, bool core, bool quick) {
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
     char date[64];
@@ -414,6 +663,7 @@ static int run_bench() {
     CK(cudaFree(s));
     CK(cudaFree(d));
     printf("copy bandwidth (cudaMemcpy D2D 1 GiB, read + write): %.0f GB/s\n\n", copy_bw / 1e9);
+    if (!swr) return core ? run_core_bench(copy_bw, e0, e1) : 0;
 
     /* C = 2048 (H = 128); aligned shapes at 32768 tokens, then lengths that are not a multiple of 8
      * (rows not 16-byte aligned) and random ones, at several B. One input set per dtype, reused. */
@@ -458,9 +708,9 @@ static int run_bench() {
             };
             const double fwd = timed([&] { rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
             double var_ms[4] = {0, 0, 0, 0}, bvar_ms[5] = {0, 0, 0, 0, 0};
-            for (int variant = 1; variant <= 3; ++variant)
+            for (int variant = 1; variant <= 3 && !quick; ++variant)
                 var_ms[variant] = timed([&] { rc |= swr_cuda_forward_variant(variant, dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
-            for (int variant = 1; variant <= 4; ++variant)
+            for (int variant = 1; variant <= 4 && !quick; ++variant)
                 bvar_ms[variant] = timed([&] { rc |= swr_cuda_backward_variant(variant, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr); }, reps);
             const double fb = timed([&] {
                 rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr);
@@ -481,7 +731,7 @@ static int run_bench() {
             printf("BENCH dtype=%s B=%lld L=%lld fwd_ms=%.5f fwd_floor_ms=%.5f fb_ms=%.5f fb_floor_ms=%.5f copy_GBs=%.1f\n",
                    dname(dt), (long long) B, (long long) L, fwd, ffloor, fb, fbfloor, copy_bw / 1e9);
             /* Other windows (the multi-pass path), at the first two shapes. */
-            if (&sh - &shapes[0] == 0 || &sh - &shapes[0] == 5)
+            if (!quick && (&sh - &shapes[0] == 0 || &sh - &shapes[0] == 5))
                 for (int kk : {1, 3, 8, SWR_UNBOUNDED}) {
                     const double kf = timed([&] { rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, kk, nullptr); }, 10);
                     const double kb = timed([&] {
@@ -496,7 +746,33 @@ static int run_bench() {
         }
         cudaFree(a); cudaFree(u); cudaFree(y); cudaFree(g); cudaFree(da); cudaFree(du);
     }
-    return 0;
+    return core ? run_core_bench(copy_bw, e0, e1) : 0;
+}
+
+/* One launch of each default kernel at C = 2048 (for a profiler: ncu): SWR forward and backward at
+ * (8, 4096) and (8, 4095), the fused core forward and backward at (8, 4096) and (8, 4095), kvH = H, H / 8.
+ * SWR_PROF_DTYPE picks the type (default bf16). */
+static int run_profile() {
+    const char* e = getenv("SWR_PROF_DTYPE");
+    const int dt = !e ? SWR_BF16 : !strcmp(e, "f32") ? SWR_F32 : !strcmp(e, "f16") ? SWR_F16 : !strcmp(e, "f64") ? SWR_F64 : SWR_BF16;
+    const int64_t H = 128, C = 16 * H, B = 8, Lmax = 4096;
+    const size_t es = dsize(dt), nv = B * C * Lmax, na = B * H * Lmax;
+    void *a, *b, *v, *c, *m, *dm, *da, *db, *dv, *dc;
+    for (void** p : {&a, &da}) { CK(cudaMalloc(p, na * es)); CK(cudaMemset(*p, 0x3c, na * es)); }
+    for (void** p : {&b, &v, &c, &m, &dm, &db, &dv, &dc}) { CK(cudaMalloc(p, nv * es)); CK(cudaMemset(*p, 0x3c, nv * es)); }
+    int rc = 0;
+    for (int64_t L : {4096, 4095}) {
+        rc |= swr_cuda_forward(dt, a, v, m, B, H, L, 16, 2, nullptr);
+        rc |= swr_cuda_backward(dt, a, v, dm, da, dv, B, H, L, 16, 2, nullptr);
+        for (int64_t kvH : {H, H / 8}) {
+            rc |= phalanx_core_cuda_forward(dt, a, b, v, c, m, nullptr, B, H, kvH, L, 16, 2, nullptr);
+            rc |= phalanx_core_cuda_backward(dt, a, b, v, c, nullptr, dm, da, db, dv, dc, B, H, kvH, L, 16, 2, nullptr);
+        }
+    }
+    CK(cudaDeviceSynchronize());
+    for (void* p : {a, b, v, c, m, dm, da, db, dv, dc}) cudaFree(p);
+    printf("profile launches: %s\n", rc ? "FAILED" : "ok");
+    return rc ? 1 : 0;
 }
 
 int main(int argc, char** argv) {
@@ -506,9 +782,13 @@ int main(int argc, char** argv) {
         printf("no CUDA device\n");
         return 2;
     }
-    if (mode == "check") return run_checks(false) ? 1 : 0;
-    if (mode == "small") return run_checks(true) ? 1 : 0;
-    if (mode == "bench") return run_bench();
-    fprintf(stderr, "usage: %s check|small|bench\n", argv[0]);
+    if (mode == "check") return run_checks(false) + run_core_checks(false) ? 1 : 0;
+    if (mode == "small") return run_checks(true) + run_core_checks(true) ? 1 : 0;
+    if (mode == "core") return run_core_checks(false) ? 1 : 0;
+    if (mode == "bench") return run_bench(true, true, false);
+    if (mode == "quick") return run_bench(true, true, true);   /* default kernels only, no variants or windows */
+    if (mode == "corebench") return run_bench(false, true, true);
+    if (mode == "profile") return run_profile();
+    fprintf(stderr, "usage: %s check|small|core|bench|quick|corebench|profile\n", argv[0]);
     return 2;
 }

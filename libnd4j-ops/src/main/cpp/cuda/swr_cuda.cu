@@ -34,7 +34,8 @@
  * for kernels over 48 KiB of shared memory).
  *
  * Included by the JavaCPP-generated JNI source (org.phalanx.nativeops.SwrCuda, compiled by nvcc),
- * and by the GPU harness in bench/gpu/.
+ * and by the GPU harness in bench/gpu/. It #includes phalanx_core_cuda.cu (the fused Phalanx core,
+ * swr/phalanx_core.h), which builds on the kernels here: one translation unit, one library.
  */
 #include "swr/swr_cuda.h"
 
@@ -367,6 +368,18 @@ __device__ __forceinline__ void cp_wait_all() {
     asm volatile("cp.async.wait_all;\n" ::: "memory");
 #endif
 }
+/* Groups of copies: commit the ones issued so far; wait until at most N groups are in flight. */
+__device__ __forceinline__ void cp_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+template <int N>
+__device__ __forceinline__ void cp_wait_group() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
 
 /* Chunk c (16 bytes) of a row in a layout with one 16-byte pad after every CPB chunks (CPB = 0: none).
  * The forward pads each 16-step block so that threads reading neighbouring blocks hit different
@@ -409,28 +422,62 @@ __device__ __forceinline__ int shift_of(const T* base, int64_t f) {
 template <typename T>
 __device__ __forceinline__ T zero_of() { return store_cast(typename Acc<T>::type(0), T()); }
 
+/* The any-alignment passes below visit (row, 16-byte chunk) pairs through for_row_chunks: with at most
+ * as many rows as warps (the forward: 4 channel rows, 1 decay row per CTA) each row gets a team of
+ * whole warps and its shift, pointers and whole-chunk range are computed once per row, so that a chunk
+ * costs a few instructions (these kernels are issue-bound on the H200: recomputing all that per chunk
+ * in 64-bit made the forward 8-12% slower); with more rows than warps (the backward: 16 short rows)
+ * one flat loop over all pairs keeps every thread busy, and the row's values are recomputed per chunk
+ * (teams of a warp per row measured 8% slower there: most lanes idle on a row's last chunks). */
+template <int NT, typename Setup, typename Body>
+__device__ __forceinline__ void for_row_chunks(int rows, int nper, int tid, Setup setup, Body body) {
+    if (rows > NT / WARP) {
+        for (int i = tid; i < rows * nper; i += NT) {
+            const int r = i / nper;
+            body(setup(r), i - r * nper);
+        }
+    } else {
+        const int TS = NT / WARP / rows * WARP, lane = tid % TS;
+        for (int r = tid / TS; r < rows; r += NT / TS) {
+            const auto rs = setup(r);
+            for (int c = lane; c < nper; c += TS) body(rs, c);
+        }
+    }
+}
+
 /* Issues the copies of rows r < rows, flat elements [f0 + r * stride, + cols) of base[0, total), into
- * raw + r * rpitch (rpitch >= cols + 16 / sizeof(T), a multiple of it). */
+ * raw + r * rpitch (rpitch >= cols + 16 / sizeof(T), a multiple of it). Element 0 of the columns is
+ * step c0 of its row; only the chunks that hold steps in [0, L) are fetched (the others stay unwritten:
+ * any_realign zero-fills those steps), so a row's last, short tile reads no more than it needs. */
 template <typename T, int NT>
 __device__ __forceinline__ void any_issue(T* raw, int rpitch, const T* __restrict__ base, int64_t total, int64_t f0,
-                                          int64_t stride, int rows, int cols, int tid) {
+                                          int64_t stride, int rows, int cols, int64_t L, int64_t c0, int tid) {
     constexpr int PER = 16 / sizeof(T);
-    const int nmax = (cols + 2 * PER - 1) / PER;
-    for (int i = tid; i < rows * nmax; i += NT) {
-        const int r = i / nmax, c = i - r * nmax;
+    const int lo = c0 < 0 ? (int) -c0 : 0, hi = L - c0 < cols ? (int) (L - c0) : cols; /* steps [0, L) */
+    struct Row {
+        int64_t f; /* the row's first chunk (16-byte aligned) */
+        int sh;
+        T* d;
+    };
+    auto setup = [&](int r) {
         const int64_t fr = f0 + r * stride;
-        const int sh = shift_of(base, fr);
-        if (c * PER >= sh + cols) continue;
-        const int64_t fc = fr - sh + (int64_t) c * PER;
-        T* d = raw + r * rpitch + c * PER;
+        Row w;
+        w.sh = shift_of(base, fr);
+        w.f = fr - w.sh;
+        w.d = raw + r * rpitch;
+        return w;
+    };
+    for_row_chunks<NT>(rows, (cols + 2 * PER - 1) / PER, tid, setup, [&](const Row& w, int c) {
+        if (c * PER >= w.sh + hi || (c + 1) * PER <= w.sh + lo) return;
+        const int64_t fc = w.f + c * PER;
         if (fc >= 0 && fc + PER <= total) {
-            cp16(d, base + fc);
+            cp16(w.d + c * PER, base + fc);
         } else {
 #pragma unroll
             for (int e = 0; e < PER; ++e)
-                if (fc + e >= 0 && fc + e < total) d[e] = base[fc + e];
+                if (fc + e >= 0 && fc + e < total) w.d[c * PER + e] = base[fc + e];
         }
-    }
+    });
 }
 
 /* The 16 bytes at byte offset `sh` (0..15) into the 32 bytes *p0, *p1 (16-byte aligned shared
@@ -453,26 +500,55 @@ __device__ __forceinline__ uint4 extract16(const uint4* p0, const uint4* p1, int
 }
 
 /* raw (as issued above, after cp_wait_all and a barrier) -> dst[r * pitch + c] (pitch and cols
- * multiples of 16 / sizeof(T)), 16 bytes per thread; steps c0 + c outside [0, L) become 0. */
+ * multiples of 16 / sizeof(T)), 16 bytes per thread; steps c0 + c outside [0, L) become 0. The
+ * row's byte shift splits into a word offset and a bit shift, both fixed per row: whole chunks take
+ * 4 or 5 word loads and 4 funnel shifts (teams of warps per row; the flat loop measured faster with
+ * two 16-byte loads and extract16). */
 template <typename T, int NT, int CPB = 0>
 __device__ __forceinline__ void any_realign(T* dst, int pitch, const T* raw, int rpitch, const T* base, int64_t f0,
                                             int64_t stride, int rows, int cols, int64_t L, int64_t c0, int tid) {
     constexpr int PER = 16 / sizeof(T);
     const int cpr = cols / PER;
-    for (int i = tid; i < rows * cpr; i += NT) {
-        const int r = i / cpr, j = i - r * cpr;
-        const int sh = shift_of(base, f0 + r * stride);
-        const int64_t t = c0 + (int64_t) j * PER;
-        const T* q = raw + r * rpitch + j * PER;
-        T* d = dst + r * pitch + padded_chunk<CPB>(j) * PER;
-        if (t >= 0 && t + PER <= L) {
-            const uint4* p = reinterpret_cast<const uint4*>(q);
-            *reinterpret_cast<uint4*>(d) = extract16(p, p + 1, sh * (int) sizeof(T));
+    const int jlo = c0 < 0 ? (int) ((-c0 + PER - 1) / PER) : 0; /* chunks of steps wholly in [0, L) */
+    const int64_t jh = (L - c0) / PER;
+    const int jhi = jh < cpr ? (int) jh : cpr;
+    struct Row {
+        int sh;
+        unsigned bs;
+        const T* qr;
+        T* drow;
+    };
+    auto setup = [&](int r) {
+        Row w;
+        w.sh = shift_of(base, f0 + r * stride);
+        w.bs = (unsigned) (w.sh * (int) sizeof(T) & 3) * 8;
+        w.qr = raw + r * rpitch;
+        w.drow = dst + r * pitch;
+        return w;
+    };
+    const bool teams = rows <= NT / WARP;
+    for_row_chunks<NT>(rows, cpr, tid, setup, [&](const Row& w, int j) {
+        T* d = w.drow + padded_chunk<CPB>(j) * PER;
+        if (j >= jlo && j < jhi && !teams) { /* measured faster in the flat loop (the backward) */
+            const uint4* p = reinterpret_cast<const uint4*>(w.qr + j * PER);
+            *reinterpret_cast<uint4*>(d) = extract16(p, p + 1, w.sh * (int) sizeof(T));
+        } else if (j >= jlo && j < jhi) {
+            const unsigned* p = reinterpret_cast<const unsigned*>(w.qr) + ((w.sh * (int) sizeof(T)) >> 2) + 4 * j;
+            uint4 o;
+            if (w.bs == 0) {
+                o = make_uint4(p[0], p[1], p[2], p[3]);
+            } else {
+                const unsigned w0 = p[0], w1 = p[1], w2 = p[2], w3 = p[3], w4 = p[4];
+                o = make_uint4(__funnelshift_r(w0, w1, w.bs), __funnelshift_r(w1, w2, w.bs),
+                               __funnelshift_r(w2, w3, w.bs), __funnelshift_r(w3, w4, w.bs));
+            }
+            *reinterpret_cast<uint4*>(d) = o;
         } else {
+            const int64_t t = c0 + (int64_t) j * PER;
 #pragma unroll
-            for (int e = 0; e < PER; ++e) d[e] = (t + e >= 0 && t + e < L) ? q[sh + e] : zero_of<T>();
+            for (int e = 0; e < PER; ++e) d[e] = (t + e >= 0 && t + e < L) ? w.qr[w.sh + j * PER + e] : zero_of<T>();
         }
-    }
+    });
 }
 
 /* Stores src[r * spitch + c], c < n (src rows 16-byte aligned, spitch a multiple of 16 / sizeof(T)),
@@ -482,28 +558,37 @@ template <typename T, int NT, int CPB = 0>
 __device__ __forceinline__ void any_store(T* __restrict__ base, const T* src, int spitch, int64_t f0, int64_t stride,
                                           int rows, int n, int tid) {
     constexpr int PER = 16 / sizeof(T);
-    const int nmax = (n + 2 * PER - 1) / PER;
-    for (int i = tid; i < rows * nmax; i += NT) {
-        const int r = i / nmax, c = i - r * nmax;
+    struct Row {
+        int sh;
+        T* drow; /* chunk c holds src elements [c PER - sh, + PER) */
+        const T* q;
+    };
+    auto setup = [&](int r) {
         const int64_t fr = f0 + r * stride;
-        const int sh = shift_of(base, fr), lo = c * PER - sh; /* src element of the chunk's first */
-        if (lo >= n) continue;
-        const T* q = src + r * spitch;
-        T* d = base + (fr + lo);
-        const uint4* p = reinterpret_cast<const uint4*>(q);
+        Row w;
+        w.sh = shift_of(base, fr);
+        w.drow = base + (fr - w.sh);
+        w.q = src + r * spitch;
+        return w;
+    };
+    for_row_chunks<NT>(rows, (n + 2 * PER - 1) / PER, tid, setup, [&](const Row& w, int c) {
+        const int lo = c * PER - w.sh;
+        if (lo >= n) return;
+        T* d = w.drow + c * PER;
+        const uint4* p = reinterpret_cast<const uint4*>(w.q);
         if (lo >= 0 && lo + PER <= n) {
-            *reinterpret_cast<uint4*>(d) = sh ? extract16(p + padded_chunk<CPB>(c - 1), p + padded_chunk<CPB>(c),
-                                                          (PER - sh) * (int) sizeof(T))
-                                              : p[padded_chunk<CPB>(c)];
+            *reinterpret_cast<uint4*>(d) = w.sh ? extract16(p + padded_chunk<CPB>(c - 1), p + padded_chunk<CPB>(c),
+                                                            (PER - w.sh) * (int) sizeof(T))
+                                                : p[padded_chunk<CPB>(c)];
         } else {
 #pragma unroll
             for (int e = 0; e < PER; ++e)
                 if (lo + e >= 0 && lo + e < n) {
                     const int x = lo + e;
-                    d[e] = q[padded_chunk<CPB>(x / PER) * PER + x % PER];
+                    d[e] = w.q[padded_chunk<CPB>(x / PER) * PER + x % PER];
                 }
         }
-    }
+    });
 }
 
 /* Reads 16 staged elements (16-byte aligned in shared memory) as Acc values. */
@@ -542,6 +627,28 @@ constexpr size_t fwd_staged_smem(bool coal, bool any = false) {
     return sizeof(T) * ((FCH + 1) * pitch + (any ? (raw > ys ? raw : ys) : coal ? ys : 0));
 }
 
+/* Stages a forward tile: the FCH rows of x (u; the fused core's v) from flat row0 and the decay row
+ * arow, steps [t0 - BLK, t0 - BLK + COLS), into xs [FCH][PITCH] and as [PITCH] (blocks padded as CPB);
+ * rows of any alignment go through raw ([FCH + 1][RP], free again afterwards). Ends with a barrier. */
+template <typename T, bool ANY, int CPB, int PITCH, int COLS, int RP>
+__device__ __forceinline__ void stage_fwd_tile(T* xs, T* as, T* raw, const T* __restrict__ x, int64_t nx,
+                                               const T* __restrict__ a, int64_t na, int64_t row0, int64_t arow,
+                                               int64_t L, int64_t t0, int tid) {
+    if (ANY) {
+        any_issue<T, FTHREADS>(raw, RP, x, nx, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
+        any_issue<T, FTHREADS>(raw + FCH * RP, RP, a, na, arow + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
+        cp_wait_all();
+        __syncthreads();
+        any_realign<T, FTHREADS, CPB>(xs, PITCH, raw, RP, x, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
+        any_realign<T, FTHREADS, CPB>(as, PITCH, raw + FCH * RP, RP, a, arow + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
+    } else {
+        stage_rows<T, FTHREADS, CPB>(xs, x + row0, FCH, COLS, PITCH, L, t0 - BLK, tid);
+        stage_rows<T, FTHREADS, CPB>(as, a + arow, 1, COLS, PITCH, L, t0 - BLK, tid);
+        cp_wait_all();
+    }
+    __syncthreads();
+}
+
 /* grid: ((b * H + head) * tiles + tile) * (HEAD / FCH) + channel group */
 template <typename T, int K, bool COAL, bool ANY = false>
 __global__ void __launch_bounds__(FTHREADS, MinBlocks<T, FTHREADS>::value)
@@ -564,21 +671,8 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
     const int64_t row0 = (bh * HEAD + grp * FCH) * L;     /* the group's first channel row */
     const int tid = threadIdx.x;
     constexpr int RP = COLS + 16 / sizeof(T);             /* ANY: raw row pitch */
-    if (ANY) {
-        T* raw = ys;                                      /* [FCH + 1][RP], before ys is written */
-        any_issue<T, FTHREADS>(raw, RP, u, BH * HEAD * L, row0 + t0 - BLK, L, FCH, COLS, tid);
-        any_issue<T, FTHREADS>(raw + FCH * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, COLS, tid);
-        cp_wait_all();
-        __syncthreads();
-        any_realign<T, FTHREADS, CPB>(us, PITCH, raw, RP, u, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
-        any_realign<T, FTHREADS, CPB>(as, PITCH, raw + FCH * RP, RP, a, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
-        __syncthreads();
-    } else {
-        stage_rows<T, FTHREADS, CPB>(us, u + row0, FCH, COLS, PITCH, L, t0 - BLK, tid);
-        stage_rows<T, FTHREADS, CPB>(as, a + bh * L, 1, COLS, PITCH, L, t0 - BLK, tid);
-        cp_wait_all();
-        __syncthreads();
-    }
+    /* ANY: the raw rows go where ys will be written */
+    stage_fwd_tile<T, ANY, CPB, PITCH, COLS, RP>(us, as, ys, u, BH * HEAD * L, a, BH * L, row0, bh * L, L, t0, tid);
 
     const int ch = tid / WARP;
 #pragma unroll 1
@@ -653,23 +747,30 @@ __device__ __forceinline__ void staged_block_states(const T* ub, const T* gb, co
     }
 }
 
-/* The right-to-left sweep of one thread's block: rev, R, du (into g) and da (into dout), from the
- * local states h and, for k = 2, the carrier v and q. ybuf first receives y = h + P v inside the
- * block (its lanes 0 .. BLK - 2); dout may be ybuf itself (step i reads y_{i-1} before dout[i-1] is
- * written). The decays are read from shared memory where used (fewer registers).
- * da_t = du_t h_{t-1} + rev_t P_{t-1} v = rev_t y_{t-1} + R_t q h_{t-1} (no cancellation). */
-template <typename T, typename A, int K>
-__device__ __forceinline__ void staged_block_sweep(const T* ab, const A* h, A q, A v, bool first, A* g, A* ybuf,
-                                                   A* dout) {
+/* y = h + P v inside one thread's block (P the prefix product of the block's decays), steps 0 .. N - 1,
+ * into ybuf: for k = 2 (block 0: y = h, no P v: a_0 must not enter); for k = 1 (y = h) only where
+ * N = BLK (the fused core needs all of y; the sweep below uses h there). */
+template <typename T, typename A, int K, int N>
+__device__ __forceinline__ void staged_block_y(const T* ab, const A* h, A v, bool first, A* ybuf) {
     if (K == 2 && !first) {
         A P = to_acc(ab[0]);
         ybuf[0] = fma(P, v, h[0]);
 #pragma unroll
-        for (int i = 1; i < BLK - 1; ++i) { P *= to_acc(ab[i]); ybuf[i] = fma(P, v, h[i]); }
-    } else if (K == 2) { /* block 0: y = h (no P v: a_0 must not enter) */
+        for (int i = 1; i < N; ++i) { P *= to_acc(ab[i]); ybuf[i] = fma(P, v, h[i]); }
+    } else if (K == 2 || N == BLK) {
 #pragma unroll
-        for (int i = 0; i < BLK - 1; ++i) ybuf[i] = h[i];
+        for (int i = 0; i < N; ++i) ybuf[i] = h[i];
     }
+}
+
+/* The right-to-left sweep of one thread's block: rev, R, du (into g) and da (into dout), from the
+ * local states h and, for k = 2, the carrier v, q and y inside the block (ybuf, steps 0 .. BLK - 2,
+ * from staged_block_y; dout may be ybuf itself: step i reads y_{i-1} before dout[i-1] is written).
+ * The decays are read from shared memory where used (fewer registers).
+ * da_t = du_t h_{t-1} + rev_t P_{t-1} v = rev_t y_{t-1} + R_t q h_{t-1} (no cancellation). */
+template <typename T, typename A, int K>
+__device__ __forceinline__ void staged_sweep(const T* ab, const A* h, A q, A v, bool first, A* g, const A* ybuf,
+                                             A* dout) {
     A rev = A(0), R = A(1), anext = A(0);
 #pragma unroll
     for (int i = BLK - 1; i >= 1; --i) {
@@ -691,6 +792,14 @@ __device__ __forceinline__ void staged_block_sweep(const T* ab, const A* h, A q,
         g[0] = K == 2 ? fma(R, q, r) : r;
         dout[0] = K == 2 && !first ? r * v : A(0);
     }
+}
+
+/* Both of the above for the SWR backward (y needed at steps 0 .. BLK - 2 only). */
+template <typename T, typename A, int K>
+__device__ __forceinline__ void staged_block_sweep(const T* ab, const A* h, A q, A v, bool first, A* g, A* ybuf,
+                                                   A* dout) {
+    staged_block_y<T, A, K, BLK - 1>(ab, h, v, first, ybuf);
+    staged_sweep<T, A, K>(ab, h, q, v, first, g, ybuf, dout);
 }
 
 template <typename T>
@@ -855,9 +964,9 @@ swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __r
     constexpr int RP = bwd_any_rp<T>() + BLK;                         /* ANY: raw row pitch */
     T* raw = reinterpret_cast<T*>(smem_raw + (bwd4_smem<T>() + 15) / 16 * 16); /* ANY: [2 HEAD + 1][RP] */
     if (ANY) {
-        any_issue<T, BTHREADS>(raw, RP, u, BH * HEAD * L, row0 + t0 - BLK, L, HEAD, UCOLS, tid);
-        any_issue<T, BTHREADS>(raw + HEAD * RP, RP, dy, BH * HEAD * L, row0 + t0, L, HEAD, GCOLS, tid);
-        any_issue<T, BTHREADS>(raw + 2 * HEAD * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, ACOLS, tid);
+        any_issue<T, BTHREADS>(raw, RP, u, BH * HEAD * L, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, tid);
+        any_issue<T, BTHREADS>(raw + HEAD * RP, RP, dy, BH * HEAD * L, row0 + t0, L, HEAD, GCOLS, L, t0, tid);
+        any_issue<T, BTHREADS>(raw + 2 * HEAD * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, tid);
         cp_wait_all();
         __syncthreads();
         any_realign<T, BTHREADS>(us, UP, raw, RP, u, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, tid);
@@ -1369,6 +1478,9 @@ extern "C" int swr_cuda_backward(int32_t dtype, const void* a, const void* u, co
         default: return SWR_EDTYPE;
     }
 }
+
+/* The fused Phalanx core (swr/phalanx_core.h): in this translation unit, for the tile code above. */
+#include "phalanx_core_cuda.cu"
 
 /* ---- TEST SUPPORT ONLY (swr/swr_cuda_testing.h): thin CUDA runtime wrappers for the Java check. ---- */
 #include "swr/swr_cuda_testing.h"

@@ -40,6 +40,17 @@ int swr_cuda_backward_variant(int32_t variant, int32_t dtype, const void* a, con
                               void* da, void* du, int64_t B, int64_t H, int64_t L, int32_t block, int32_t k,
                               void* stream);
 
+/* BENCHMARKING ONLY: phalanx_core_cuda_forward / _backward (swr/phalanx_core.h) with an explicit path:
+ * 0 = the default (fused for k <= 2), 1 = the composed, unfused steps (u = beta * v, SWR, m = y * c + v
+ * as separate kernels, with u, y and dy in storage precision), the baseline the fused core replaces. */
+int phalanx_core_cuda_forward_variant(int32_t variant, int32_t dtype, const void* a, const void* beta, const void* v,
+                                      const void* c, void* m, void* y, int64_t B, int64_t H, int64_t kvH, int64_t L,
+                                      int32_t block, int32_t k, void* stream);
+int phalanx_core_cuda_backward_variant(int32_t variant, int32_t dtype, const void* a, const void* beta, const void* v,
+                                       const void* c, const void* y, const void* dm, void* da, void* dbeta, void* dv,
+                                       void* dc, int64_t B, int64_t H, int64_t kvH, int64_t L, int32_t block,
+                                       int32_t k, void* stream);
+
 #ifdef __cplusplus
 }
 #endif
