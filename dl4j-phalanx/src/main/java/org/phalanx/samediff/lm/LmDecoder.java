@@ -9,6 +9,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.api.ops.impl.transforms.strict.Sigmoid;
 import org.phalanx.nn.conf.layers.PhalanxLayer;
+import org.phalanx.swr.PhalanxStep;
 import org.phalanx.swr.Swr;
 import org.phalanx.swr.SwrState;
 
@@ -116,6 +117,9 @@ public final class LmDecoder {
         INDArray a3, beta, u, u3, y, y3, gate, cc, v;
         PhalanxLayer pconf;
         SwrState state;
+        // phalanx in one native call (CPU): the weights column-major, the output z, scratch
+        INDArray[] stepWeights;
+        INDArray z, scratch;
 
         Block(SameDiff sd, int i, int maxContext) {
             m = c.mixer(i);
@@ -164,11 +168,29 @@ public final class LmDecoder {
                 y = Nd4j.create(DataType.FLOAT, 1, d);
                 y3 = y.reshape(1, d, 1);
                 state = SwrState.create(DataType.FLOAT, 1, pconf.numHeads());
+                String[] keys = {"Wa", "ba", "Wb", "bb", "Wc", "bc", "Wv", "Wo"};
+                stepWeights = new INDArray[keys.length];
+                for (int k = 0; k < keys.length; k++) {
+                    INDArray w = weight(sd, mp + keys[k]);
+                    stepWeights[k] = keys[k].startsWith("W") ? w.dup('f') : w.reshape(w.length());
+                }
+                if (PhalanxStep.supports(DataType.FLOAT, stepWeights[0], stepWeights[2], stepWeights[4],
+                        stepWeights[6], stepWeights[7])) {
+                    z = Nd4j.create(DataType.FLOAT, 1, d);
+                    scratch = Nd4j.create(DataType.FLOAT, PhalanxStep.scratchLength(1, h, h));
+                }
             }
         }
 
         /** {@code x += mixer(xn)}. */
         void mixInto(INDArray xn, INDArray x) {
+            if (z != null) {                              // the whole Phalanx step in one native call
+                INDArray[] w = stepWeights;
+                PhalanxStep.stepInto(xn, w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], pconf.numKvHeads(),
+                        pconf.getBlockSize(), pconf.getWindow(), state, z, scratch);
+                x.addi(z);
+                return;
+            }
             Nd4j.gemm(xn, wIn, proj, false, false, 1.0, 0.0);
             INDArray out = m.isAttention() ? attend() : phalanx();
             Nd4j.gemm(out, wOut, x, false, false, 1.0, 1.0);
