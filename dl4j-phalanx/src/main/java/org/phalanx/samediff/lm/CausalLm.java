@@ -33,8 +33,9 @@ public final class CausalLm {
     /**
      * Block size of the R blocks' SWR: one block spans every sequence shorter than this, so with a window
      * of one block each step sees its whole prefix, exactly the gated linear recurrence
-     * {@code h_t = a_t h_{t-1} + u_t}, in O(L) (PhalanxLayer accepts windows of 1 or 2 blocks and any block
-     * size). The one place to switch R to another unbounded formulation (e.g. a window constant in Swr).
+     * {@code h_t = a_t h_{t-1} + u_t}, in O(L): the same function as block 16 with the window
+     * {@code Swr.UNBOUNDED}, kept so that checkpoints and the study of docs/RESULTS.md stay as they were.
+     * The one place to switch R to another unbounded formulation.
      */
     public static final int UNBOUNDED_BLOCK = 1 << 20;
 
