@@ -32,6 +32,7 @@ class PhalanxLayerFusedTest {
         INDArray x = PhalanxTestUtil.randn(DataType.DOUBLE, 8, 3, 40, len);
         INDArray eps = PhalanxTestUtil.randn(DataType.DOUBLE, 9, 3, 24, len);
         INDArray mask = masked ? PhalanxTestUtil.rightPadded(DataType.DOUBLE, len, len, Math.max(1, len - 5), 1) : null;
+        net.initGradientsView(); // the layer is driven directly, without fit
         Layer layer = net.getLayer(0);
         assertInstanceOf(PhalanxLayerImpl.class, layer);
         LayerWorkspaceMgr mgr = LayerWorkspaceMgr.noWorkspaces();
