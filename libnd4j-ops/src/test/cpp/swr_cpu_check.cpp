@@ -1,9 +1,11 @@
 // Native check of the CPU kernels against swr_reference.h (float64, the formula term by term):
 // forward, backward, streaming in pieces, every window kind (k = 1, 2, 3.., >= the number of blocks,
 // SWR_UNBOUNDED), huge block and window arguments, NaN and Inf where the formula never multiplies
-// them, and the error codes. CI runs it for each instruction-set build (PHALANX_SWR_ISA=0, 3, 4),
+// them, and the error codes; then the fused Phalanx core (phalanx_core.h) against the same
+// reference composed as the header defines it, with grouped heads. CI runs it for each instruction-set build (PHALANX_SWR_ISA=0, 3, 4),
 // also under -fsanitize=address,undefined.
 // Build: g++ -O2 -fopenmp -I../../main/cpp/include -I../../main/cpp/cpu swr_cpu_check.cpp ../../main/cpp/cpu/swr_cpu.cpp
+#include "swr/phalanx_core.h"
 #include "swr/swr_cpu.h"
 #include "swr_reference.h"
 #include <cmath>
@@ -126,6 +128,183 @@ static std::vector<double> uniform(std::mt19937_64& rng, size_t n, double lo, do
     return x;
 }
 
+/* The fused core's reference, composed from the SWR reference exactly as phalanx_core.h defines it. */
+struct CoreRef {
+    std::vector<double> y, m, da, dbeta, dv, dc;
+};
+static CoreRef core_reference(const std::vector<double>& a, const std::vector<double>& beta, const std::vector<double>& v,
+                              const std::vector<double>& c, const std::vector<double>& dm, int64_t B, int64_t H, int64_t kvH,
+                              int64_t L, int32_t block, int32_t k) {
+    const int64_t C = 16 * H, G = 16 * kvH, per = H / kvH;
+    auto grp = [&](int64_t b, int64_t j, int64_t t) { return (b * G + (j / 16) / per * 16 + j % 16) * L + t; };
+    std::vector<double> u(B * C * L), dy(B * C * L), du;
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t j = 0; j < C; ++j)
+            for (int64_t t = 0; t < L; ++t) {
+                const int64_t i = (b * C + j) * L + t;
+                u[i] = beta[grp(b, j, t)] * v[i];
+                dy[i] = dm[i] * c[grp(b, j, t)];
+            }
+    CoreRef r;
+    swr_ref::forward(a, u, r.y, B, H, L, block, k);
+    swr_ref::backward(a, u, dy, r.da, du, B, H, L, block, k);
+    r.m.assign(B * C * L, 0.0);
+    r.dv.assign(B * C * L, 0.0);
+    r.dbeta.assign(B * G * L, 0.0);
+    r.dc.assign(B * G * L, 0.0);
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t j = 0; j < C; ++j)
+            for (int64_t t = 0; t < L; ++t) {
+                const int64_t i = (b * C + j) * L + t, g = grp(b, j, t);
+                r.m[i] = r.y[i] * c[g] + v[i];
+                r.dv[i] = dm[i] + du[i] * beta[g];
+                r.dbeta[g] += du[i] * v[i];
+                r.dc[g] += dm[i] * r.y[i];
+            }
+    return r;
+}
+
+static int core_fwd(const float* a, const float* beta, const float* v, const float* c, float* m, float* y, int64_t B,
+                    int64_t H, int64_t kvH, int64_t L, int32_t block, int32_t k) {
+    return phalanx_core_cpu_forward_f32(a, beta, v, c, m, y, B, H, kvH, L, block, k);
+}
+static int core_fwd(const double* a, const double* beta, const double* v, const double* c, double* m, double* y, int64_t B,
+                    int64_t H, int64_t kvH, int64_t L, int32_t block, int32_t k) {
+    return phalanx_core_cpu_forward_f64(a, beta, v, c, m, y, B, H, kvH, L, block, k);
+}
+static int core_bwd(const float* a, const float* beta, const float* v, const float* c, const float* y, const float* dm,
+                    float* da, float* dbeta, float* dv, float* dc, int64_t B, int64_t H, int64_t kvH, int64_t L,
+                    int32_t block, int32_t k) {
+    return phalanx_core_cpu_backward_f32(a, beta, v, c, y, dm, da, dbeta, dv, dc, B, H, kvH, L, block, k);
+}
+static int core_bwd(const double* a, const double* beta, const double* v, const double* c, const double* y,
+                    const double* dm, double* da, double* dbeta, double* dv, double* dc, int64_t B, int64_t H,
+                    int64_t kvH, int64_t L, int32_t block, int32_t k) {
+    return phalanx_core_cpu_backward_f64(a, beta, v, c, y, dm, da, dbeta, dv, dc, B, H, kvH, L, block, k);
+}
+
+/* One type: forward with and without y, backward with and without y, against the reference on the
+ * same (rounded) inputs; tol for m, y, dv, scaled up for the sums (da over 16 channels, dbeta, dc over heads). */
+template <typename T>
+static void check_core_as(const std::string& where, const std::vector<double>& a, const std::vector<double>& beta,
+                          const std::vector<double>& v, const std::vector<double>& c, const std::vector<double>& dm,
+                          int64_t B, int64_t H, int64_t kvH, int64_t L, int32_t block, int32_t k, double tol, double sumTol) {
+    const int64_t C = 16 * H, G = 16 * kvH;
+    std::vector<T> at(a.begin(), a.end()), bt(beta.begin(), beta.end()), vt(v.begin(), v.end()), ct(c.begin(), c.end()),
+        gt(dm.begin(), dm.end());
+    auto wide = [](const std::vector<T>& x) { return std::vector<double>(x.begin(), x.end()); };
+    const CoreRef r = core_reference(wide(at), wide(bt), wide(vt), wide(ct), wide(gt), B, H, kvH, L, block, k);
+    const std::string w = where + (sizeof(T) == 4 ? " f32" : " f64");
+    std::vector<T> m(B * C * L, T(7)), m2(B * C * L, T(7)), y(B * C * L, T(7));
+    expect_rc(w + " core forward", core_fwd(at.data(), bt.data(), vt.data(), ct.data(), m.data(), y.data(), B, H, kvH, L, block, k), SWR_OK);
+    expect_rc(w + " core forward (no y)", core_fwd(at.data(), bt.data(), vt.data(), ct.data(), m2.data(), nullptr, B, H, kvH, L, block, k), SWR_OK);
+    close("core m", w, m, r.m, tol);
+    close("core y", w, y, r.y, tol);
+    close("core m (no y)", w, m2, r.m, tol);
+    for (int given = 0; given < 2; ++given) {
+        std::vector<T> da(B * H * L, T(7)), db(B * G * L, T(7)), dv(B * C * L, T(7)), dc(B * G * L, T(7));
+        const std::string wg = w + (given ? " (y given)" : " (y recomputed)");
+        expect_rc(wg + " core backward", core_bwd(at.data(), bt.data(), vt.data(), ct.data(), given ? y.data() : nullptr, gt.data(),
+                                                  da.data(), db.data(), dv.data(), dc.data(), B, H, kvH, L, block, k), SWR_OK);
+        close("core da", wg, da, r.da, sumTol);
+        close("core dbeta", wg, db, r.dbeta, sumTol);
+        close("core dv", wg, dv, r.dv, tol);
+        close("core dc", wg, dc, r.dc, sumTol);
+    }
+}
+
+static void check_core(const std::string& where, const std::vector<double>& a, const std::vector<double>& beta,
+                       const std::vector<double>& v, const std::vector<double>& c, const std::vector<double>& dm,
+                       int64_t B, int64_t H, int64_t kvH, int64_t L, int32_t block, int32_t k) {
+    check_core_as<double>(where, a, beta, v, c, dm, B, H, kvH, L, block, k, 1e-12, 1e-12);
+    check_core_as<float>(where, a, beta, v, c, dm, B, H, kvH, L, block, k, 2e-6, 5e-5);
+}
+
+/* Random core inputs: a in [alo, ahi], beta and c gates in (0, 1), v and dm in [-1, 1]. */
+static void core_case(const std::string& where, std::mt19937_64& rng, int64_t B, int64_t H, int64_t kvH, int64_t L,
+                      int32_t block, int32_t k, double alo, double ahi, bool extreme_gates);
+
+static void check_core_all(std::mt19937_64& rng) {
+    const int32_t U = SWR_UNBOUNDED;
+    const int64_t Ls[] = {1, 2, 15, 16, 17, 31, 33, 100, 257};
+    const int64_t heads[][2] = {{2, 2}, {4, 1}, {4, 2}, {3, 3}};
+    int next = 0; /* head layouts in turn, every one at L = 17 */
+    for (int32_t k : {1, 2, 3, U})
+        for (int32_t block : {16, 1, 5})
+            for (int64_t L : Ls)
+                for (const auto& hk : heads) {
+                    if (L != 17 && &hk != &heads[next++ % 4]) continue;
+                    if (k > 2 && L > (block == 1 ? 33 : 100)) continue; /* the reference is O(L * window^2) */
+                    core_case("core k=" + std::to_string(k) + " l=" + std::to_string(block) + " L=" + std::to_string(L) + " H=" +
+                                  std::to_string(hk[0]) + " kvH=" + std::to_string(hk[1]),
+                              rng, 2, hk[0], hk[1], L, block, k, 0.0, 1.0, true);
+                }
+    // Long sequences through the parallel split (runs with look-behind), grouped heads.
+    for (int32_t k : {1, 2, U}) /* the reference backward of the unbounded window is O(L^3): a shorter one */
+        core_case("core long k=" + std::to_string(k), rng, 1, 2, 1, k == U ? 301 : 2049, 16, k, 0.8, 1.0, false);
+    core_case("core long B=3 k=2", rng, 3, 8, 2, 700, 16, 2, 0.5, 1.0, false);
+    // Huge block and window: bounded by the semantics.
+    core_case("core huge k", rng, 1, 2, 1, 100, 16, 100000000, 0.0, 1.0, false);
+    core_case("core huge block", rng, 1, 2, 2, 100, 1000000000, 2, 0.0, 1.0, false);
+}
+
+static void core_case(const std::string& where, std::mt19937_64& rng, int64_t B, int64_t H, int64_t kvH, int64_t L,
+                      int32_t block, int32_t k, double alo, double ahi, bool extreme_gates) {
+    const int64_t C = 16 * H, G = 16 * kvH;
+    std::vector<double> a = uniform(rng, B * H * L, alo, ahi), beta = uniform(rng, B * G * L, 0, 1),
+                        v = uniform(rng, B * C * L, -1, 1), c = uniform(rng, B * G * L, 0, 1), dm = uniform(rng, B * C * L, -1, 1);
+    if (extreme_gates && L > 5) {
+        a[3] = 0.0; a[1] = 1.0; a[4] = 1 - 1e-7; a[5] = 1e-7;
+        beta[2] = 0.0; beta[3] = 1.0; beta[4] = 1e-7; c[2] = 1.0; c[3] = 0.0; c[5] = 1 - 1e-7;
+    }
+    check_core(where, a, beta, v, c, dm, B, H, kvH, L, block, k);
+}
+
+/* NaN and Inf in a, beta, c or dm at every phase of three blocks (grouped heads): the outputs must be
+ * non-finite exactly where the reference's are (a[0], never multiplied, changes nothing). One thread,
+ * as for the SWR check above. */
+static void check_core_nonfinite(std::mt19937_64& rng) {
+    const double bad[] = {NAN, INFINITY};
+    for (int32_t k : {1, 2, 3, SWR_UNBOUNDED})
+        for (int32_t block : {16, 5}) {
+            const int64_t B = 1, H = 2, kvH = 1, L = 3 * block + 3, C = 16 * H, G = 16 * kvH;
+            for (int64_t p = 0; p < L; ++p)
+                for (double x : bad)
+                    for (int target = 0; target < 4; ++target) {
+                        if (target > 0 && (x != x) == (p % 2 == 0)) continue; /* beta, c, dm: NaN and Inf on alternate steps */
+                        std::vector<double> a = uniform(rng, B * H * L, 0.1, 1.0), beta = uniform(rng, B * G * L, 0, 1),
+                                            v = uniform(rng, B * C * L, -1, 1), c = uniform(rng, B * G * L, 0, 1),
+                                            dm = uniform(rng, B * C * L, -1, 1);
+                        if (target == 0) a[p] = x;
+                        else if (target == 1) beta[5 * L + p] = x;
+                        else if (target == 2) c[5 * L + p] = x;
+                        else dm[21 * L + p] = x;
+                        check_core(std::string("core ") + "abcd"[target] + "[" + std::to_string(p) + "]=" + std::to_string(x) +
+                                       " k=" + std::to_string(k) + " l=" + std::to_string(block),
+                                   a, beta, v, c, dm, B, H, kvH, L, block, k);
+                    }
+        }
+}
+
+static void check_core_errors() {
+    std::vector<double> a(2 * 300, 0.5), x(32 * 300, 1.0), o1(32 * 300), o2(32 * 300), o3(32 * 300), o4(32 * 300);
+    const double* p = x.data();
+    expect_rc("core kvH does not divide H", phalanx_core_cpu_forward_f64(a.data(), p, p, p, o1.data(), nullptr, 1, 3, 2, 100, 16, 2), SWR_EINVAL);
+    expect_rc("core kvH = 0", phalanx_core_cpu_forward_f64(a.data(), p, p, p, o1.data(), nullptr, 1, 2, 0, 100, 16, 2), SWR_EINVAL);
+    expect_rc("core kvH > H", phalanx_core_cpu_backward_f64(a.data(), p, p, p, nullptr, p, o1.data(), o2.data(), o3.data(), o4.data(), 1, 1, 2, 100, 16, 2), SWR_EINVAL);
+    expect_rc("core k = 0", phalanx_core_cpu_forward_f64(a.data(), p, p, p, o1.data(), nullptr, 1, 2, 1, 100, 16, 0), SWR_EINVAL);
+    expect_rc("core block = 0", phalanx_core_cpu_forward_f64(a.data(), p, p, p, o1.data(), nullptr, 1, 2, 1, 100, 0, 2), SWR_EINVAL);
+    expect_rc("core null m", phalanx_core_cpu_forward_f64(a.data(), p, p, p, nullptr, nullptr, 1, 2, 1, 100, 16, 2), SWR_EINVAL);
+    expect_rc("core null beta", phalanx_core_cpu_forward_f64(a.data(), nullptr, p, p, o1.data(), nullptr, 1, 2, 1, 100, 16, 2), SWR_EINVAL);
+    expect_rc("core null dc", phalanx_core_cpu_backward_f64(a.data(), p, p, p, nullptr, p, o1.data(), o2.data(), o3.data(), nullptr, 1, 2, 1, 100, 16, 2), SWR_EINVAL);
+    expect_rc("core L overflow", phalanx_core_cpu_forward_f64(a.data(), p, p, p, o1.data(), nullptr, 1, 1LL << 40, 1, 1LL << 40, 16, 2), SWR_EINVAL);
+    setenv("PHALANX_SWR_MAX_SCRATCH_BYTES", "1024", 1);
+    expect_rc("core staged rows over the cap", phalanx_core_cpu_forward_f64(a.data(), p, p, p, o1.data(), nullptr, 1, 2, 1, 300, 5, 2), SWR_ENOMEM);
+    expect_rc("core staged backward over the cap", phalanx_core_cpu_backward_f64(a.data(), p, p, p, nullptr, p, o1.data(), o2.data(), o3.data(), o4.data(), 1, 2, 1, 300, 5, 2), SWR_ENOMEM);
+    unsetenv("PHALANX_SWR_MAX_SCRATCH_BYTES");
+    expect_rc("core under the cap", phalanx_core_cpu_backward_f64(a.data(), p, p, p, nullptr, p, o1.data(), o2.data(), o3.data(), o4.data(), 1, 2, 1, 300, 5, 2), SWR_OK);
+}
+
 int main() {
     std::mt19937_64 rng(42);
     const int32_t U = SWR_UNBOUNDED;
@@ -209,9 +388,12 @@ int main() {
                     }
         }
 
+    check_core_nonfinite(rng);
 #ifdef _OPENMP
     omp_set_num_threads(threads);
 #endif
+    check_core_all(rng);
+    check_core_errors();
 
     // Error codes: bad arguments, and a scratch larger than allowed is SWR_ENOMEM (no exception, no abort).
     {

@@ -19,6 +19,9 @@
  * the run before it. The arithmetic per output is the same either way, so results do not depend on
  * the thread count or on the split.
  *
+ * The fused Phalanx core (phalanx_core.h) reuses all of this: phalanx_core_scan16.h (in-register,
+ * beside swr_cpu_scan16.h) and phalanx_core_cpu.h (entry points, staged path), included below.
+ *
  * Included by the JavaCPP-generated JNI source (org.phalanx.nativeops.SwrCpu), which compiles only
  * itself and what it includes.
  */
@@ -56,6 +59,7 @@ enum SwrRunMode { RUN_LOCAL = 1, RUN_PAIR = 2, RUN_RING = 3, RUN_UNBOUNDED = 4 }
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "swr_vec16_avx512.h"
 #include "swr_cpu_scan16.h"
+#include "phalanx_core_scan16.h"
 #pragma GCC diagnostic pop
 #undef SWR_SCAN_NS
 #undef SWR_KERNEL_NS
@@ -67,6 +71,7 @@ enum SwrRunMode { RUN_LOCAL = 1, RUN_PAIR = 2, RUN_RING = 3, RUN_UNBOUNDED = 4 }
 #define SWR_SCAN_NS phalanx_swr_scan256
 #include "swr_vec16_avx2.h"
 #include "swr_cpu_scan16.h"
+#include "phalanx_core_scan16.h"
 #undef SWR_SCAN_NS
 #undef SWR_KERNEL_NS
 #pragma GCC pop_options
@@ -233,3 +238,5 @@ static int swr_forward_stream(const T* a, const T* u, T* y, int64_t B, int64_t H
 
 SWR_DEFINE(f32, float)
 SWR_DEFINE(f64, double)
+
+#include "phalanx_core_cpu.h"

@@ -62,6 +62,35 @@ public final class CpuSwrKernels implements SwrKernels {
         }
     }
 
+    @Override
+    public void coreForward(INDArray a, INDArray beta, INDArray v, INDArray c, INDArray m, INDArray y, int blockSize, int k) {
+        try {
+            long B = a.size(0), H = a.size(1), kvH = beta.size(1) / SwrCpu.HEAD, L = a.size(2);
+            int rc = a.dataType() == DataType.DOUBLE
+                    ? SwrCpu.phalanx_core_cpu_forward_f64(addr(a), addr(beta), addr(v), addr(c), addr(m), addr(y), B, H, kvH, L, blockSize, k)
+                    : SwrCpu.phalanx_core_cpu_forward_f32(addr(a), addr(beta), addr(v), addr(c), addr(m), addr(y), B, H, kvH, L, blockSize, k);
+            check(rc, "fused core forward");
+        } finally {
+            ArrayMemory.keepReachable(a, beta, v, c, m, y);
+        }
+    }
+
+    @Override
+    public void coreBackward(INDArray a, INDArray beta, INDArray v, INDArray c, INDArray y, INDArray dm,
+                             INDArray da, INDArray dbeta, INDArray dv, INDArray dc, int blockSize, int k) {
+        try {
+            long B = a.size(0), H = a.size(1), kvH = beta.size(1) / SwrCpu.HEAD, L = a.size(2);
+            int rc = a.dataType() == DataType.DOUBLE
+                    ? SwrCpu.phalanx_core_cpu_backward_f64(addr(a), addr(beta), addr(v), addr(c), addr(y), addr(dm),
+                            addr(da), addr(dbeta), addr(dv), addr(dc), B, H, kvH, L, blockSize, k)
+                    : SwrCpu.phalanx_core_cpu_backward_f32(addr(a), addr(beta), addr(v), addr(c), addr(y), addr(dm),
+                            addr(da), addr(dbeta), addr(dv), addr(dc), B, H, kvH, L, blockSize, k);
+            check(rc, "fused core backward");
+        } finally {
+            ArrayMemory.keepReachable(a, beta, v, c, y, dm, da, dbeta, dv, dc);
+        }
+    }
+
     /**
      * The streaming kernel on raw host addresses (also used by the CUDA backend for decode steps); the
      * ring addresses are 0 except for a finite window k >= 3 (see {@link SwrKernels#forwardStream}); the
@@ -113,7 +142,8 @@ public final class CpuSwrKernels implements SwrKernels {
         if (rc == SwrCpu.SWR_ENOMEM) {
             throw new IllegalStateException("SWR " + what + " kernel could not allocate its scratch memory (it needs "
                     + "O(blockSize) per thread for the backward and O(k) for windows k >= 3, and takes at most half the "
-                    + "physical memory); use a smaller block size or window, or Swr.UNBOUNDED for the full recurrence");
+                    + "physical memory); use a smaller block size or window, or Swr.UNBOUNDED for the full recurrence; the fused core's general "
+                    + "path also takes a few [C, L] rows of one batch entry)");
         }
         if (rc == SwrCpu.SWR_EINTERNAL) {
             throw new IllegalStateException("SWR " + what + " kernel failed unexpectedly (code " + rc
@@ -121,7 +151,7 @@ public final class CpuSwrKernels implements SwrKernels {
         }
         if (rc != SwrCpu.SWR_OK) {
             throw new IllegalStateException("SWR " + what + " kernel rejected its arguments (code " + rc
-                    + "); this is a bug in the argument checks of org.phalanx.swr.Swr");
+                    + "); this is a bug in the argument checks of org.phalanx.swr.Swr or PhalanxCore");
         }
     }
 }

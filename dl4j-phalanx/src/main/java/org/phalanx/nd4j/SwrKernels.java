@@ -41,4 +41,18 @@ public interface SwrKernels {
                        INDArray h, INDArray p, INDArray v, INDArray vRing, INDArray aRing, long position);
 
     void backward(INDArray a, INDArray u, INDArray dy, INDArray da, INDArray du, int blockSize, int k);
+
+    /**
+     * The fused Phalanx core ({@code phalanx_core.h}): {@code m = SWR(a, rep(beta) v) rep(c) + v}, with
+     * {@code v, m, y [B, 16 H, L]} and {@code beta, c [B, 16 kvH, L]} (kvH = beta.size(1) / 16, dividing H);
+     * {@code y} may be null (then not written), else it receives {@code SWR(a, rep(beta) v)}.
+     */
+    void coreForward(INDArray a, INDArray beta, INDArray v, INDArray c, INDArray m, INDArray y, int blockSize, int k);
+
+    /**
+     * Its backward from {@code dm}: {@code da [B, H, L]}, {@code dbeta, dc [B, 16 kvH, L]} (summed over the heads
+     * sharing a group), {@code dv [B, 16 H, L]}; {@code y} (the forward's SWR output) may be null (recomputed).
+     */
+    void coreBackward(INDArray a, INDArray beta, INDArray v, INDArray c, INDArray y, INDArray dm,
+                      INDArray da, INDArray dbeta, INDArray dv, INDArray dc, int blockSize, int k);
 }

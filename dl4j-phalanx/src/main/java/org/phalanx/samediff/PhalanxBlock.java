@@ -118,15 +118,48 @@ public final class PhalanxBlock {
         SDVariable beta = sd.nn.sigmoid(sd.mmul(rows, w.get("Wb")).add(w.get("bb")));  // [N, G]
         SDVariable c = sd.mmul(rows, w.get("Wc")).add(w.get("bc"));                     // [N, G]
         SDVariable v = sd.mmul(rows, w.get("Wv"));                                      // [N, C]
-        SDVariable u = repeatMul(sd, v, beta, kv, rep, inner);                          // [N, C]
-
         SDVariable a3 = sd.permute(sd.reshape(a, shape(sd, bDim, h)), 0, 2, 1);        // [B, H, L]
+        Core core = mask == null && state == null
+                ? new Core(fusedCore(sd, p, a3, beta, c, v, bDim, conf, inner), null, null)
+                : unfusedCore(sd, p, a3, beta, c, v, bDim, conf, mask, state, x.dataType());
+        SDVariable out = sd.reshape(sd.mmul(core.m(), w.get("Wo")), shape(sd, bDim, nOut)); // [B, L, nOut]
+        Activation act = activation(conf);
+        if (act != null) {
+            out = act.asSameDiff(sd, out);                                               // as the layer: before the mask
+        }
+        if (core.mask() != null) {
+            out = out.mul(sd.expandDims(core.mask(), 2));                                 // padded outputs 0
+        }
+        return new Output(sd.identity(p + "out", nwc ? out : sd.permute(out, 0, 2, 1)), core.state());
+    }
+
+    /** The core's output m [N, C], the mask as applied [B, L] (or null) and the state after the piece (or null). */
+    private record Core(SDVariable m, SDVariable mask, SwrGraphState state) {
+    }
+
+    /** Whole sequences without a mask: u, SWR and m = y * c + v in one op ({@link PhalanxOps#phalanxCore}). */
+    private static SDVariable fusedCore(SameDiff sd, String p, SDVariable a3, SDVariable beta, SDVariable c, SDVariable v,
+                                        SDVariable bDim, PhalanxLayer conf, long inner) {
+        long g = PhalanxLayer.HEAD * conf.numKvHeads();
+        SDVariable beta3 = sd.permute(sd.reshape(beta, shape(sd, bDim, g)), 0, 2, 1);  // [B, G, L]
+        SDVariable c3 = sd.permute(sd.reshape(c, shape(sd, bDim, g)), 0, 2, 1);        // [B, G, L]
+        SDVariable v3 = sd.permute(sd.reshape(v, shape(sd, bDim, inner)), 0, 2, 1);    // [B, C, L]
+        SDVariable m3 = PhalanxOps.phalanxCore(sd, p + "core", a3, beta3, v3, c3, conf.getBlockSize(), conf.getWindow());
+        return sd.reshape(sd.permute(m3, 0, 2, 1), -1, inner);                         // [N, C]
+    }
+
+    /** With a mask or a carried state: u = beta * v, the SWR op that takes them, m = y * c + v. */
+    private static Core unfusedCore(SameDiff sd, String p, SDVariable a3, SDVariable beta, SDVariable c,
+                                    SDVariable v, SDVariable bDim, PhalanxLayer conf, SDVariable mask,
+                                    SwrGraphState state, DataType t) {
+        long h = conf.numHeads(), kv = conf.numKvHeads(), inner = PhalanxLayer.HEAD * h, rep = h / kv;
+        SDVariable u = repeatMul(sd, v, beta, kv, rep, inner);                          // [N, C]
         SDVariable u3 = sd.permute(sd.reshape(u, shape(sd, bDim, inner)), 0, 2, 1);    // [B, C, L]
-        SDVariable m3 = null, mk = null;
+        SDVariable mk = null;
         if (mask != null) {
             // With a state the block phase is shared by the batch: only right padding keeps it right for all.
-            mk = (state != null ? new RightPaddedMaskOp(sd, mask).outputVariable() : mask).castTo(x.dataType());
-            m3 = sd.expandDims(mk, 1);                                                   // [B, 1, L]
+            mk = (state != null ? new RightPaddedMaskOp(sd, mask).outputVariable() : mask).castTo(t);
+            SDVariable m3 = sd.expandDims(mk, 1);                                        // [B, 1, L]
             // A padded step carries the state through: decay 1, input 0 (as the layer).
             a3 = a3.mul(m3).add(m3.rsub(1.0));
             u3 = u3.mul(m3);
@@ -137,22 +170,11 @@ public final class PhalanxBlock {
             PhalanxOps.SwrStep step = PhalanxOps.swr(sd, p + "swr", a3, u3, state, conf.getBlockSize(), conf.getWindow());
             y3 = step.y();
             next = step.state();
-        } else if (mk != null) {
+        } else { // a mask on whole sequences: blocks counted from each sequence's first valid step
             y3 = PhalanxOps.swrMasked(sd, p + "swr", a3, u3, mk, conf.getBlockSize(), conf.getWindow());
-        } else {
-            y3 = PhalanxOps.swr(sd, p + "swr", a3, u3, conf.getBlockSize(), conf.getWindow());
         }
         SDVariable y = sd.reshape(sd.permute(y3, 0, 2, 1), -1, inner);                // [N, C]
-        SDVariable m = repeatMul(sd, y, c, kv, rep, inner).add(v);
-        SDVariable out = sd.reshape(sd.mmul(m, w.get("Wo")), shape(sd, bDim, nOut));    // [B, L, nOut]
-        Activation act = activation(conf);
-        if (act != null) {
-            out = act.asSameDiff(sd, out);                                               // as the layer: before the mask
-        }
-        if (m3 != null) {
-            out = out.mul(sd.permute(m3, 0, 2, 1));                                      // padded outputs 0
-        }
-        return new Output(sd.identity(p + "out", nwc ? out : sd.permute(out, 0, 2, 1)), next);
+        return new Core(repeatMul(sd, y, c, kv, rep, inner).add(v), mk, next);
     }
 
     /** The layer's output activation as an {@link Activation}, or null where the layer applies none. */

@@ -41,6 +41,22 @@ public final class PhalanxOps {
     }
 
     /**
+     * The fused Phalanx core (the {@link org.phalanx.swr.PhalanxCoreOp}): {@code m = SWR(a, rep(beta) v) rep(c) + v}
+     * with {@code a [B, H, L]}, {@code v [B, 16 H, L]}, {@code beta, c [B, 16 kvH, L]} (kvH dividing H; see
+     * {@link org.phalanx.swr.PhalanxCore}); differentiable with respect to all four inputs.
+     */
+    public static SDVariable phalanxCore(SameDiff sd, String name, SDVariable a, SDVariable beta, SDVariable v, SDVariable c,
+                                         int blockSize, int k) {
+        if (sd == null || a == null || beta == null || v == null || c == null) {
+            throw new IllegalArgumentException("PhalanxOps.phalanxCore: sd, a, beta, v and c must not be null");
+        }
+        if (blockSize < 1) throw new IllegalArgumentException("PhalanxOps.phalanxCore: blockSize must be >= 1; got " + blockSize);
+        if (k < 1) throw new IllegalArgumentException("PhalanxOps.phalanxCore: k must be >= 1; got " + k);
+        SDVariable m = new org.phalanx.swr.PhalanxCoreOp(sd, a, beta, v, c, blockSize, k).outputVariable();
+        return name == null ? m : sd.updateVariableNameAndReference(m, name);
+    }
+
+    /**
      * SWR with each sequence's blocks counted from its own first valid step of the {@code [B, L]} 0/1 {@code mask}
      * (the {@link SwrMaskedOp}): a left-padded sequence gives what it gives alone. Padded steps should already
      * have decay 1 and input 0 in {@code a, u}; steps before a sequence's first valid one output 0.

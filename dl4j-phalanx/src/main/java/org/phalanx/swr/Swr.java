@@ -187,7 +187,12 @@ public final class Swr {
     }
 
     private static void checkOutput(String op, String name, INDArray out, INDArray like) {
-        String where = "Swr." + op + ": output " + name;
+        checkOutputAs("Swr." + op + ": ", name, out, like);
+    }
+
+    /** An output array: the shape and type of {@code like}, live memory, one location per element. */
+    static void checkOutputAs(String prefix, String name, INDArray out, INDArray like) {
+        String where = prefix + "output " + name;
         if (out == null || !Arrays.equals(out.shape(), like.shape()) || out.dataType() != like.dataType()) {
             throw new IllegalArgumentException(where + " must have shape "
                     + Arrays.toString(like.shape()) + " and type " + like.dataType() + "; got "
@@ -207,20 +212,24 @@ public final class Swr {
      * outputs); otherwise a temporary that the caller copies back.
      */
     private static INDArray writable(SwrKernels kernels, String op, String name, INDArray out, INDArray... inputs) {
+        return writableAs(kernels, "Swr." + op + ": ", name, out, inputs);
+    }
+
+    static INDArray writableAs(SwrKernels kernels, String prefix, String name, INDArray out, INDArray... inputs) {
         boolean direct = ArrayMemory.isDenseC(out);
         for (INDArray in : inputs) {
             direct &= !kernels.mayOverlap(in, out);
         }
         if (direct) return out;
         if (ArrayMemory.beyondIntStrides(out)) { // ND4J's copy back would use its wrapped strides
-            throw new IllegalArgumentException("Swr." + op + ": output " + name + " has " + out.length()
+            throw new IllegalArgumentException(prefix + "output " + name + " has " + out.length()
                     + " elements (2^31 or more) and shares memory with an input; pass a separate output array");
         }
         return Nd4j.createUninitialized(out.dataType(), out.shape(), 'c');
     }
 
     /** Refuses what no kernel may touch: closed arrays, arrays reaching past their buffer, undense huge arrays. */
-    private static void checkMemory(String what, INDArray x) {
+    static void checkMemory(String what, INDArray x) {
         if (ArrayMemory.isClosed(x)) {
             throw new IllegalArgumentException(what + " was closed (INDArray.close()); its memory is gone");
         }
@@ -242,36 +251,45 @@ public final class Swr {
      * the argument and what was expected.
      */
     public static SwrKernels check(String op, INDArray a, INDArray u, INDArray dy, int blockSize, int k) {
-        String where = "Swr." + op + ": ";
+        return check("Swr." + op + ": ", "u", "dy", "y", op.equals("backward"), a, u, dy, blockSize, k);
+    }
+
+    /**
+     * {@link #check(String, INDArray, INDArray, INDArray, int, int)} for any API that takes a decay {@code a} and a
+     * channel input like {@code u} (and its output gradient like {@code dy}), under the names that API gives them:
+     * {@code where} prefixes every message, {@code outName} names the output {@code dy} is the gradient of; {@code needDy}: the gradient is required.
+     */
+    static SwrKernels check(String where, String uName, String dyName, String outName, boolean needDy, INDArray a, INDArray u, INDArray dy,
+                            int blockSize, int k) {
         if (a == null) throw new IllegalArgumentException(where + "a must not be null (expected [B, H, L])");
-        if (u == null) throw new IllegalArgumentException(where + "u must not be null (expected [B, 16*H, L])");
+        if (u == null) throw new IllegalArgumentException(where + uName + " must not be null (expected [B, 16*H, L])");
         if (a.rank() != 3) {
             throw new IllegalArgumentException(where + "a must have rank 3, shape [B, H, L]; got shape "
                     + Arrays.toString(a.shape()));
         }
         if (u.rank() != 3) {
-            throw new IllegalArgumentException(where + "u must have rank 3, shape [B, C, L] with C = 16*H; got shape "
+            throw new IllegalArgumentException(where + uName + " must have rank 3, shape [B, C, L] with C = 16*H; got shape "
                     + Arrays.toString(u.shape()));
         }
         long b = a.size(0), h = a.size(1), l = a.size(2);
         long[] expectU = {b, HEAD * h, l};
         if (!Arrays.equals(u.shape(), expectU)) {
-            throw new IllegalArgumentException(where + "u must have shape [B, 16*H, L] = " + Arrays.toString(expectU)
+            throw new IllegalArgumentException(where + uName + " must have shape [B, 16*H, L] = " + Arrays.toString(expectU)
                     + " to match a " + Arrays.toString(a.shape()) + "; got " + Arrays.toString(u.shape()));
         }
         if (b < 1 || h < 1 || l < 1) {
             throw new IllegalArgumentException(where + "a must have B, H, L >= 1; got shape " + Arrays.toString(a.shape()));
         }
-        if (dy == null && op.equals("backward")) {
-            throw new IllegalArgumentException(where + "dy (the gradient of y) must not be null (expected shape "
+        if (dy == null && needDy) {
+            throw new IllegalArgumentException(where + dyName + " (the gradient of " + outName + ") must not be null (expected shape "
                     + Arrays.toString(expectU) + ")");
         }
         if (dy != null && dy.rank() != 3) {
-            throw new IllegalArgumentException(where + "dy must have rank 3, the shape of y, " + Arrays.toString(expectU)
+            throw new IllegalArgumentException(where + dyName + " must have rank 3, the shape of y, " + Arrays.toString(expectU)
                     + "; got shape " + Arrays.toString(dy.shape()));
         }
         if (dy != null && !Arrays.equals(dy.shape(), expectU)) {
-            throw new IllegalArgumentException(where + "dy must have the shape of y, " + Arrays.toString(expectU)
+            throw new IllegalArgumentException(where + dyName + " must have the shape of " + outName + ", " + Arrays.toString(expectU)
                     + "; got " + Arrays.toString(dy.shape()));
         }
         if (blockSize < 1) {
@@ -285,18 +303,18 @@ public final class Swr {
             throw new IllegalArgumentException(where + "a must have a floating-point type; got " + t);
         }
         if (u.dataType() != t) {
-            throw new IllegalArgumentException(where + "u must have the type of a (" + t + "); got " + u.dataType());
+            throw new IllegalArgumentException(where + uName + " must have the type of a (" + t + "); got " + u.dataType());
         }
         if (dy != null && dy.dataType() != t) {
-            throw new IllegalArgumentException(where + "dy must have the type of a (" + t + "); got " + dy.dataType());
+            throw new IllegalArgumentException(where + dyName + " must have the type of a (" + t + "); got " + dy.dataType());
         }
         checkMemory(where + "a", a);
-        checkMemory(where + "u", u);
-        if (dy != null) checkMemory(where + "dy", dy);
+        checkMemory(where + uName, u);
+        if (dy != null) checkMemory(where + dyName, dy);
         SwrKernels kernels = PhalanxRuntime.kernels();
         if (!kernels.supports(t)) {
             throw new IllegalArgumentException(where + "the " + PhalanxRuntime.backendName()
-                    + " backend runs SWR on FLOAT and DOUBLE arrays; a, u have type " + t + " (cast them first)");
+                    + " backend runs SWR on FLOAT and DOUBLE arrays; a, " + uName + " have type " + t + " (cast them first)");
         }
         if (k > kernels.maxWindow()) {
             throw new IllegalArgumentException(where + "the " + PhalanxRuntime.backendName() + " kernels take k <= "

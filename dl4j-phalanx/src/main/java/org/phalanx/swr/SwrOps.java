@@ -27,6 +27,8 @@ public final class SwrOps {
             PhalanxRuntime.registerOp(new RightPaddedMaskOp());
             PhalanxRuntime.registerOp(new SwrMaskedOp());
             PhalanxRuntime.registerOp(new SwrMaskedBp());
+            PhalanxRuntime.registerOp(new PhalanxCoreOp());
+            PhalanxRuntime.registerOp(new PhalanxCoreBp());
         }
     }
 

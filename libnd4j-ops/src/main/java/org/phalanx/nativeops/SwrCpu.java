@@ -5,7 +5,8 @@ import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Platform;
 
 /**
- * Thin JavaCPP binding of the SWR CPU kernels ({@code src/main/cpp/include/swr/swr_cpu.h}).
+ * Thin JavaCPP binding of the SWR CPU kernels ({@code src/main/cpp/include/swr/swr_cpu.h}) and of the
+ * fused Phalanx core on the CPU ({@code swr/phalanx_core.h}).
  *
  * <p>Arguments are raw host addresses of contiguous, row-major buffers. Nothing here checks them:
  * callers (the ND4J op in {@code dl4j-phalanx}) validate shapes, types and layout first. Each call
@@ -13,7 +14,8 @@ import org.bytedeco.javacpp.annotation.Platform;
  */
 // preload: the OpenMP runtime that nd4j-native ships (its jar, else the system's libgomp.so.1), so this
 // library loads before ND4J too, on systems without libgomp, and shares ND4J's runtime either way.
-@Platform(include = {"swr/swr.h", "swr/swr_cpu.h", "swr_cpu.cpp", "swr/phalanx_step.h", "phalanx_step_cpu.cpp"},
+@Platform(include = {"swr/swr.h", "swr/swr_cpu.h", "swr/phalanx_core.h", "swr_cpu.cpp", "swr/phalanx_step.h",
+        "phalanx_step_cpu.cpp"},
         preload = "gomp@.1",
         preloadresource = "/org/nd4j/linalg/cpu/nativecpu/bindings/")
 public final class SwrCpu {
@@ -76,4 +78,27 @@ public final class SwrCpu {
     public static native int swr_cpu_backward_f64(@Cast("const double*") long a, @Cast("const double*") long u,
             @Cast("const double*") long dy, @Cast("double*") long da, @Cast("double*") long du,
             long B, long H, long L, int block, int k);
+
+    /**
+     * Fused core forward ({@code phalanx_core.h}): m = SWR(a, rep(beta) v) rep(c) + v. a [B, H, L]; v, m, y
+     * [B, 16 H, L]; beta, c [B, 16 kvH, L]; y may be 0 (not written).
+     */
+    public static native int phalanx_core_cpu_forward_f32(@Cast("const float*") long a, @Cast("const float*") long beta,
+            @Cast("const float*") long v, @Cast("const float*") long c, @Cast("float*") long m, @Cast("float*") long y,
+            long B, long H, long kvH, long L, int block, int k);
+
+    public static native int phalanx_core_cpu_forward_f64(@Cast("const double*") long a, @Cast("const double*") long beta,
+            @Cast("const double*") long v, @Cast("const double*") long c, @Cast("double*") long m, @Cast("double*") long y,
+            long B, long H, long kvH, long L, int block, int k);
+
+    /** Fused core backward: da, dbeta, dv, dc from dm; y may be 0 (recomputed). */
+    public static native int phalanx_core_cpu_backward_f32(@Cast("const float*") long a, @Cast("const float*") long beta,
+            @Cast("const float*") long v, @Cast("const float*") long c, @Cast("const float*") long y,
+            @Cast("const float*") long dm, @Cast("float*") long da, @Cast("float*") long dbeta, @Cast("float*") long dv,
+            @Cast("float*") long dc, long B, long H, long kvH, long L, int block, int k);
+
+    public static native int phalanx_core_cpu_backward_f64(@Cast("const double*") long a, @Cast("const double*") long beta,
+            @Cast("const double*") long v, @Cast("const double*") long c, @Cast("const double*") long y,
+            @Cast("const double*") long dm, @Cast("double*") long da, @Cast("double*") long dbeta, @Cast("double*") long dv,
+            @Cast("double*") long dc, long B, long H, long kvH, long L, int block, int k);
 }

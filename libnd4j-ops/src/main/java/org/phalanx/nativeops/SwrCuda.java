@@ -24,7 +24,7 @@ import org.bytedeco.javacpp.annotation.Platform;
  * have no other CUDA binding at hand, e.g. {@code bench/gpu/java/SwrCudaCheck.java}); production code
  * gets its device memory and streams from ND4J.
  */
-@Platform(include = {"swr/swr.h", "swr/swr_cuda.h", "swr/swr_cuda_testing.h", "swr_cuda.cu"})
+@Platform(include = {"swr/swr.h", "swr/swr_cuda.h", "swr/phalanx_core.h", "swr/swr_cuda_testing.h", "swr_cuda.cu"})
 public final class SwrCuda {
     static {
         Loader.load();
@@ -54,6 +54,20 @@ public final class SwrCuda {
     public static native int swr_cuda_backward(int dtype, @Cast("const void*") long a, @Cast("const void*") long u,
             @Cast("const void*") long dy, @Cast("void*") long da, @Cast("void*") long du,
             long B, long H, long L, int block, int k, @Cast("void*") long stream);
+
+    /**
+     * The fused Phalanx core ({@code phalanx_core.h}): m = SWR(a, rep(beta) v) rep(c) + v. a [B, H, L]; v, m, y
+     * [B, 16 H, L]; beta, c [B, 16 kvH, L] (kvH divides H); y may be 0 (not written); device pointers.
+     */
+    public static native int phalanx_core_cuda_forward(int dtype, @Cast("const void*") long a, @Cast("const void*") long beta,
+            @Cast("const void*") long v, @Cast("const void*") long c, @Cast("void*") long m, @Cast("void*") long y,
+            long B, long H, long kvH, long L, int block, int k, @Cast("void*") long stream);
+
+    /** Its backward: da [B, H, L], dbeta, dc [B, 16 kvH, L], dv [B, 16 H, L] from dm; y may be 0 (recomputed). */
+    public static native int phalanx_core_cuda_backward(int dtype, @Cast("const void*") long a, @Cast("const void*") long beta,
+            @Cast("const void*") long v, @Cast("const void*") long c, @Cast("const void*") long y,
+            @Cast("const void*") long dm, @Cast("void*") long da, @Cast("void*") long dbeta, @Cast("void*") long dv,
+            @Cast("void*") long dc, long B, long H, long kvH, long L, int block, int k, @Cast("void*") long stream);
 
     // ---- TEST SUPPORT ONLY (swr/swr_cuda_testing.h) ----
 

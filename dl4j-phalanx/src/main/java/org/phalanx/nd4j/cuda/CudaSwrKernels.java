@@ -48,6 +48,14 @@ public final class CudaSwrKernels implements SwrKernels {
 
         int backward(int dtype, long a, long u, long dy, long da, long du, long B, long H, long L, int block, int k,
                      long stream);
+
+        /** phalanx_core_cuda_forward (phalanx_core.h); y may be 0. */
+        int coreForward(int dtype, long a, long beta, long v, long c, long m, long y, long B, long H, long kvH, long L,
+                        int block, int k, long stream);
+
+        /** phalanx_core_cuda_backward; y may be 0. */
+        int coreBackward(int dtype, long a, long beta, long v, long c, long y, long dm, long da, long dbeta, long dv,
+                         long dc, long B, long H, long kvH, long L, int block, int k, long stream);
     }
 
     /** The real launcher: {@link SwrCuda}. */
@@ -61,6 +69,19 @@ public final class CudaSwrKernels implements SwrKernels {
         public int backward(int dtype, long a, long u, long dy, long da, long du, long B, long H, long L, int block,
                             int k, long stream) {
             return SwrCuda.swr_cuda_backward(dtype, a, u, dy, da, du, B, H, L, block, k, stream);
+        }
+
+        @Override
+        public int coreForward(int dtype, long a, long beta, long v, long c, long m, long y, long B, long H, long kvH,
+                               long L, int block, int k, long stream) {
+            return SwrCuda.phalanx_core_cuda_forward(dtype, a, beta, v, c, m, y, B, H, kvH, L, block, k, stream);
+        }
+
+        @Override
+        public int coreBackward(int dtype, long a, long beta, long v, long c, long y, long dm, long da, long dbeta,
+                                long dv, long dc, long B, long H, long kvH, long L, int block, int k, long stream) {
+            return SwrCuda.phalanx_core_cuda_backward(dtype, a, beta, v, c, y, dm, da, dbeta, dv, dc, B, H, kvH, L,
+                    block, k, stream);
         }
     };
 
@@ -133,6 +154,51 @@ public final class CudaSwrKernels implements SwrKernels {
         } finally {
             if (ad != a || ud != u || dyd != dy || dad != da || dud != du) device.synchronize();
             ArrayMemory.keepReachable(ad, ud, dyd, dad, dud);
+        }
+    }
+
+    @Override
+    public void coreForward(INDArray a, INDArray beta, INDArray v, INDArray c, INDArray m, INDArray y, int blockSize, int k) {
+        checkBlock(blockSize);
+        INDArray ad = unshifted(a), bd = unshifted(beta), vd = unshifted(v), cd = unshifted(c), md = unshifted(m),
+                yd = y == null ? null : unshifted(y);
+        try {
+            int rc = launcher.coreForward(dtypeCode(a.dataType()), device.deviceAddress(ad), device.deviceAddress(bd),
+                    device.deviceAddress(vd), device.deviceAddress(cd), device.deviceAddress(md),
+                    yd == null ? 0 : device.deviceAddress(yd), a.size(0), a.size(1), beta.size(1) / SwrCuda.HEAD, a.size(2),
+                    blockSize, k, device.stream());
+            check(rc, "fused core forward", a);
+            device.markDeviceWrite(yd == null ? new INDArray[]{md} : new INDArray[]{md, yd});
+            if (md != m) m.assign(md);
+            if (yd != y) y.assign(yd);
+        } finally {
+            if (ad != a || bd != beta || vd != v || cd != c || md != m || yd != y) device.synchronize();
+            ArrayMemory.keepReachable(ad, bd, vd, cd, md, yd);
+        }
+    }
+
+    @Override
+    public void coreBackward(INDArray a, INDArray beta, INDArray v, INDArray c, INDArray y, INDArray dm,
+                             INDArray da, INDArray dbeta, INDArray dv, INDArray dc, int blockSize, int k) {
+        checkBlock(blockSize);
+        INDArray ad = unshifted(a), bd = unshifted(beta), vd = unshifted(v), cd = unshifted(c), yd = y == null ? null : unshifted(y),
+                dmd = unshifted(dm), dad = unshifted(da), dbd = unshifted(dbeta), dvd = unshifted(dv), dcd = unshifted(dc);
+        try {
+            int rc = launcher.coreBackward(dtypeCode(a.dataType()), device.deviceAddress(ad), device.deviceAddress(bd),
+                    device.deviceAddress(vd), device.deviceAddress(cd), yd == null ? 0 : device.deviceAddress(yd),
+                    device.deviceAddress(dmd), device.deviceAddress(dad), device.deviceAddress(dbd), device.deviceAddress(dvd),
+                    device.deviceAddress(dcd), a.size(0), a.size(1), beta.size(1) / SwrCuda.HEAD, a.size(2), blockSize, k,
+                    device.stream());
+            check(rc, "fused core backward", a);
+            device.markDeviceWrite(dad, dbd, dvd, dcd);
+            if (dad != da) da.assign(dad);
+            if (dbd != dbeta) dbeta.assign(dbd);
+            if (dvd != dv) dv.assign(dvd);
+            if (dcd != dc) dc.assign(dcd);
+        } finally {
+            if (ad != a || bd != beta || vd != v || cd != c || yd != y || dmd != dm || dad != da || dbd != dbeta
+                    || dvd != dv || dcd != dc) device.synchronize();
+            ArrayMemory.keepReachable(ad, bd, vd, cd, yd, dmd, dad, dbd, dvd, dcd);
         }
     }
 

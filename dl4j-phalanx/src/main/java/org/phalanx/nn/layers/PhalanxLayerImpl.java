@@ -21,6 +21,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.common.primitives.Pair;
 import org.phalanx.nn.conf.layers.PhalanxLayer;
 import org.phalanx.nd4j.ArrayMemory;
+import org.phalanx.swr.PhalanxCore;
 import org.phalanx.swr.PhalanxStep;
 import org.phalanx.swr.Swr;
 import org.phalanx.swr.SwrState;
@@ -56,8 +57,9 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         INDArray beta;    // [B, G, L]
         INDArray c;       // [B, G, L]
         INDArray v;       // [B, C, L]
-        INDArray u;       // [B, C, L] (0 at masked steps)
-        INDArray y;       // [B, C, L] SWR output
+        INDArray gate;    // [B, G, L] the beta the fused core read (beta * mask with a mask), when fused
+        INDArray u;       // [B, C, L] (0 at masked steps); null when fused
+        INDArray y;       // [B, C, L] SWR output; null when fused
         INDArray m;       // [B, C, L] y * repeat(c) + v
         INDArray z;       // [B, nOut, L] before the activation (null when it is the identity)
         INDArray out;     // [B, nOut, L] NCW
@@ -271,34 +273,26 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         Nd4j.exec(new Sigmoid(f.a, f.a));
         Nd4j.exec(new Sigmoid(f.beta, f.beta));
 
-        f.u = mgr.createUninitialized(keep, t, new long[]{bsz, c, len}, 'c');
-        mulRepeat(f.v, f.beta, f.u);
         if (mask != null) {
-            // A masked step carries the state through: decay 1, input 0.
+            // A masked step carries the state through: decay 1, input 0 (u = beta * v is masked below, or
+            // through beta for the fused core).
             Nd4j.exec(new BroadcastMulOp(f.a, mask, f.a, 0, 2));
             INDArray notMask = mask.rsub(1.0);
             Nd4j.exec(new BroadcastAddOp(f.a, notMask, f.a, 0, 2));
-            Nd4j.exec(new BroadcastMulOp(f.u, mask, f.u, 0, 2));
         }
-
         int block = layerConf().getBlockSize(), k = layerConf().getWindow();
-        f.y = mgr.createUninitialized(keep, t, new long[]{bsz, c, len}, 'c');
-        if (state != null) {
-            if (training) {
-                f.stateIn = state.copy();
-            }
-            Swr.forwardInto(f.a, f.u, f.y, block, k, state);
-        } else if (f.shift != null) {
-            // Left padding: each sequence's blocks are counted from its first valid step.
-            INDArray ys = Swr.forward(shiftLeft(f.a, f.shift, 1.0), shiftLeft(f.u, f.shift, 0.0), block, k);
-            shiftRightInto(ys, f.shift, f.y);
-        } else {
-            Swr.forwardInto(f.a, f.u, f.y, block, k);
-        }
-
         f.m = mgr.createUninitialized(keep, t, new long[]{bsz, c, len}, 'c');
-        mulRepeat(f.y, f.c, f.m);
-        f.m.addi(f.v);
+        if (state == null && f.shift == null) {
+            // Whole sequences, right-padded or unmasked: u, SWR and m in one pass (PhalanxCore).
+            f.gate = f.beta;
+            if (mask != null) {
+                f.gate = mgr.createUninitialized(keep, t, new long[]{bsz, g, len}, 'c');
+                Nd4j.exec(new BroadcastMulOp(f.beta, mask, f.gate, 0, 2));
+            }
+            PhalanxCore.forwardInto(f.a, f.gate, f.v, f.c, f.m, null, block, k);
+        } else {
+            forwardUnfused(f, state, training, block, k, keep, mgr);
+        }
 
         IActivation act = activation();
         INDArray z = mgr.createUninitialized(act == null ? ArrayType.ACTIVATIONS : keep, t, new long[]{bsz, no, len}, 'c');
@@ -315,6 +309,36 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
             Nd4j.exec(new BroadcastMulOp(f.out, mask, f.out, 0, 2));
         }
         return f;
+    }
+
+    /**
+     * The core as three passes (u = beta * v, SWR, m = y * c + v), for what the fused core does not take: a
+     * carried state (streaming, truncated BPTT) and left-padded masks (SWR in each sequence's shifted time).
+     */
+    private void forwardUnfused(Fwd f, SwrState state, boolean training, int block, int k, ArrayType keep,
+                                LayerWorkspaceMgr mgr) {
+        long[] full = f.v.shape();
+        DataType t = f.v.dataType();
+        f.u = mgr.createUninitialized(keep, t, full, 'c');
+        mulRepeat(f.v, f.beta, f.u);
+        if (f.mask != null) {
+            Nd4j.exec(new BroadcastMulOp(f.u, f.mask, f.u, 0, 2));
+        }
+        f.y = mgr.createUninitialized(keep, t, full, 'c');
+        if (state != null) {
+            if (training) {
+                f.stateIn = state.copy();
+            }
+            Swr.forwardInto(f.a, f.u, f.y, block, k, state);
+        } else if (f.shift != null) {
+            // Left padding: each sequence's blocks are counted from its first valid step.
+            INDArray ys = Swr.forward(shiftLeft(f.a, f.shift, 1.0), shiftLeft(f.u, f.shift, 0.0), block, k);
+            shiftRightInto(ys, f.shift, f.y);
+        } else {
+            Swr.forwardInto(f.a, f.u, f.y, block, k);
+        }
+        mulRepeat(f.y, f.c, f.m);
+        f.m.addi(f.v);
     }
 
     /** z [B, n, L] with sequence b moved {@code n0[b]} steps earlier, the freed tail filled with {@code fill}. */
@@ -463,25 +487,21 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
             Nd4j.gemm(f.m.slice(b), eb, gWo, false, true, 1.0, b == 0 ? 0.0 : 1.0);
             Nd4j.gemm(wo, eb, dm.slice(b), false, false, 1.0, 0.0);
         }
-        // m = y * repeat(c) + v.
-        INDArray dy = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, c, len}, 'c');
-        mulRepeat(dm, f.c, dy);
         INDArray dc = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, g, len}, 'c');
-        groupSumProduct(dm, f.y, dc, workspaceMgr);
-        INDArray dv = dm;   // direct path; the gate path is added below
-
-        // SWR.
         INDArray da = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, h, len}, 'c');
-        INDArray du = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, c, len}, 'c');
-        swrBackward(f, dy, da, du);
-        if (f.mask != null) {
-            Nd4j.exec(new BroadcastMulOp(du, f.mask, du, 0, 2));
-        }
-        // u = repeat(beta) * v.
         INDArray dbeta = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, g, len}, 'c');
-        groupSumProduct(du, f.v, dbeta, workspaceMgr);
-        mulRepeat(du, f.beta, du);   // du <- du * repeat(beta), in place (same shapes, elementwise)
-        dv.addi(du);
+        INDArray dv;
+        if (f.gate != null) {
+            // The fused core's backward: da, d(gate), dv, dc in one pass; d(beta) = d(gate) * mask.
+            dv = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, c, len}, 'c');
+            PhalanxCore.backwardInto(f.a, f.gate, f.v, f.c, null, dm, da, dbeta, dv, dc, layerConf().getBlockSize(),
+                    layerConf().getWindow());
+            if (f.mask != null) {
+                Nd4j.exec(new BroadcastMulOp(dbeta, f.mask, dbeta, 0, 2));
+            }
+        } else {
+            dv = backwardUnfused(f, dm, da, dbeta, dc, workspaceMgr);
+        }
 
         // Gates: dz = d(out) * s (1 - s); a is 1 at masked steps, so da vanishes there.
         INDArray dza = da;
@@ -521,6 +541,25 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         return new Pair<>(grad, epsOut);
     }
 
+    /** The backward of {@link #forwardUnfused}: fills da, dbeta, dc and returns dv (in dm's memory). */
+    private INDArray backwardUnfused(Fwd f, INDArray dm, INDArray da, INDArray dbeta, INDArray dc, LayerWorkspaceMgr mgr) {
+        // m = y * repeat(c) + v.
+        INDArray dy = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, dm.dataType(), dm.shape(), 'c');
+        mulRepeat(dm, f.c, dy);
+        groupSumProduct(dm, f.y, dc, mgr);
+        INDArray dv = dm;   // direct path; the gate path is added below
+        // SWR.
+        INDArray du = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, dm.dataType(), dm.shape(), 'c');
+        swrBackward(f, dy, da, du);
+        if (f.mask != null) {
+            Nd4j.exec(new BroadcastMulOp(du, f.mask, du, 0, 2));
+        }
+        // u = repeat(beta) * v.
+        groupSumProduct(du, f.v, dbeta, mgr);
+        mulRepeat(du, f.beta, du);   // du <- du * repeat(beta), in place (same shapes, elementwise)
+        return dv.addi(du);
+    }
+
     /**
      * SWR's backward for the forward pass {@code f}: da [B, H, L], du [B, C, L] for dy [B, C, L]. A segment of
      * truncated BPTT that started from a stored state is differentiated with that state held fixed (the gradient
@@ -548,7 +587,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         if (f == null || cachedFor != this.input) {
             return null;
         }
-        INDArray[] all = {f.x, f.a, f.beta, f.c, f.v, f.u, f.y, f.m, f.mask};
+        INDArray[] all = {f.x, f.a, f.beta, f.gate, f.c, f.v, f.u, f.y, f.m, f.mask};
         for (INDArray arr : all) {
             if (arr != null && (arr.wasClosed() || !arr.isInScope())) {
                 return null;

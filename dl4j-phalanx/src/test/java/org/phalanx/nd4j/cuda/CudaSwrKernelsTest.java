@@ -75,6 +75,20 @@ class CudaSwrKernelsTest {
             last = new long[]{dtype, a, u, dy, da, du, B, H, L, block, k, stream};
             return rc;
         }
+
+        @Override
+        public int coreForward(int dtype, long a, long beta, long v, long c, long m, long y, long B, long H, long kvH, long L,
+                               int block, int k, long stream) {
+            last = new long[]{dtype, a, beta, v, c, m, y, B, H, kvH, L, block, k, stream};
+            return rc;
+        }
+
+        @Override
+        public int coreBackward(int dtype, long a, long beta, long v, long c, long y, long dm, long da, long dbeta, long dv,
+                                long dc, long B, long H, long kvH, long L, int block, int k, long stream) {
+            last = new long[]{dtype, a, beta, v, c, y, dm, da, dbeta, dv, dc, B, H, kvH, L, block, k, stream};
+            return rc;
+        }
     }
 
     final FakeDevice device = new FakeDevice();
@@ -98,6 +112,50 @@ class CudaSwrKernelsTest {
         assertArrayEquals(new long[]{SwrCuda.SWR_F16, device.deviceAddress(a), device.deviceAddress(u), device.deviceAddress(dy),
                 device.deviceAddress(da), device.deviceAddress(du), 1, 4, 5, 16, 1, STREAM}, launcher.last);
         assertEquals(List.of(da, du), device.deviceWrites);
+    }
+
+    @Test
+    void coreForwardPassesGroupedGatesAndMarksItsOutputs() {
+        INDArray a = Nd4j.rand(DataType.BFLOAT16, 2, 4, 17), g = Nd4j.rand(DataType.BFLOAT16, 2, 32, 17), c = Nd4j.rand(DataType.BFLOAT16, 2, 32, 17);
+        INDArray v = Nd4j.rand(DataType.BFLOAT16, 2, 64, 17), m = Nd4j.create(DataType.BFLOAT16, 2, 64, 17), y = Nd4j.create(DataType.BFLOAT16, 2, 64, 17);
+        kernels.coreForward(a, g, v, c, m, null, 16, 2);
+        assertArrayEquals(new long[]{SwrCuda.SWR_BF16, device.deviceAddress(a), device.deviceAddress(g), device.deviceAddress(v),
+                device.deviceAddress(c), device.deviceAddress(m), 0, 2, 4, 2, 17, 16, 2, STREAM}, launcher.last);
+        assertEquals(List.of(m), device.deviceWrites);
+        kernels.coreForward(a, g, v, c, m, y, 16, Integer.MAX_VALUE);
+        assertEquals(device.deviceAddress(y), launcher.last[6]);
+        assertEquals(Integer.MAX_VALUE, launcher.last[12]);
+        assertEquals(List.of(m, m, y), device.deviceWrites);
+        assertEquals(0, device.synchronizations);
+    }
+
+    @Test
+    void coreBackwardPassesTenBuffersAndRecomputesWithoutY() {
+        INDArray a = Nd4j.rand(DataType.FLOAT, 1, 2, 9), g = Nd4j.rand(DataType.FLOAT, 1, 16, 9), c = Nd4j.rand(DataType.FLOAT, 1, 16, 9);
+        INDArray v = Nd4j.rand(DataType.FLOAT, 1, 32, 9), dm = Nd4j.rand(DataType.FLOAT, 1, 32, 9);
+        INDArray da = a.ulike(), dg = g.ulike(), dv = v.ulike(), dc = c.ulike();
+        kernels.coreBackward(a, g, v, c, null, dm, da, dg, dv, dc, 16, 1);
+        assertArrayEquals(new long[]{SwrCuda.SWR_F32, device.deviceAddress(a), device.deviceAddress(g), device.deviceAddress(v),
+                device.deviceAddress(c), 0, device.deviceAddress(dm), device.deviceAddress(da), device.deviceAddress(dg),
+                device.deviceAddress(dv), device.deviceAddress(dc), 1, 2, 1, 9, 16, 1, STREAM}, launcher.last);
+        assertEquals(List.of(da, dg, dv, dc), device.deviceWrites);
+        launcher.rc = SwrCuda.SWR_ECUDA;
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> kernels.coreBackward(a, g, v, c, null, dm, da, dg, dv, dc, 16, 1));
+        assertTrue(e.getMessage().contains("fused core backward"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> kernels.coreForward(a, g, v, c, dv, null, 8, 1));
+    }
+
+    @Test
+    void coreViewsWithAnOffsetReachTheKernelsAsCopies() {
+        INDArray v2 = Nd4j.rand(DataType.FLOAT, 2, 16, 8), m2 = Nd4j.create(DataType.FLOAT, 2, 16, 8);
+        INDArray v = v2.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(1, 2), org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.all());
+        INDArray m = m2.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(1, 2), org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.all());
+        INDArray a = Nd4j.rand(DataType.FLOAT, 1, 1, 8), g = Nd4j.rand(DataType.FLOAT, 1, 16, 8), c = Nd4j.rand(DataType.FLOAT, 1, 16, 8);
+        kernels.coreForward(a, g, v, c, m, null, 16, 2);
+        for (INDArray seen : device.addresses.keySet()) assertEquals(0, seen.offset(), "an array with an offset reached the device seam");
+        assertFalse(device.addresses.containsKey(m));
+        assertEquals(1, device.synchronizations, "the copies must outlive the asynchronous launch");
     }
 
     @Test
