@@ -16,8 +16,8 @@ import org.phalanx.swr.Swr;
  * backward also reads the forward's {@code y} (kept, as the unfused layer keeps it).
  *
  * <pre>
- * mvn -q -o -pl benchmarks -am -Dphalanx.cuda.skip=true -DskipTests package dependency:build-classpath -Dmdep.outputFile=cp.txt
- * OMP_NUM_THREADS=2 java -Xmx6g -cp benchmarks/target/classes:$(cat cp.txt) org.phalanx.bench.PhalanxCoreBenchmark 8 256 4096 15
+ * mvn -q -o -pl bench/java -am -Dphalanx.cuda.skip=true -DskipTests package dependency:build-classpath -Dmdep.outputFile=cp.txt
+ * OMP_NUM_THREADS=2 java -Xmx6g -cp bench/java/target/classes:$(cat bench/java/cp.txt) org.phalanx.bench.PhalanxCoreBenchmark 8 256 4096 15
  * </pre>
  * Arguments (optional): B C L reps; default 8 256 4096 15 (the layer benchmark's shape: d = 256, 16 heads,
  * kvHeads = heads), float32, block 16, k = 2.

@@ -12,7 +12,7 @@ import java.util.Arrays;
  * measured side by side in the same run (bytes read plus written, buffers reused).
  *
  * <pre>
- * mvn -q -pl benchmarks -am -DskipTests package exec:java -Dexec.mainClass=org.phalanx.bench.SwrBenchmark
+ * mvn -q -pl bench/java -am -DskipTests package exec:java -Dexec.mainClass=org.phalanx.bench.SwrBenchmark
  * </pre>
  * Arguments (optional): B C L reps. Default 4 2048 4096 15 (float32). Report OMP_NUM_THREADS with the
  * figures.
