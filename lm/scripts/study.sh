@@ -25,8 +25,8 @@ classpath() {
   echo "lm/target/classes:$(cat lm/target/lm.classpath)"
 }
 
-run_one() {   # model seq_len batch seed
-  local m=$1 len=$2 batch=$3 seed=$4 dir="$OUT/$1-$2-s$4"
+run_one() {   # model seq_len batch seed; ROPE=1: rotary position encoding in the attention blocks
+  local m=$1 len=$2 batch=$3 seed=$4 dir="$OUT/$1-$2-s$4${ROPE:+-rope}"
   if [[ -f $dir/result.properties ]]; then echo "done already: $dir"; return; fi
   mkdir -p "$dir"
   # ND4J's arrays live off the Java heap and are freed when the heap's garbage collector finds them
@@ -34,7 +34,7 @@ run_one() {   # model seq_len batch seed
   # side by side fill the machine, so the runs collect at 7G (speed.sh measures each model's memory need).
   nice -n "$NICE" java -Xmx4g -Dorg.bytedeco.javacpp.maxbytes=6G -Dorg.bytedeco.javacpp.maxphysicalbytes=7G \
       -cp "$CP" org.phalanx.lm.LmMain train --model "$m" --seq-len "$len" --batch "$batch" --d-model "$D" \
-      --layers "$LAYERS" --tokens "$TOKENS" --seed "$seed" --threads "$THREADS" --eval-every 16 \
+      --layers "$LAYERS" --tokens "$TOKENS" --seed "$seed" --threads "$THREADS" --eval-every 16 ${ROPE:+--rope} \
       --eval-tokens 16384 --final-eval-tokens "$EVAL_TOKENS" --sample 0 --out "$dir" \
       2>&1 | tr '\r' '\n' | grep -v "Added differentiated" > "$dir/stdout.txt"
   echo "finished $dir: $(grep -h val_bpb "$dir/result.properties" 2>/dev/null)"
@@ -48,7 +48,7 @@ table() {
     [[ -f $f ]] || continue
     n=$(basename "$(dirname "$f")")
     awk -F= -v n="$n" '{v[$1]=$2} END {split(n, p, "-");
-      printf "| %s | %s | %s | %d | %.4f | %.4f | %d | %d |\n", p[1], p[2], substr(p[3], 2), v["parameters"],
+      printf "| %s%s | %s | %s | %d | %.4f | %.4f | %d | %d |\n", p[1], (p[4] == "rope" ? " (RoPE)" : ""), p[2], substr(p[3], 2), v["parameters"],
              v["val_bpb"], v["test_bpb"], v["train_tokens_per_s"], v["peak_rss_mib"]}' "$f"
   done
   for len in 512 2048; do
@@ -67,7 +67,7 @@ table() {
   done
 }
 
-CP=${CP:-$(classpath)}; export CP OUT TOKENS THREADS NICE D LAYERS EVAL_TOKENS
+CP=${CP:-$(classpath)}; export CP OUT TOKENS THREADS NICE D LAYERS EVAL_TOKENS ROPE
 if [[ ${1:-} != table ]]; then
   # batch x length = 4096 tokens per step at both lengths
   # RUNS selects runs ("model length batch seed", comma-separated); the default is the whole study

@@ -119,6 +119,8 @@ public final class LmMain implements Runnable {
         Path out = Path.of("runs/lm");
         @Option(names = "--data", description = "corpus directory (default: data/austen of the repository)")
         Path data;
+        @Option(names = "--rope", description = "rotary position encoding in the attention blocks (default: none)")
+        boolean rope;
 
         @Override
         public Integer call() throws Exception {
@@ -127,15 +129,16 @@ public final class LmMain implements Runnable {
                         + " --eval-tokens, --final-eval-tokens and --sample >= 0");
             }
             setThreads(threads);
-            LmConfig conf = LmConfig.of(LmConfig.pattern(model, layers), dModel, seqLen, window);
+            LmConfig conf = LmConfig.of(LmConfig.pattern(model, layers), dModel, seqLen, window).withRope(rope);
             long totalSteps = tokens != null ? (tokens + (long) batch * seqLen - 1) / ((long) batch * seqLen) : steps;
             AustenCorpus corpus = AustenCorpus.load(data != null ? data : AustenCorpus.findDefault());
             PrintStream o = System.out;
             LmTrainer tr = new LmTrainer(new LmTrainer.Settings(conf, batch, totalSteps, seed, lr, evalEvery, evalTokens, out),
                     corpus, o);
             LmConfig m = tr.model();
-            o.printf("model %s (%s): d=%d, %d blocks %s, MLP %d, attention heads %d, SWA window %d, %,d parameters%n",
-                    model, describe(m), m.dModel(), m.layers(), m.pattern(), m.mlpHidden(), m.attnHeads(), m.window(),
+            o.printf("model %s (%s): d=%d, %d blocks %s, MLP %d, attention heads %d%s, SWA window %d, %,d parameters%n",
+                    model, describe(m), m.dModel(), m.layers(), m.pattern(), m.mlpHidden(), m.attnHeads(),
+                    m.rope() ? " (RoPE)" : "", m.window(),
                     CausalLm.parameterCount(tr.graph()));
             o.printf("data: train %,d bytes, validation %,d, test %,d; batch %d x %d bytes, %d steps (%,d tokens)%n",
                     corpus.train.length, corpus.validation.length, corpus.test.length, batch, m.seqLen(), totalSteps,

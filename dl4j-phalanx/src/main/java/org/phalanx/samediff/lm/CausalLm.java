@@ -87,7 +87,7 @@ public final class CausalLm {
             SDVariable mixed;
             if (m.isAttention()) {
                 mixed = LmBlocks.causalAttention(sd, mixerPrefix(c, i), h, len, d, c.attnHeads(),
-                        m == LmConfig.Mixer.S ? c.window() : 0, outStd);
+                        m == LmConfig.Mixer.S ? c.window() : 0, outStd, c.rope());
             } else {
                 SDVariable seq = sd.reshape(h, -1, len, d);                                     // [B, L, d] NWC
                 mixed = sd.reshape(PhalanxBlock.apply(sd, mixerPrefix(c, i), seq, phalanxConf(c, m)), -1, d);

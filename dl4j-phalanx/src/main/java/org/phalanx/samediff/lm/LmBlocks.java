@@ -61,6 +61,15 @@ public final class LmBlocks {
      */
     public static SDVariable causalAttention(SameDiff sd, String prefix, SDVariable x, int length, long d,
                                              int heads, int window, double outStd) {
+        return causalAttention(sd, prefix, x, length, d, heads, window, outStd, false);
+    }
+
+    /**
+     * As {@link #causalAttention(SameDiff, String, SDVariable, int, long, int, int, double)}; with {@code rope},
+     * queries and keys are rotated by their position first (rotary position encoding, {@link #rotate}).
+     */
+    public static SDVariable causalAttention(SameDiff sd, String prefix, SDVariable x, int length, long d,
+                                             int heads, int window, double outStd, boolean rope) {
         if (heads < 1 || d % heads != 0) {
             throw new IllegalArgumentException("causalAttention: heads must divide d = " + d + "; got " + heads);
         }
@@ -73,6 +82,10 @@ public final class LmBlocks {
         SDVariable q = headsFirst(sd, sd.mmul(x, sd.var(prefix + "Wq", normal(t, std, d, d))), length, heads, dh);
         SDVariable k = headsFirst(sd, sd.mmul(x, sd.var(prefix + "Wk", normal(t, std, d, d))), length, heads, dh);
         SDVariable v = headsFirst(sd, sd.mmul(x, sd.var(prefix + "Wv", normal(t, std, d, d))), length, heads, dh);
+        if (rope) {
+            q = rotate(sd, q, length, dh);
+            k = rotate(sd, k, length, dh);
+        }
         SDVariable o = window > 0 && 2L * window < length
                 ? slidingWindowChunks(sd, q, k, v, length, window, dh)
                 : sd.mmul(sd.nn.softmax(sd.mmul(q, k, false, true, false).mul(1 / Math.sqrt(dh))
@@ -133,6 +146,44 @@ public final class LmBlocks {
             }
         }
         return Nd4j.createFromArray(m).reshape(n, w, 2L * w).castTo(t);
+    }
+
+    /** RoPE base: pair {@code j} of a head turns by {@code t * ROPE_BASE^(-2j/dh)} at position {@code t}. */
+    public static final double ROPE_BASE = 10000;
+
+    /**
+     * Rotary position encoding of {@code x [B*H, L, dh]} (dh even), half-split pairs {@code (j, j + dh/2)}:
+     * {@code x'_j = x_j cos - x_{j+dh/2} sin}, {@code x'_{j+dh/2} = x_{j+dh/2} cos + x_j sin}, angle
+     * {@link #ropeAngle}. Scores {@code q'.k'} then depend on positions only through their difference.
+     */
+    static SDVariable rotate(SameDiff sd, SDVariable x, int length, long dh) {
+        if (dh % 2 != 0) {
+            throw new IllegalArgumentException("rope: the head width must be even; got " + dh);
+        }
+        DataType t = x.dataType();
+        int half = (int) dh / 2;
+        double[] cos = new double[length * (int) dh], sin = new double[length * (int) dh];
+        for (int p = 0; p < length; p++) {
+            for (int j = 0; j < half; j++) {
+                double a = ropeAngle(p, j, dh);
+                cos[p * (int) dh + j] = cos[p * (int) dh + j + half] = Math.cos(a);
+                sin[p * (int) dh + j] = sin[p * (int) dh + j + half] = Math.sin(a);
+            }
+        }
+        double[] swap = new double[(int) (dh * dh)];           // x swap = (-x_{j+half}, x_j)
+        for (int j = 0; j < half; j++) {
+            swap[(j + half) * (int) dh + j] = -1;
+            swap[j * (int) dh + j + half] = 1;
+        }
+        SDVariable swapped = sd.reshape(sd.mmul(sd.reshape(x, -1, dh),
+                sd.constant(Nd4j.createFromArray(swap).reshape(dh, dh).castTo(t))), -1, length, dh);
+        return x.mul(sd.constant(Nd4j.createFromArray(cos).reshape(length, dh).castTo(t)))
+                .add(swapped.mul(sd.constant(Nd4j.createFromArray(sin).reshape(length, dh).castTo(t))));
+    }
+
+    /** The RoPE angle of pair {@code j} at position {@code p}. */
+    public static double ropeAngle(long p, int j, long dh) {
+        return p * Math.pow(ROPE_BASE, -2.0 * j / dh);
     }
 
     /** [B*L, d] -> [B*H, L, dh]. */

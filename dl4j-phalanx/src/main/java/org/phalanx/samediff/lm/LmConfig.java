@@ -7,13 +7,14 @@ import java.util.Properties;
 /**
  * The shape of a causal language model built by {@link CausalLm}: vocabulary, width, the pattern of
  * mixing blocks (one letter per block, see {@link Mixer}), sequence length, MLP width, attention heads,
- * the sliding window and whether the output head is tied to the embedding. Immutable; checked on creation.
+ * the sliding window, whether the output head is tied to the embedding and whether attention rotates queries
+ * and keys by position (RoPE; off: no positional encoding at all). Immutable; checked on creation.
  *
  * <p>The four models of docs/RESULTS.md share everything but the pattern: T = "GGGG", S = "SSSG",
  * P = "PPPG", R = "RRRG" (for four blocks; {@link #pattern(String, int)} repeats the motif for other depths).
  */
 public record LmConfig(int vocab, int dModel, String pattern, int seqLen, int mlpHidden, int attnHeads,
-                       int window, boolean tiedHead) {
+                       int window, boolean tiedHead, boolean rope) {
 
     /** The mixing block in one position of the pattern. */
     public enum Mixer {
@@ -53,6 +54,12 @@ public record LmConfig(int vocab, int dModel, String pattern, int seqLen, int ml
         if (window < 1) {
             throw new IllegalArgumentException("LmConfig: window must be >= 1; got " + window);
         }
+    }
+
+    /** Without rotary position encoding (the configurations of the first version). */
+    public LmConfig(int vocab, int dModel, String pattern, int seqLen, int mlpHidden, int attnHeads, int window,
+                    boolean tiedHead) {
+        this(vocab, dModel, pattern, seqLen, mlpHidden, attnHeads, window, tiedHead, false);
     }
 
     /** Defaults around a pattern: bytes, MLP 4 d, heads of 32 channels (at least one), window 64, tied head. */
@@ -96,7 +103,11 @@ public record LmConfig(int vocab, int dModel, String pattern, int seqLen, int ml
     }
 
     public LmConfig withSeqLen(int newSeqLen) {
-        return new LmConfig(vocab, dModel, pattern, newSeqLen, mlpHidden, attnHeads, window, tiedHead);
+        return new LmConfig(vocab, dModel, pattern, newSeqLen, mlpHidden, attnHeads, window, tiedHead, rope);
+    }
+
+    public LmConfig withRope(boolean newRope) {
+        return new LmConfig(vocab, dModel, pattern, seqLen, mlpHidden, attnHeads, window, tiedHead, newRope);
     }
 
     /** As properties (for checkpoints). */
@@ -110,6 +121,7 @@ public record LmConfig(int vocab, int dModel, String pattern, int seqLen, int ml
         m.put("attnHeads", attnHeads);
         m.put("window", window);
         m.put("tiedHead", tiedHead);
+        m.put("rope", rope);
         Properties p = new Properties();
         m.forEach((k, v) -> p.setProperty(k, String.valueOf(v)));
         return p;
@@ -120,7 +132,8 @@ public record LmConfig(int vocab, int dModel, String pattern, int seqLen, int ml
             return new LmConfig(Integer.parseInt(p.getProperty("vocab")), Integer.parseInt(p.getProperty("dModel")),
                     p.getProperty("pattern"), Integer.parseInt(p.getProperty("seqLen")),
                     Integer.parseInt(p.getProperty("mlpHidden")), Integer.parseInt(p.getProperty("attnHeads")),
-                    Integer.parseInt(p.getProperty("window")), Boolean.parseBoolean(p.getProperty("tiedHead")));
+                    Integer.parseInt(p.getProperty("window")), Boolean.parseBoolean(p.getProperty("tiedHead")),
+                    Boolean.parseBoolean(p.getProperty("rope", "false")));      // absent in checkpoints of 0.1.0
         } catch (NumberFormatException | NullPointerException e) {
             throw new IllegalArgumentException("LmConfig: incomplete or malformed properties " + p, e);
         }

@@ -112,6 +112,8 @@ public final class LmDecoder {
         final INDArray wIn, bIn, wOut, proj;          // fused input projections, their bias, output projection
         // attention: q|k|v = proj, caches [H, cap, dh], scores [H, 1, cap], output [H, 1, dh]
         INDArray q3, k2, v2, keys, values, scores, att;
+        INDArray q2, rotation, rotated;               // RoPE: x' = x R_p for the heads' rows [H, dh]
+        float[] rotationData;
         int cached;
         // phalanx: a|beta|c|v = proj
         INDArray a3, beta, u, u3, y, y3, gate, cc, v;
@@ -147,6 +149,12 @@ public final class LmDecoder {
                 values = Nd4j.create(DataType.FLOAT, heads, cap, dh);
                 scores = Nd4j.create(DataType.FLOAT, heads, 1, cap);
                 att = Nd4j.create(DataType.FLOAT, heads, 1, dh);
+                if (c.rope()) {
+                    q2 = cols(proj, 0, d).reshape(heads, dh);
+                    rotation = Nd4j.create(DataType.FLOAT, dh, dh);
+                    rotationData = new float[dh * dh];
+                    rotated = Nd4j.create(DataType.FLOAT, heads, dh);
+                }
             } else {
                 pconf = CausalLm.phalanxConf(c, m);
                 if (pconf.numKvHeads() != pconf.numHeads()) {
@@ -212,7 +220,11 @@ public final class LmDecoder {
                 throw new IllegalStateException("LmDecoder: a global attention block's cache holds " + cap
                         + " tokens (maxContext); fed " + (position + 1));
             }
-            int slot = (int) (position % cap);            // ring buffer; order is irrelevant without positions
+            if (rotation != null) {
+                rotate(q2);
+                rotate(k2);
+            }
+            int slot = (int) (position % cap);            // ring buffer: scores do not depend on the slot order
             keys.get(NDArrayIndex.all(), NDArrayIndex.point(slot), NDArrayIndex.all()).assign(k2);
             values.get(NDArrayIndex.all(), NDArrayIndex.point(slot), NDArrayIndex.all()).assign(v2);
             cached = (int) Math.min(position + 1, cap);
@@ -223,6 +235,23 @@ public final class LmDecoder {
             Nd4j.exec(new SoftMax(s, s, 2));
             Nd4j.matmul(s, vv, att, false, false, false);                                  // [H, 1, dh]
             return att.reshape(1, c.dModel());
+        }
+
+        /** RoPE at the current position (LmBlocks.rotate): rows {@code x [H, dh]} rotated in place. */
+        void rotate(INDArray x) {
+            int dh = (int) x.size(1), half = dh / 2;
+            java.util.Arrays.fill(rotationData, 0f);
+            for (int j = 0; j < half; j++) {
+                double a = LmBlocks.ropeAngle(position, j, dh);
+                float cs = (float) Math.cos(a), sn = (float) Math.sin(a);
+                rotationData[j * dh + j] = cs;                     // x'_j = x_j cos - x_{j+half} sin
+                rotationData[(j + half) * dh + j] = -sn;
+                rotationData[(j + half) * dh + j + half] = cs;     // x'_{j+half} = x_{j+half} cos + x_j sin
+                rotationData[j * dh + j + half] = sn;
+            }
+            rotation.data().setData(rotationData);
+            Nd4j.gemm(x, rotation, rotated, false, false, 1.0, 0.0);
+            x.assign(rotated);
         }
 
         /** Phalanx output [1, d]: y = SWR(a, beta v) with the state, then y c + v. */

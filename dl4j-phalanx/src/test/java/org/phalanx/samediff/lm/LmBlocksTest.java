@@ -20,9 +20,13 @@ class LmBlocksTest {
 
     /** Reference: out[b, i] = sum_j softmax_j(q_i . k_j / sqrt(dh)) v_j over allowed j, then Wo. */
     static double[][] reference(double[][] x, double[][] wq, double[][] wk, double[][] wv, double[][] wo,
-                                int len, int window) {
+                                int len, int window, boolean rope) {
         int dh = D / HEADS;
         double[][] q = matmul(x, wq), k = matmul(x, wk), v = matmul(x, wv);
+        if (rope) {
+            rotate(q, len, dh);
+            rotate(k, len, dh);
+        }
         double[][] o = new double[x.length][D];
         for (int b = 0; b < B; b++) {
             for (int h = 0; h < HEADS; h++) {
@@ -54,6 +58,22 @@ class LmBlocksTest {
         return matmul(o, wo);
     }
 
+    /** RoPE on rows {@code b * len + t}: pair (j, j + dh/2) of each head turned by t * 10000^(-2j/dh). */
+    static void rotate(double[][] x, int len, int dh) {
+        for (int row = 0; row < x.length; row++) {
+            int t = row % len;
+            for (int h = 0; h < HEADS; h++) {
+                for (int j = 0; j < dh / 2; j++) {
+                    double a = t * Math.pow(10000, -2.0 * j / dh);
+                    int i1 = h * dh + j, i2 = i1 + dh / 2;
+                    double x1 = x[row][i1], x2 = x[row][i2];
+                    x[row][i1] = x1 * Math.cos(a) - x2 * Math.sin(a);
+                    x[row][i2] = x2 * Math.cos(a) + x1 * Math.sin(a);
+                }
+            }
+        }
+    }
+
     static double[][] matmul(double[][] a, double[][] b) {
         double[][] c = new double[a.length][b[0].length];
         for (int i = 0; i < a.length; i++) {
@@ -68,15 +88,17 @@ class LmBlocksTest {
 
     /** window 0: global; 2 window < len: the chunked path (with and without padding); else the full mask. */
     @ParameterizedTest
-    @CsvSource({"1,0", "17,0", "5,1", "17,5", "16,4", "33,16", "129,64", "200,64", "256,64", "40,20", "40,30", "15,15"})
-    void matchesFloat64Reference(int len, int window) {
+    @CsvSource({"1,0,false", "17,0,false", "5,1,false", "17,5,false", "16,4,false", "33,16,false", "129,64,false",
+            "200,64,false", "256,64,false", "40,20,false", "40,30,false", "15,15,false",
+            "1,0,true", "23,0,true", "33,16,true", "200,64,true", "40,30,true"})
+    void matchesFloat64Reference(int len, int window, boolean rope) {
         Random r = new Random(31L * len + window);
         SameDiff sd = SameDiff.create();
         INDArray xa = Nd4j.rand(DataType.DOUBLE, (long) B * len, D).subi(0.5).muli(4);
         SDVariable x = sd.var("x", xa);
-        SDVariable out = LmBlocks.causalAttention(sd, "att/", x, len, D, HEADS, window, 0.5);
+        SDVariable out = LmBlocks.causalAttention(sd, "att/", x, len, D, HEADS, window, 0.5, rope);
         INDArray got = out.eval();
-        double[][] want = reference(xa.toDoubleMatrix(), w(sd, "Wq"), w(sd, "Wk"), w(sd, "Wv"), w(sd, "Wo"), len, window);
+        double[][] want = reference(xa.toDoubleMatrix(), w(sd, "Wq"), w(sd, "Wk"), w(sd, "Wv"), w(sd, "Wo"), len, window, rope);
         for (int i = 0; i < want.length; i++) {
             for (int j = 0; j < D; j++) {
                 assertEquals(want[i][j], got.getDouble(i, j), 1e-10, "len " + len + " window " + window + " at " + i + "," + j);
@@ -92,19 +114,19 @@ class LmBlocksTest {
                 int i = r.nextInt((int) p.rows()), j = r.nextInt(D);
                 double orig = p.getDouble(i, j), eps = 1e-6;
                 p.putScalar(i, j, orig + eps);
-                double up = referenceLoss(sd, p == xa ? p : xa, rw, len, window);
+                double up = referenceLoss(sd, p == xa ? p : xa, rw, len, window, rope);
                 p.putScalar(i, j, orig - eps);
-                double down = referenceLoss(sd, p == xa ? p : xa, rw, len, window);
+                double down = referenceLoss(sd, p == xa ? p : xa, rw, len, window, rope);
                 p.putScalar(i, j, orig);
                 assertEquals((up - down) / (2 * eps), g.get(name).getDouble(i, j), 1e-6,
                         name + " gradient at " + i + "," + j + " (len " + len + ", window " + window + ")");
             }
         }
-        assertEquals(loss.eval().getDouble(0), referenceLoss(sd, xa, rw, len, window), 1e-9);
+        assertEquals(loss.eval().getDouble(0), referenceLoss(sd, xa, rw, len, window, rope), 1e-9);
     }
 
-    private static double referenceLoss(SameDiff sd, INDArray xa, INDArray rw, int len, int window) {
-        double[][] o = reference(xa.toDoubleMatrix(), w(sd, "Wq"), w(sd, "Wk"), w(sd, "Wv"), w(sd, "Wo"), len, window);
+    private static double referenceLoss(SameDiff sd, INDArray xa, INDArray rw, int len, int window, boolean rope) {
+        double[][] o = reference(xa.toDoubleMatrix(), w(sd, "Wq"), w(sd, "Wk"), w(sd, "Wv"), w(sd, "Wo"), len, window, rope);
         double s = 0;
         for (int i = 0; i < o.length; i++) {
             for (int j = 0; j < D; j++) {

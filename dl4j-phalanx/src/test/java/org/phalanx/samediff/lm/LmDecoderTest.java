@@ -14,10 +14,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 class LmDecoderTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {"T", "S", "P", "R"})
-    void decoderMatchesGraph(String model) {
+    @ValueSource(strings = {"T", "S", "P", "R", "T+rope", "S+rope"})
+    void decoderMatchesGraph(String name) {
         int len = 41;                                   // crosses two SWR block boundaries and the window of 7
-        LmConfig c = new LmConfig(256, 32, LmConfig.pattern(model, 4), len, 48, 2, 7, model.equals("S"));
+        String model = name.substring(0, 1);
+        LmConfig c = new LmConfig(256, 32, LmConfig.pattern(model, 4), len, 48, 2, 7, model.equals("S"),
+                name.endsWith("rope"));
         SameDiff sd = CausalLm.build(c, 3);
         INDArray tokens = CausalLmTest.randomTokens(new Random(5), 1, len, 256);
         INDArray expected = CausalLmTest.logits(sd, tokens);                  // [len, 256]
