@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 THREADS=${THREADS:-2}
+DECODE_TOKENS=${DECODE_TOKENS:-512}   # timed decode tokens after the context (64 proved too few: JIT and GC noise)
 OUT=${OUT:-runs/study}            # speed-2048.csv and speed-512.csv go here (study.sh's plots use them)
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=$THREADS
@@ -19,6 +20,6 @@ run() {
   done
 }
 echo "# seq 2048, batch 2; decode at context 2048"
-run --seq-len 2048 --batch 2 --steps 3 --context 2048 --decode-tokens 64 | tee "$OUT/speed-2048.csv"
+run --seq-len 2048 --batch 2 --steps 3 --context 2048 --decode-tokens "$DECODE_TOKENS" | tee "$OUT/speed-2048.csv"
 echo "# seq 512, batch 8; decode at context 512"
-run --seq-len 512 --batch 8 --steps 3 --context 512 --decode-tokens 64 | tee "$OUT/speed-512.csv"
+run --seq-len 512 --batch 8 --steps 3 --context 512 --decode-tokens "$DECODE_TOKENS" | tee "$OUT/speed-512.csv"
