@@ -6,6 +6,11 @@
 #include "swr/phalanx_step.h"
 
 #include <cmath>   /* before the target pragmas: no std code built for the wider instruction set */
+#if defined(__GLIBC__) && defined(__x86_64__)
+/* glibc 2.29 gave exp() a new symbol version; bind the one every x86-64 glibc has, so that the library keeps
+ * its glibc 2.27 floor (tools/glibc-compat/check-floor.sh). Same function, same results. */
+__asm__(".symver exp,exp@GLIBC_2.2.5");
+#endif
 #include <cstdint>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
