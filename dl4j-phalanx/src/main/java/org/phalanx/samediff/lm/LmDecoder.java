@@ -109,7 +109,7 @@ public final class LmDecoder {
     private final class Block {
         final LmConfig.Mixer m;
         final INDArray norm1, norm2, w1, b1, w2, b2, hidden;
-        final INDArray wIn, bIn, wOut, proj;          // fused input projections, their bias, output projection
+        final INDArray wIn, bIn, wOut, proj;          // fused input projections, their bias, output projection (null: PhalanxStep)
         // attention: q|k|v = proj, caches [H, cap, dh], scores [H, 1, cap], output [H, 1, dh]
         INDArray q3, k2, v2, keys, values, scores, att;
         INDArray q2, rotation, rotated;               // RoPE: x' = x R_p for the heads' rows [H, dh]
@@ -161,9 +161,22 @@ public final class LmDecoder {
                     throw new IllegalStateException("LmDecoder: grouped kv heads are not used by CausalLm");
                 }
                 long h = pconf.numHeads();
+                state = SwrState.create(DataType.FLOAT, 1, pconf.numHeads());
+                String[] keys = {"Wa", "ba", "Wb", "bb", "Wc", "bc", "Wv", "Wo"};
+                INDArray[] sw = new INDArray[keys.length];
+                for (int k = 0; k < keys.length; k++) {
+                    INDArray w = weight(sd, mp + keys[k]);
+                    sw[k] = keys[k].startsWith("W") ? w.dup('f') : w.reshape(w.length());
+                }
+                if (PhalanxStep.supports(DataType.FLOAT, sw[0], sw[2], sw[4], sw[6], sw[7])) {
+                    stepWeights = sw;                          // one native call per step: nothing else needed
+                    z = Nd4j.create(DataType.FLOAT, 1, d);
+                    scratch = Nd4j.create(DataType.FLOAT, PhalanxStep.scratchLength(1, h, h));
+                    wIn = bIn = wOut = proj = null;
+                    return;
+                }
                 wIn = Nd4j.hstack(weight(sd, mp + "Wa"), weight(sd, mp + "Wb"), weight(sd, mp + "Wc"), weight(sd, mp + "Wv"));
-                bIn = Nd4j.hstack(row(weight(sd, mp + "ba")), row(weight(sd, mp + "bb")), row(weight(sd, mp + "bc")),
-                        Nd4j.zeros(DataType.FLOAT, 1, d));
+                bIn = Nd4j.hstack(row(sw[1]), row(sw[3]), row(sw[5]), Nd4j.zeros(DataType.FLOAT, 1, d));
                 wOut = weight(sd, mp + "Wo");
                 proj = Nd4j.create(DataType.FLOAT, 1, h + 3L * d);
                 a3 = cols(proj, 0, h).reshape(1, h, 1);
@@ -175,18 +188,6 @@ public final class LmDecoder {
                 u3 = u.reshape(1, d, 1);
                 y = Nd4j.create(DataType.FLOAT, 1, d);
                 y3 = y.reshape(1, d, 1);
-                state = SwrState.create(DataType.FLOAT, 1, pconf.numHeads());
-                String[] keys = {"Wa", "ba", "Wb", "bb", "Wc", "bc", "Wv", "Wo"};
-                stepWeights = new INDArray[keys.length];
-                for (int k = 0; k < keys.length; k++) {
-                    INDArray w = weight(sd, mp + keys[k]);
-                    stepWeights[k] = keys[k].startsWith("W") ? w.dup('f') : w.reshape(w.length());
-                }
-                if (PhalanxStep.supports(DataType.FLOAT, stepWeights[0], stepWeights[2], stepWeights[4],
-                        stepWeights[6], stepWeights[7])) {
-                    z = Nd4j.create(DataType.FLOAT, 1, d);
-                    scratch = Nd4j.create(DataType.FLOAT, PhalanxStep.scratchLength(1, h, h));
-                }
             }
         }
 
