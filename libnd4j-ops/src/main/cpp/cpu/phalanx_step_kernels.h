@@ -14,8 +14,8 @@ namespace PHALANX_STEP_NS {
  */
 template <typename T>
 static void project(const T* X, const T* W, const T* bias, T* out, int64_t B, int64_t rows, int64_t n) {
-#pragma omp parallel for schedule(static) if (B * rows * n >= (int64_t) 1 << 21)
-    for (int64_t j = 0; j < n; j += 2) {
+#pragma omp parallel for schedule(static) if (B >= 4 && B * rows * n >= (int64_t) 1 << 21)
+    for (int64_t j = 0; j < (B >= 4 ? n : 0); j += 2) {
         const bool two = j + 1 < n;
         const T* w0 = W + j * rows;
         const T* w1 = two ? w0 + rows : w0;
@@ -51,16 +51,41 @@ static void project(const T* X, const T* W, const T* bias, T* out, int64_t B, in
                 o[3 * n + 1] = s31 + c1;
             }
         }
-        for (; b < B; ++b) {
-            const T* x0 = X + b * rows;
-            T s0 = 0, s1 = 0;
-#pragma omp simd reduction(+ : s0, s1)
-            for (int64_t i = 0; i < rows; ++i) {
-                s0 += x0[i] * w0[i];
-                s1 += x0[i] * w1[i];
+    }
+    /* Rows left over (all of them at B < 4, a decode step's usual case): 8 columns at a time, so that 8
+     * independent accumulators hide the FMA latency that a pair of columns (2 chains) exposes. */
+    const int64_t b0 = B - B % 4;
+    for (int64_t b = b0; b < B; ++b) {
+        const T* x0 = X + b * rows;
+        T* o = out + b * n;
+#pragma omp parallel for schedule(static) if (rows * n >= (int64_t) 1 << 21)
+        for (int64_t j = 0; j < n; j += 8) {
+            if (j + 8 <= n) {
+                const T* w = W + j * rows;
+                T s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7)
+                for (int64_t i = 0; i < rows; ++i) {
+                    const T xi = x0[i];
+                    s0 += xi * w[i];
+                    s1 += xi * w[i + rows];
+                    s2 += xi * w[i + 2 * rows];
+                    s3 += xi * w[i + 3 * rows];
+                    s4 += xi * w[i + 4 * rows];
+                    s5 += xi * w[i + 5 * rows];
+                    s6 += xi * w[i + 6 * rows];
+                    s7 += xi * w[i + 7 * rows];
+                }
+                const T s[8] = {s0, s1, s2, s3, s4, s5, s6, s7};
+                for (int q = 0; q < 8; ++q) o[j + q] = s[q] + (bias ? bias[j + q] : T(0));
+            } else {
+                for (int64_t jj = j; jj < n; ++jj) {
+                    const T* w = W + jj * rows;
+                    T s0 = 0;
+#pragma omp simd reduction(+ : s0)
+                    for (int64_t i = 0; i < rows; ++i) s0 += x0[i] * w[i];
+                    o[jj] = s0 + (bias ? bias[jj] : T(0));
+                }
             }
-            out[b * n + j] = s0 + c0;
-            if (two) out[b * n + j + 1] = s1 + c1;
         }
     }
 }
@@ -73,7 +98,8 @@ static inline T sigmoid(T z) {
 template <typename T>
 static void step(const T* x, const T* Wa, const T* ba, const T* Wb, const T* bb, const T* Wc, const T* bc,
                  const T* Wv, const T* Wo, T* z, T* scratch, int64_t B, int64_t nIn, int64_t H, int64_t kvH,
-                 int64_t nOut, int32_t block, int32_t k, T* hs, T* Ps, T* vs, T* ring_v, T* ring_A, int64_t pos) {
+                 int64_t nOut, bool head_norm, int32_t block, int32_t k, T* hs, T* Ps, T* vs, T* ring_v, T* ring_A,
+                 int64_t pos) {
     const int64_t C = H * SWR_HEAD, G = kvH * SWR_HEAD, rep = H / kvH;
     T* a = scratch;               // [B, H]
     T* beta = a + B * H;          // [B, G]
@@ -147,6 +173,12 @@ static void step(const T* x, const T* Wa, const T* ba, const T* Wb, const T* bb,
             for (int ch = 0; ch < SWR_HEAD; ++ch) {
                 const T y = carry ? h[ch] + P * vc[ch] : h[ch];
                 mb[ch] = y * ct[ch] + vb[ch];
+            }
+            if (head_norm) {
+                T ms = 0;
+                for (int ch = 0; ch < SWR_HEAD; ++ch) ms += mb[ch] * mb[ch];
+                const T r = T(1) / std::sqrt(ms / T(SWR_HEAD) + T(PHALANX_HEAD_NORM_EPS));
+                for (int ch = 0; ch < SWR_HEAD; ++ch) mb[ch] *= r;
             }
         }
     }

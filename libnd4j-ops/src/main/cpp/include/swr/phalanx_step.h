@@ -3,7 +3,9 @@
  *
  *   a = sigmoid(x Wa + ba)   beta = sigmoid(x Wb + bb)   c = x Wc + bc   v = x Wv
  *   u = rep(beta) v;  y = one SWR step from the streaming state (swr_cpu.h), which it advances
- *   z = (y rep(c) + v) Wo    (the output before the layer's activation)
+ *   m = y rep(c) + v;  with head_norm, m = m / sqrt(mean(m^2) + PHALANX_HEAD_NORM_EPS) over each head's
+ *   SWR_HEAD channels (the layer's headNorm option)
+ *   z = m Wo    (the output before the layer's activation)
  *
  * The same arithmetic as the layer's general path, without a call per operation: at B = 1..8 a decode
  * step is a few hundred thousand multiply-adds, far less than the fixed cost of a dozen ND4J calls.
@@ -24,18 +26,21 @@
 
 #include "swr.h"
 
+/* Added to each head's mean square by head_norm; the Java layer's PhalanxLayer.HEAD_NORM_EPS is the same number. */
+#define PHALANX_HEAD_NORM_EPS 1e-5
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 int phalanx_step_cpu_f32(const float* x, const float* Wa, const float* ba, const float* Wb, const float* bb,
                          const float* Wc, const float* bc, const float* Wv, const float* Wo, float* z, float* scratch,
-                         int64_t B, int64_t nIn, int64_t H, int64_t kvH, int64_t nOut, int32_t block, int32_t k,
-                         float* h, float* P, float* v, float* ring_v, float* ring_A, int64_t pos);
+                         int64_t B, int64_t nIn, int64_t H, int64_t kvH, int64_t nOut, int32_t head_norm, int32_t block,
+                         int32_t k, float* h, float* P, float* v, float* ring_v, float* ring_A, int64_t pos);
 int phalanx_step_cpu_f64(const double* x, const double* Wa, const double* ba, const double* Wb, const double* bb,
                          const double* Wc, const double* bc, const double* Wv, const double* Wo, double* z,
-                         double* scratch, int64_t B, int64_t nIn, int64_t H, int64_t kvH, int64_t nOut, int32_t block,
-                         int32_t k, double* h, double* P, double* v, double* ring_v, double* ring_A, int64_t pos);
+                         double* scratch, int64_t B, int64_t nIn, int64_t H, int64_t kvH, int64_t nOut, int32_t head_norm,
+                         int32_t block, int32_t k, double* h, double* P, double* v, double* ring_v, double* ring_A, int64_t pos);
 
 #ifdef __cplusplus
 }

@@ -122,7 +122,8 @@ public final class PhalanxBlock {
         Core core = mask == null && state == null
                 ? new Core(fusedCore(sd, p, a3, beta, c, v, bDim, conf, inner), null, null)
                 : unfusedCore(sd, p, a3, beta, c, v, bDim, conf, mask, state, x.dataType());
-        SDVariable out = sd.reshape(sd.mmul(core.m(), w.get("Wo")), shape(sd, bDim, nOut)); // [B, L, nOut]
+        SDVariable m = conf.isHeadNorm() ? headNorm(sd, core.m(), h) : core.m();
+        SDVariable out = sd.reshape(sd.mmul(m, w.get("Wo")), shape(sd, bDim, nOut));     // [B, L, nOut]
         Activation act = activation(conf);
         if (act != null) {
             out = act.asSameDiff(sd, out);                                               // as the layer: before the mask
@@ -131,6 +132,13 @@ public final class PhalanxBlock {
             out = out.mul(sd.expandDims(core.mask(), 2));                                 // padded outputs 0
         }
         return new Output(sd.identity(p + "out", nwc ? out : sd.permute(out, 0, 2, 1)), core.state());
+    }
+
+    /** The layer's headNorm on m [N, C]: each head's 16 channels divided by their RMS (org.phalanx.swr.HeadNorm). */
+    private static SDVariable headNorm(SameDiff sd, SDVariable m, long h) {
+        SDVariable m3 = sd.reshape(m, -1, h, PhalanxLayer.HEAD);                        // [N, H, 16]
+        SDVariable ms = sd.mean(sd.math.square(m3), true, 2).add(PhalanxLayer.HEAD_NORM_EPS);
+        return sd.reshape(m3.mul(sd.math.rsqrt(ms)), -1, PhalanxLayer.HEAD * h);
     }
 
     /** The core's output m [N, C], the mask as applied [B, L] (or null) and the state after the piece (or null). */

@@ -11,9 +11,10 @@ import java.util.Arrays;
 /**
  * One streaming (decode) step of a Phalanx layer (docs/SWR.md section 2) in one native call on the CPU
  * ({@code libnd4j-ops/src/main/cpp/include/swr/phalanx_step.h}): the four input projections, the gates, one SWR
- * step from a {@link SwrState} (any window) and the readout {@code z = (y rep(c) + v) Wo}, the output before the
- * layer's activation. At B = 1..8 a step is a few hundred thousand multiply-adds, less than the fixed cost of the
- * dozen ND4J calls the same arithmetic takes op by op; this is what {@code rnnTimeStep} runs for a single step.
+ * step from a {@link SwrState} (any window) and the readout {@code z = m Wo}, {@code m = y rep(c) + v} (normalised
+ * per head with the layer's {@code headNorm}), the output before the layer's activation. At B = 1..8 a step is a few
+ * hundred thousand multiply-adds, less than the fixed cost of the dozen ND4J calls the same arithmetic takes op by
+ * op; this is what {@code rnnTimeStep} runs for a single step.
  */
 public final class PhalanxStep {
 
@@ -43,12 +44,12 @@ public final class PhalanxStep {
      * {@code z [B, nOut]} = the layer's output before its activation for the step {@code x [B, nIn]}, continuing
      * (and advancing by one step) {@code state}. Weights {@code wa [nIn, H], wb, wc [nIn, 16 kvHeads], wv [nIn, 16 H],
      * wo [16 H, nOut]} dense column-major; biases of {@code H}, {@code 16 kvHeads} elements; {@code x}, {@code z} and
-     * {@code scratch} (at least {@link #scratchLength} elements) dense 'c' arrays; one type for all. Checked; nothing
-     * but {@code z}, {@code scratch} and the state is written.
+     * {@code scratch} (at least {@link #scratchLength} elements) dense 'c' arrays; one type for all; {@code headNorm}
+     * as the layer's option of that name. Checked; nothing but {@code z}, {@code scratch} and the state is written.
      */
     public static void stepInto(INDArray x, INDArray wa, INDArray ba, INDArray wb, INDArray bb, INDArray wc,
-                                INDArray bc, INDArray wv, INDArray wo, long kvHeads, int blockSize, int k, SwrState state,
-                                INDArray z, INDArray scratch) {
+                                INDArray bc, INDArray wv, INDArray wo, long kvHeads, boolean headNorm, int blockSize, int k,
+                                SwrState state, INDArray z, INDArray scratch) {
         String where = "PhalanxStep.stepInto: ";
         if (x == null || x.rank() != 2 || !ArrayMemory.isDenseC(x)) {
             throw new IllegalArgumentException(where + "x must be a dense 'c' array [B, nIn]; got "
@@ -90,7 +91,7 @@ public final class PhalanxStep {
             throw new IllegalArgumentException(where + "the state's position " + state.position + " plus 1 overflows");
         }
         state.bind("PhalanxStep.stepInto", blockSize, k);
-        CpuSwrKernels.phalanxStep(x, wa, ba, wb, bb, wc, bc, wv, wo, z, scratch, kvHeads, blockSize, k,
+        CpuSwrKernels.phalanxStep(x, wa, ba, wb, bb, wc, bc, wv, wo, z, scratch, kvHeads, headNorm, blockSize, k,
                 state.h, state.p, k >= 2 ? state.v : null, state.vRing, state.aRing, state.position);
         state.position += 1;
     }

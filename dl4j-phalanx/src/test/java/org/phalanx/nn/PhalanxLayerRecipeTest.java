@@ -40,8 +40,8 @@ class PhalanxLayerRecipeTest {
         int v = chars.length(), b = 8, l = 100, width = 64;
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(12345).dataType(DataType.FLOAT)
                 .updater(new Adam(5e-3)).list()
-                .layer(new PhalanxLayer.Builder().nOut(width).activation(Activation.TANH).build())
-                .layer(new PhalanxLayer.Builder().nOut(width).activation(Activation.TANH).build())
+                .layer(new PhalanxLayer.Builder().nOut(width).activation(Activation.TANH).headNorm(true).build())
+                .layer(new PhalanxLayer.Builder().nOut(width).activation(Activation.TANH).headNorm(true).build())
                 .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MCXENT).activation(Activation.SOFTMAX)
                         .nOut(v).build())
                 .backpropType(BackpropType.TruncatedBPTT).tBPTTForwardLength(25).tBPTTBackwardLength(25)

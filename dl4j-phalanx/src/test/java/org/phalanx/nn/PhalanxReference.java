@@ -87,6 +87,15 @@ public final class PhalanxReference {
     /** The layer's output with the activation {@code act} applied to each output value. */
     public static double[][][] forward(Map<String, INDArray> params, double[][][] x, double[][] mask, int kvHeads,
                                        int block, int k, java.util.function.DoubleUnaryOperator act) {
+        return forward(params, x, mask, kvHeads, block, k, act, false);
+    }
+
+    /**
+     * The layer's output with {@code headNorm}: each head's 16 values of m at a step divided by
+     * {@code sqrt(mean(m^2) + 1e-5)} before the readout.
+     */
+    public static double[][][] forward(Map<String, INDArray> params, double[][][] x, double[][] mask, int kvHeads,
+                                       int block, int k, java.util.function.DoubleUnaryOperator act, boolean headNorm) {
         double[][] wa = mat(params.get("Wa")), wb = mat(params.get("Wb")), wc = mat(params.get("Wc"));
         double[][] wv = mat(params.get("Wv")), wo = mat(params.get("Wo"));
         double[] ba = vec(params.get("ba")), bb = vec(params.get("bb")), bc = vec(params.get("bc"));
@@ -132,6 +141,14 @@ public final class PhalanxReference {
                 }
                 double[] y = swr(as, u, block, k);
                 for (int t = 0; t < l; t++) m[j][t] = (t >= first ? y[t - first] * c[gj][t] : 0.0) + v[j][t];
+            }
+            for (int head = 0; headNorm && head < h; head++) {
+                for (int t = 0; t < l; t++) {
+                    double ms = 0;
+                    for (int j = 16 * head; j < 16 * head + 16; j++) ms += m[j][t] * m[j][t];
+                    double r = 1.0 / Math.sqrt(ms / 16 + 1e-5);
+                    for (int j = 16 * head; j < 16 * head + 16; j++) m[j][t] *= r;
+                }
             }
             for (int o = 0; o < nOut; o++)
                 for (int t = 0; t < l; t++) {

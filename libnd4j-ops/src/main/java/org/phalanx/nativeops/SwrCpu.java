@@ -63,7 +63,7 @@ public final class SwrCpu {
             @Cast("const float*") long ba, @Cast("const float*") long Wb, @Cast("const float*") long bb,
             @Cast("const float*") long Wc, @Cast("const float*") long bc, @Cast("const float*") long Wv,
             @Cast("const float*") long Wo, @Cast("float*") long z, @Cast("float*") long scratch,
-            long B, long nIn, long H, long kvH, long nOut, int block, int k,
+            long B, long nIn, long H, long kvH, long nOut, int headNorm, int block, int k,
             @Cast("float*") long h, @Cast("float*") long P, @Cast("float*") long v,
             @Cast("float*") long ringV, @Cast("float*") long ringA, long pos);
 
@@ -71,7 +71,7 @@ public final class SwrCpu {
             @Cast("const double*") long ba, @Cast("const double*") long Wb, @Cast("const double*") long bb,
             @Cast("const double*") long Wc, @Cast("const double*") long bc, @Cast("const double*") long Wv,
             @Cast("const double*") long Wo, @Cast("double*") long z, @Cast("double*") long scratch,
-            long B, long nIn, long H, long kvH, long nOut, int block, int k,
+            long B, long nIn, long H, long kvH, long nOut, int headNorm, int block, int k,
             @Cast("double*") long h, @Cast("double*") long P, @Cast("double*") long v,
             @Cast("double*") long ringV, @Cast("double*") long ringA, long pos);
 

@@ -21,6 +21,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.common.primitives.Pair;
 import org.phalanx.nn.conf.layers.PhalanxLayer;
 import org.phalanx.nd4j.ArrayMemory;
+import org.phalanx.swr.HeadNorm;
 import org.phalanx.swr.PhalanxCore;
 import org.phalanx.swr.PhalanxStep;
 import org.phalanx.swr.Swr;
@@ -61,6 +62,8 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         INDArray u;       // [B, C, L] (0 at masked steps); null when fused
         INDArray y;       // [B, C, L] SWR output; null when fused
         INDArray m;       // [B, C, L] y * repeat(c) + v
+        INDArray mn;      // [B, C, L] m normalised per head (headNorm), else null
+        INDArray rinv;    // [B, H, L] 1 / rms of each head's m (headNorm), else null
         INDArray z;       // [B, nOut, L] before the activation (null when it is the identity)
         INDArray out;     // [B, nOut, L] NCW
     }
@@ -294,10 +297,17 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
             forwardUnfused(f, state, training, block, k, keep, mgr);
         }
 
+        INDArray read = f.m;
+        if (layerConf().isHeadNorm()) {
+            f.rinv = mgr.createUninitialized(keep, t, new long[]{bsz, h, len}, 'c');
+            f.mn = mgr.createUninitialized(keep, t, new long[]{bsz, c, len}, 'c');
+            HeadNorm.forward(f.m, f.rinv, f.mn, PhalanxLayer.HEAD_NORM_EPS);
+            read = f.mn;
+        }
         IActivation act = activation();
         INDArray z = mgr.createUninitialized(act == null ? ArrayType.ACTIVATIONS : keep, t, new long[]{bsz, no, len}, 'c');
         for (long b = 0; b < bsz; b++) {
-            Nd4j.gemm(wo, f.m.slice(b), z.slice(b), true, false, 1.0, 0.0);
+            Nd4j.gemm(wo, read.slice(b), z.slice(b), true, false, 1.0, 0.0);
         }
         if (act == null) {
             f.out = z;
@@ -482,10 +492,14 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
 
         // Readout: z_b = Wo^T m_b.
         INDArray dm = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, c, len}, 'c');
+        INDArray read = f.mn != null ? f.mn : f.m;
         for (long b = 0; b < bsz; b++) {
             INDArray eb = eps.slice(b);
-            Nd4j.gemm(f.m.slice(b), eb, gWo, false, true, 1.0, b == 0 ? 0.0 : 1.0);
+            Nd4j.gemm(read.slice(b), eb, gWo, false, true, 1.0, b == 0 ? 0.0 : 1.0);
             Nd4j.gemm(wo, eb, dm.slice(b), false, false, 1.0, 0.0);
+        }
+        if (f.mn != null) {
+            HeadNorm.backwardInPlace(dm, f.mn, f.rinv);
         }
         INDArray dc = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, g, len}, 'c');
         INDArray da = workspaceMgr.createUninitialized(ArrayType.BP_WORKING_MEM, t, new long[]{bsz, h, len}, 'c');
@@ -587,7 +601,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         if (f == null || cachedFor != this.input) {
             return null;
         }
-        INDArray[] all = {f.x, f.a, f.beta, f.gate, f.c, f.v, f.u, f.y, f.m, f.mask};
+        INDArray[] all = {f.x, f.a, f.beta, f.gate, f.c, f.v, f.u, f.y, f.m, f.mn, f.rinv, f.mask};
         for (INDArray arr : all) {
             if (arr != null && (arr.wasClosed() || !arr.isInScope())) {
                 return null;
@@ -684,8 +698,8 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         INDArray out2 = out.reshape(bsz, nOut());
         if (PhalanxStep.supports(dataType, wa, wb, wc, wv, wo)) {
             INDArray xc = x.dataType() == dataType && ArrayMemory.isDenseC(x) ? x : sb.x.assign(x);
-            PhalanxStep.stepInto(xc, wa, getParam(BA), wb, getParam(BB), wc, getParam(BC), wv, wo, kvHeads(), block, k,
-                    streamState, out2, sb.scratch);
+            PhalanxStep.stepInto(xc, wa, getParam(BA), wb, getParam(BB), wc, getParam(BC), wv, wo, kvHeads(),
+                    layerConf().isHeadNorm(), block, k, streamState, out2, sb.scratch);
         } else {
             sb.x.assign(x);
             Nd4j.gemm(sb.x, wa, sb.a, false, false, 1.0, 0.0);
@@ -701,6 +715,9 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
             Swr.forwardInto(sb.a3, sb.u3, sb.y3, block, k, streamState);
             sb.mulRepeat(sb.y, sb.c, sb.m);
             sb.m.addi(sb.v);
+            if (layerConf().isHeadNorm()) {
+                HeadNorm.forward(sb.m3, sb.rinv3, sb.m3, PhalanxLayer.HEAD_NORM_EPS);
+            }
             Nd4j.gemm(sb.m, wo, out2, false, false, 1.0, 0.0);
         }
         IActivation act = activation();
@@ -715,7 +732,7 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
     private static final class StepBuffers {
         final long batch;
         final DataType type;
-        final INDArray x, a, beta, c, v, u, y, m, a3, u3, y3, scratch;
+        final INDArray x, a, beta, c, v, u, y, m, a3, u3, y3, m3, rinv3, scratch;
         final long kv, rep;
 
         StepBuffers(long batch, long nIn, long heads, long kvHeads, DataType type) {
@@ -737,6 +754,8 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
                 a3 = a.reshape(batch, heads, 1);
                 u3 = u.reshape(batch, cw, 1);
                 y3 = y.reshape(batch, cw, 1);
+                m3 = m.reshape(batch, cw, 1);
+                rinv3 = Nd4j.create(type, batch, heads, 1);
             }
         }
 

@@ -9,6 +9,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.api.ops.impl.transforms.strict.Sigmoid;
 import org.phalanx.nn.conf.layers.PhalanxLayer;
+import org.phalanx.swr.HeadNorm;
 import org.phalanx.swr.PhalanxStep;
 import org.phalanx.swr.Swr;
 import org.phalanx.swr.SwrState;
@@ -116,7 +117,7 @@ public final class LmDecoder {
         float[] rotationData;
         int cached;
         // phalanx: a|beta|c|v = proj
-        INDArray a3, beta, u, u3, y, y3, gate, cc, v;
+        INDArray a3, beta, u, u3, y, y3, rinv3, gate, cc, v;
         PhalanxLayer pconf;
         SwrState state;
         // phalanx in one native call (CPU): the weights column-major, the output z, scratch
@@ -188,6 +189,7 @@ public final class LmDecoder {
                 u3 = u.reshape(1, d, 1);
                 y = Nd4j.create(DataType.FLOAT, 1, d);
                 y3 = y.reshape(1, d, 1);
+                rinv3 = Nd4j.create(DataType.FLOAT, 1, h, 1);
             }
         }
 
@@ -196,7 +198,7 @@ public final class LmDecoder {
             if (z != null) {                              // the whole Phalanx step in one native call
                 INDArray[] w = stepWeights;
                 PhalanxStep.stepInto(xn, w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], pconf.numKvHeads(),
-                        pconf.getBlockSize(), pconf.getWindow(), state, z, scratch);
+                        pconf.isHeadNorm(), pconf.getBlockSize(), pconf.getWindow(), state, z, scratch);
                 x.addi(z);
                 return;
             }
@@ -261,7 +263,11 @@ public final class LmDecoder {
             Nd4j.exec(new Sigmoid(gate, gate));
             v.mul(beta, u);
             Swr.forwardInto(a3, u3, y3, pconf.getBlockSize(), pconf.getWindow(), state);
-            return y.muli(cc).addi(v);
+            y.muli(cc).addi(v);
+            if (pconf.isHeadNorm()) {
+                HeadNorm.forward(y3, rinv3, y3, PhalanxLayer.HEAD_NORM_EPS);
+            }
+            return y;
         }
 
         long stateBytes() {

@@ -66,7 +66,7 @@ public final class GenerateTxtModel implements Runnable {
         Layer build(int width) {
             return switch (this) {
                 case lstm -> new LSTM.Builder().nOut(width).activation(Activation.TANH).build();
-                case phalanx -> new PhalanxLayer.Builder().nOut(width).activation(Activation.TANH).build();
+                case phalanx -> new PhalanxLayer.Builder().nOut(width).activation(Activation.TANH).headNorm(true).build();
             };
         }
     }

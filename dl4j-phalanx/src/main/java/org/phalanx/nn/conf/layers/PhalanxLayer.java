@@ -63,6 +63,11 @@ public class PhalanxLayer extends BaseRecurrentLayer {
     public static final int HEAD = org.phalanx.swr.Swr.HEAD;
     public static final int DEFAULT_BLOCK_SIZE = org.phalanx.swr.Swr.DEFAULT_BLOCK;
     public static final int DEFAULT_WINDOW = org.phalanx.swr.Swr.DEFAULT_WINDOW;
+    /**
+     * Added to each head's mean square by {@code headNorm} (the native step's {@code PHALANX_HEAD_NORM_EPS}, the same
+     * number): negligible for {@code m} of unit scale, it keeps a head whose {@code m} is ~0 from being amplified.
+     */
+    public static final double HEAD_NORM_EPS = 1e-5;
 
     /**
      * Version of the configuration's semantics. 0 (absent from JSON): written by 0.1.0, where the heads were
@@ -78,6 +83,8 @@ public class PhalanxLayer extends BaseRecurrentLayer {
     private int kvHeads;
     private int blockSize = DEFAULT_BLOCK_SIZE;
     private int window = DEFAULT_WINDOW;
+    /** RMS-normalise each head's 16 channels of {@code m} before the readout {@code Wo} (default off). */
+    private boolean headNorm;
 
     protected PhalanxLayer(Builder builder) {
         super(builder);
@@ -86,6 +93,7 @@ public class PhalanxLayer extends BaseRecurrentLayer {
         this.kvHeads = builder.kvHeads;
         this.blockSize = builder.blockSize;
         this.window = builder.window;
+        this.headNorm = builder.headNorm;
         validate(-1, false);   // before nOut defaults to nIn: a negative nOut must not be replaced silently
         if (this.nOut == 0 && this.nIn > 0) {
             this.nOut = this.nIn;
@@ -287,23 +295,31 @@ public class PhalanxLayer extends BaseRecurrentLayer {
         this.window = window;
     }
 
+    public boolean isHeadNorm() {
+        return headNorm;
+    }
+
+    public void setHeadNorm(boolean headNorm) {
+        this.headNorm = headNorm;
+    }
+
     @Override
     public boolean equals(Object o) {
         if (this == o) return true;
         if (!(o instanceof PhalanxLayer)) return false;
         PhalanxLayer p = (PhalanxLayer) o;
-        return super.equals(o) && configVersion == p.configVersion && heads == p.heads && kvHeads == p.kvHeads && blockSize == p.blockSize && window == p.window;
+        return super.equals(o) && configVersion == p.configVersion && heads == p.heads && kvHeads == p.kvHeads && blockSize == p.blockSize && window == p.window && headNorm == p.headNorm;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(super.hashCode(), configVersion, heads, kvHeads, blockSize, window);
+        return Objects.hash(super.hashCode(), configVersion, heads, kvHeads, blockSize, window, headNorm);
     }
 
     @Override
     public String toString() {
         return "PhalanxLayer(nIn=" + nIn + ", nOut=" + nOut + ", heads=" + numHeads() + ", kvHeads=" + kvHeads + ", blockSize=" + blockSize
-                + ", window=" + window + ", dataFormat=" + getRnnDataFormat() + ", " + super.toString() + ")";
+                + ", window=" + window + ", headNorm=" + headNorm + ", dataFormat=" + getRnnDataFormat() + ", " + super.toString() + ")";
     }
 
     /** Builder in DL4J style: {@code new PhalanxLayer.Builder().nIn(256).kvHeads(4).build()}. */
@@ -312,6 +328,7 @@ public class PhalanxLayer extends BaseRecurrentLayer {
         private int kvHeads = 0;
         private int blockSize = DEFAULT_BLOCK_SIZE;
         private int window = DEFAULT_WINDOW;
+        private boolean headNorm = false;
 
         /** Activation identity unless set here: the network's global default (sigmoid) does not apply. */
         public Builder() {
@@ -354,6 +371,15 @@ public class PhalanxLayer extends BaseRecurrentLayer {
          */
         public Builder window(int window) {
             this.window = window;
+            return this;
+        }
+
+        /**
+         * RMS-normalise each head's 16 channels of {@code m = y c + v} before the readout:
+         * {@code m / sqrt(mean(m^2) + HEAD_NORM_EPS)} per head and step (no gain: {@code Wo} holds the per-channel scale).
+         */
+        public Builder headNorm(boolean headNorm) {
+            this.headNorm = headNorm;
             return this;
         }
 
