@@ -90,15 +90,43 @@ static void project(const T* X, const T* W, const T* bias, T* out, int64_t B, in
     }
 }
 
+#ifdef PHALANX_STEP_AVX2
+/* float32 under AVX2 + FMA: the hand-vectorised projections of phalanx_step_avx2.h. */
+static inline void project(const float* X, const float* W, const float* bias, float* out, int64_t B, int64_t rows,
+                           int64_t n) {
+    phalanx_step_avx2::project(X, W, bias, out, B, rows, n);
+}
+#endif
+
 template <typename T>
 static inline T sigmoid(T z) {
     return T(1) / (T(1) + std::exp(-z));
 }
 
 template <typename T>
+static void sigmoid_inplace(T* p, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) p[i] = sigmoid(p[i]);
+}
+
+template <typename T>
+static void tanh_inplace(T* p, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) p[i] = std::tanh(p[i]);
+}
+
+#ifdef PHALANX_STEP_AVX2
+static inline void sigmoid_inplace(float* p, int64_t n) {
+    phalanx_step_avx2::sigmoid_inplace(p, n);
+}
+
+static inline void tanh_inplace(float* p, int64_t n) {
+    phalanx_step_avx2::tanh_inplace(p, n);
+}
+#endif
+
+template <typename T>
 static void step(const T* x, const T* Wa, const T* ba, const T* Wb, const T* bb, const T* Wc, const T* bc,
                  const T* Wv, const T* Wo, T* z, T* scratch, int64_t B, int64_t nIn, int64_t H, int64_t kvH,
-                 int64_t nOut, bool head_norm, int32_t block, int32_t k, T* hs, T* Ps, T* vs, T* ring_v, T* ring_A,
+                 int64_t nOut, int32_t options, int32_t block, int32_t k, T* hs, T* Ps, T* vs, T* ring_v, T* ring_A,
                  int64_t pos) {
     const int64_t C = H * SWR_HEAD, G = kvH * SWR_HEAD, rep = H / kvH;
     T* a = scratch;               // [B, H]
@@ -110,6 +138,8 @@ static void step(const T* x, const T* Wa, const T* ba, const T* Wb, const T* bb,
     project(x, Wb, bb, beta, B, nIn, G);
     project(x, Wc, bc, c, B, nIn, G);
     project(x, Wv, (const T*) nullptr, v, B, nIn, C);
+    sigmoid_inplace(a, B * H);      /* the decays */
+    sigmoid_inplace(beta, B * G);   /* the input gates, once per kv channel */
 
     const bool ring = k >= 3 && k != SWR_UNBOUNDED;
     const int64_t slots = ring ? (int64_t) k - 2 : 0;
@@ -117,7 +147,7 @@ static void step(const T* x, const T* Wa, const T* ba, const T* Wb, const T* bb,
     const bool carry = k >= 2 && cb > 0;
     for (int64_t b = 0; b < B; ++b) {
         for (int64_t hd = 0; hd < H; ++hd) {
-            const T at = sigmoid(a[b * H + hd]);
+            const T at = a[b * H + hd];
             T* h = hs + b * C + hd * SWR_HEAD;
             T* vc = k >= 2 ? vs + b * C + hd * SWR_HEAD : nullptr;
             T& P = Ps[b * H + hd];
@@ -165,16 +195,16 @@ static void step(const T* x, const T* Wa, const T* ba, const T* Wb, const T* bb,
             T* mb = m + b * C + hd * SWR_HEAD;
             if (phase == 0) {
                 P = at;
-                for (int ch = 0; ch < SWR_HEAD; ++ch) h[ch] = sigmoid(bt[ch]) * vb[ch];
+                for (int ch = 0; ch < SWR_HEAD; ++ch) h[ch] = bt[ch] * vb[ch];
             } else {
                 P *= at;
-                for (int ch = 0; ch < SWR_HEAD; ++ch) h[ch] = at * h[ch] + sigmoid(bt[ch]) * vb[ch];
+                for (int ch = 0; ch < SWR_HEAD; ++ch) h[ch] = at * h[ch] + bt[ch] * vb[ch];
             }
             for (int ch = 0; ch < SWR_HEAD; ++ch) {
                 const T y = carry ? h[ch] + P * vc[ch] : h[ch];
                 mb[ch] = y * ct[ch] + vb[ch];
             }
-            if (head_norm) {
+            if (options & PHALANX_STEP_HEAD_NORM) {
                 T ms = 0;
                 for (int ch = 0; ch < SWR_HEAD; ++ch) ms += mb[ch] * mb[ch];
                 const T r = T(1) / std::sqrt(ms / T(SWR_HEAD) + T(PHALANX_HEAD_NORM_EPS));
@@ -183,6 +213,7 @@ static void step(const T* x, const T* Wa, const T* ba, const T* Wb, const T* bb,
         }
     }
     project(m, Wo, (const T*) nullptr, z, B, C, nOut);
+    if (options & PHALANX_STEP_TANH) tanh_inplace(z, B * nOut);
 }
 
 }  // namespace PHALANX_STEP_NS

@@ -3,9 +3,9 @@
  *
  *   a = sigmoid(x Wa + ba)   beta = sigmoid(x Wb + bb)   c = x Wc + bc   v = x Wv
  *   u = rep(beta) v;  y = one SWR step from the streaming state (swr_cpu.h), which it advances
- *   m = y rep(c) + v;  with head_norm, m = m / sqrt(mean(m^2) + PHALANX_HEAD_NORM_EPS) over each head's
- *   SWR_HEAD channels (the layer's headNorm option)
- *   z = m Wo    (the output before the layer's activation)
+ *   m = y rep(c) + v;  with PHALANX_STEP_HEAD_NORM, m = m / sqrt(mean(m^2) + PHALANX_HEAD_NORM_EPS) over each
+ *   head's SWR_HEAD channels (the layer's headNorm option)
+ *   z = m Wo;  with PHALANX_STEP_TANH, z = tanh(m Wo) (the layer's tanh activation), else before any activation
  *
  * The same arithmetic as the layer's general path, without a call per operation: at B = 1..8 a decode
  * step is a few hundred thousand multiply-adds, far less than the fixed cost of a dozen ND4J calls.
@@ -26,7 +26,11 @@
 
 #include "swr.h"
 
-/* Added to each head's mean square by head_norm; the Java layer's PhalanxLayer.HEAD_NORM_EPS is the same number. */
+/* Bits of the options argument. */
+#define PHALANX_STEP_HEAD_NORM 1
+#define PHALANX_STEP_TANH 2
+/* Added to each head's mean square by PHALANX_STEP_HEAD_NORM; the Java layer's PhalanxLayer.HEAD_NORM_EPS is the
+ * same number. */
 #define PHALANX_HEAD_NORM_EPS 1e-5
 
 #ifdef __cplusplus
@@ -35,11 +39,11 @@ extern "C" {
 
 int phalanx_step_cpu_f32(const float* x, const float* Wa, const float* ba, const float* Wb, const float* bb,
                          const float* Wc, const float* bc, const float* Wv, const float* Wo, float* z, float* scratch,
-                         int64_t B, int64_t nIn, int64_t H, int64_t kvH, int64_t nOut, int32_t head_norm, int32_t block,
+                         int64_t B, int64_t nIn, int64_t H, int64_t kvH, int64_t nOut, int32_t options, int32_t block,
                          int32_t k, float* h, float* P, float* v, float* ring_v, float* ring_A, int64_t pos);
 int phalanx_step_cpu_f64(const double* x, const double* Wa, const double* ba, const double* Wb, const double* bb,
                          const double* Wc, const double* bc, const double* Wv, const double* Wo, double* z,
-                         double* scratch, int64_t B, int64_t nIn, int64_t H, int64_t kvH, int64_t nOut, int32_t head_norm,
+                         double* scratch, int64_t B, int64_t nIn, int64_t H, int64_t kvH, int64_t nOut, int32_t options,
                          int32_t block, int32_t k, double* h, double* P, double* v, double* ring_v, double* ring_A, int64_t pos);
 
 #ifdef __cplusplus

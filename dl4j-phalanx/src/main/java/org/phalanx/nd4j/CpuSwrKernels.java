@@ -112,18 +112,18 @@ public final class CpuSwrKernels implements SwrKernels {
      */
     public static void phalanxStep(INDArray x, INDArray wa, INDArray ba, INDArray wb, INDArray bb, INDArray wc,
                                    INDArray bc, INDArray wv, INDArray wo, INDArray z, INDArray scratch, long kvH,
-                                   boolean headNorm, int blockSize, int k, INDArray h, INDArray p, INDArray v,
+                                   boolean headNorm, boolean tanh, int blockSize, int k, INDArray h, INDArray p, INDArray v,
                                    INDArray vRing, INDArray aRing, long position) {
         SwrCpu.load();
         try {
             long B = x.size(0), nIn = x.size(1), H = wa.size(1), nOut = wo.size(1);
-            int norm = headNorm ? 1 : 0;
+            int options = (headNorm ? SwrCpu.PHALANX_STEP_HEAD_NORM : 0) | (tanh ? SwrCpu.PHALANX_STEP_TANH : 0);
             int rc = x.dataType() == DataType.DOUBLE
                     ? SwrCpu.phalanx_step_cpu_f64(addr(x), addr(wa), addr(ba), addr(wb), addr(bb), addr(wc), addr(bc),
-                            addr(wv), addr(wo), addr(z), addr(scratch), B, nIn, H, kvH, nOut, norm, blockSize, k,
+                            addr(wv), addr(wo), addr(z), addr(scratch), B, nIn, H, kvH, nOut, options, blockSize, k,
                             addr(h), addr(p), addr(v), addr(vRing), addr(aRing), position)
                     : SwrCpu.phalanx_step_cpu_f32(addr(x), addr(wa), addr(ba), addr(wb), addr(bb), addr(wc), addr(bc),
-                            addr(wv), addr(wo), addr(z), addr(scratch), B, nIn, H, kvH, nOut, norm, blockSize, k,
+                            addr(wv), addr(wo), addr(z), addr(scratch), B, nIn, H, kvH, nOut, options, blockSize, k,
                             addr(h), addr(p), addr(v), addr(vRing), addr(aRing), position);
             check(rc, "Phalanx step");
         } finally {

@@ -41,15 +41,16 @@ public final class PhalanxStep {
     }
 
     /**
-     * {@code z [B, nOut]} = the layer's output before its activation for the step {@code x [B, nIn]}, continuing
+     * {@code z [B, nOut]} = the layer's output before its activation (with {@code tanh}: after a tanh activation)
+     * for the step {@code x [B, nIn]}, continuing
      * (and advancing by one step) {@code state}. Weights {@code wa [nIn, H], wb, wc [nIn, 16 kvHeads], wv [nIn, 16 H],
      * wo [16 H, nOut]} dense column-major; biases of {@code H}, {@code 16 kvHeads} elements; {@code x}, {@code z} and
      * {@code scratch} (at least {@link #scratchLength} elements) dense 'c' arrays; one type for all; {@code headNorm}
      * as the layer's option of that name. Checked; nothing but {@code z}, {@code scratch} and the state is written.
      */
     public static void stepInto(INDArray x, INDArray wa, INDArray ba, INDArray wb, INDArray bb, INDArray wc,
-                                INDArray bc, INDArray wv, INDArray wo, long kvHeads, boolean headNorm, int blockSize, int k,
-                                SwrState state, INDArray z, INDArray scratch) {
+                                INDArray bc, INDArray wv, INDArray wo, long kvHeads, boolean headNorm, boolean tanh,
+                                int blockSize, int k, SwrState state, INDArray z, INDArray scratch) {
         String where = "PhalanxStep.stepInto: ";
         if (x == null || x.rank() != 2 || !ArrayMemory.isDenseC(x)) {
             throw new IllegalArgumentException(where + "x must be a dense 'c' array [B, nIn]; got "
@@ -91,7 +92,7 @@ public final class PhalanxStep {
             throw new IllegalArgumentException(where + "the state's position " + state.position + " plus 1 overflows");
         }
         state.bind("PhalanxStep.stepInto", blockSize, k);
-        CpuSwrKernels.phalanxStep(x, wa, ba, wb, bb, wc, bc, wv, wo, z, scratch, kvHeads, headNorm, blockSize, k,
+        CpuSwrKernels.phalanxStep(x, wa, ba, wb, bb, wc, bc, wv, wo, z, scratch, kvHeads, headNorm, tanh, blockSize, k,
                 state.h, state.p, k >= 2 ? state.v : null, state.vRing, state.aRing, state.position);
         state.position += 1;
     }

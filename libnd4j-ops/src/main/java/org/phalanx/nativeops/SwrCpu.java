@@ -29,13 +29,23 @@ public final class SwrCpu {
     /** Channels per head (one decay per 16 channels). */
     public static final int HEAD = 16;
     public static final int DEFAULT_BLOCK = 16, DEFAULT_WINDOW = 2;
+    /** Bits of phalanx_step's options (swr/phalanx_step.h). */
+    public static final int PHALANX_STEP_HEAD_NORM = 1, PHALANX_STEP_TANH = 2;
 
     private SwrCpu() {
     }
 
-    /** Loads the native library; throws {@link UnsatisfiedLinkError} where it cannot. */
+    private static volatile boolean loaded;
+
+    /**
+     * Loads the native library; throws {@link UnsatisfiedLinkError} where it cannot. Cheap once it has loaded
+     * (JavaCPP's {@code Loader.load} rebuilds the class's properties on every call: ~50 us, as much as a decode step).
+     */
     public static void load() {
-        Loader.load(SwrCpu.class);
+        if (!loaded) {
+            Loader.load(SwrCpu.class);
+            loaded = true;
+        }
     }
 
     public static native int swr_cpu_forward_f32(@Cast("const float*") long a, @Cast("const float*") long u,
@@ -63,7 +73,7 @@ public final class SwrCpu {
             @Cast("const float*") long ba, @Cast("const float*") long Wb, @Cast("const float*") long bb,
             @Cast("const float*") long Wc, @Cast("const float*") long bc, @Cast("const float*") long Wv,
             @Cast("const float*") long Wo, @Cast("float*") long z, @Cast("float*") long scratch,
-            long B, long nIn, long H, long kvH, long nOut, int headNorm, int block, int k,
+            long B, long nIn, long H, long kvH, long nOut, int options, int block, int k,
             @Cast("float*") long h, @Cast("float*") long P, @Cast("float*") long v,
             @Cast("float*") long ringV, @Cast("float*") long ringA, long pos);
 
@@ -71,7 +81,7 @@ public final class SwrCpu {
             @Cast("const double*") long ba, @Cast("const double*") long Wb, @Cast("const double*") long bb,
             @Cast("const double*") long Wc, @Cast("const double*") long bc, @Cast("const double*") long Wv,
             @Cast("const double*") long Wo, @Cast("double*") long z, @Cast("double*") long scratch,
-            long B, long nIn, long H, long kvH, long nOut, int headNorm, int block, int k,
+            long B, long nIn, long H, long kvH, long nOut, int options, int block, int k,
             @Cast("double*") long h, @Cast("double*") long P, @Cast("double*") long v,
             @Cast("double*") long ringV, @Cast("double*") long ringA, long pos);
 

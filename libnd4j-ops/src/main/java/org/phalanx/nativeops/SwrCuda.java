@@ -41,9 +41,17 @@ public final class SwrCuda {
     private SwrCuda() {
     }
 
-    /** Loads the native library; throws {@link UnsatisfiedLinkError} where it cannot. */
+    private static volatile boolean loaded;
+
+    /**
+     * Loads the native library; throws {@link UnsatisfiedLinkError} where it cannot. Cheap once it has loaded
+     * (JavaCPP's {@code Loader.load} rebuilds the class's properties on every call: ~50 us, as much as a decode step).
+     */
     public static void load() {
-        Loader.load(SwrCuda.class);
+        if (!loaded) {
+            Loader.load(SwrCuda.class);
+            loaded = true;
+        }
     }
 
     /** y = SWR(a, u). a: [B, H, L]; u, y: [B, 16 H, L]; all device pointers of {@code dtype}. */

@@ -10,6 +10,7 @@ import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.activations.impl.ActivationTanH;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
@@ -696,10 +697,15 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
         INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, dataType,
                 nwc ? new long[]{bsz, 1, nOut()} : new long[]{bsz, nOut(), 1}, 'c');
         INDArray out2 = out.reshape(bsz, nOut());
+        IActivation act = activation();
         if (PhalanxStep.supports(dataType, wa, wb, wc, wv, wo)) {
             INDArray xc = x.dataType() == dataType && ArrayMemory.isDenseC(x) ? x : sb.x.assign(x);
+            boolean tanh = act instanceof ActivationTanH;   // applied in the native step, one call less
             PhalanxStep.stepInto(xc, wa, getParam(BA), wb, getParam(BB), wc, getParam(BC), wv, wo, kvHeads(),
-                    layerConf().isHeadNorm(), block, k, streamState, out2, sb.scratch);
+                    layerConf().isHeadNorm(), tanh, block, k, streamState, out2, sb.scratch);
+            if (tanh) {
+                act = null;
+            }
         } else {
             sb.x.assign(x);
             Nd4j.gemm(sb.x, wa, sb.a, false, false, 1.0, 0.0);
@@ -720,7 +726,6 @@ public class PhalanxLayerImpl extends BaseRecurrentLayer<PhalanxLayer> {
             }
             Nd4j.gemm(sb.m, wo, out2, false, false, 1.0, 0.0);
         }
-        IActivation act = activation();
         if (act != null) {
             act.getActivation(out2, false);
         }

@@ -198,7 +198,7 @@ public final class LmDecoder {
             if (z != null) {                              // the whole Phalanx step in one native call
                 INDArray[] w = stepWeights;
                 PhalanxStep.stepInto(xn, w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], pconf.numKvHeads(),
-                        pconf.isHeadNorm(), pconf.getBlockSize(), pconf.getWindow(), state, z, scratch);
+                        pconf.isHeadNorm(), false, pconf.getBlockSize(), pconf.getWindow(), state, z, scratch);
                 x.addi(z);
                 return;
             }
