@@ -773,32 +773,43 @@ __device__ __forceinline__ void stage_fwd_tile(T* xs, T* as, T* raw, const T* __
 }
 
 /* The forward recurrence over a staged tile (rows of pitch XP, blocks BP elements apart, the halo block
- * first): thread (channel tid / 32, lane) does blocks lane, lane + 32, ... up to the row's end and hands
- * each block's 16 outputs to out(ch, bi, s, n, x) (n of them inside [0, L)). */
+ * first): thread (channel tid / 32, lane) does blocks lane, lane + 32, ... of its row and hands each
+ * block inside [0, L) to out(ch, bi, s, n, x) (n of its 16 outputs inside [0, L)). For k = 2 a block's
+ * carry is the terminal local state of the block before it, which is the local state x[15] that lane
+ * - 1 has just computed for its own block (the same operations in the same order as recomputing it,
+ * so bitwise the same): a shuffle, and only lane 0 takes it from lane 31 of the previous round, or
+ * for the first round recomputes it from the halo block. Rounds run whole (no early exit past L) so
+ * that the shuffles see every lane; lanes past the tile (float64: 16 blocks) repeat its last block. */
 template <typename T, int K, int FNB, int XP, int BP, typename Out>
 __device__ __forceinline__ void fwd_tile_blocks(const T* us, const T* as, int64_t L, int64_t t0, int tid, Out out) {
     typedef typename Acc<T>::type A;
-    const int ch = tid / WARP;
+    const int ch = tid / WARP, lane = tid % WARP;
+    A carry = A(0); /* lane 0: the terminal local state of the block before its block */
+    if (K == 2 && lane == 0) carry = smem_terminal<T, A>(us + ch * XP, as);
 #pragma unroll 1
-    for (int bi = tid % WARP; bi < FNB; bi += WARP) {
+    for (int j = 0; j < (FNB + WARP - 1) / WARP; ++j) {
+        const int bi = j * WARP + lane, bc = bi < FNB ? bi : FNB - 1;
         const int64_t s = t0 + (int64_t) bi * BLK;
-        if (s >= L) break;
-        const int n = (int) (L - s < BLK ? L - s : BLK);
-        const T* ub = us + ch * XP + BP + bi * BP;         /* this block in the staged row */
-        const T* ab = as + BP + bi * BP;
+        const T* ub = us + ch * XP + BP + bc * BP;         /* this block in the staged row */
+        const T* ab = as + BP + bc * BP;
         A x[BLK], am[BLK];
         smem_block<T, A>(ub, x);
         smem_block<T, A>(ab, am);
 #pragma unroll
         for (int i = 1; i < BLK; ++i) x[i] = fma(am[i], x[i - 1], x[i]);
-        if (K == 2 && s > 0) { /* block 0 has no carry (and a_0 must not enter) */
-            const A v = smem_terminal<T, A>(ub - BP, ab - BP);
-            A P = am[0];
-            x[0] = fma(P, v, x[0]);
+        if (K == 2) {
+            const A up = __shfl_up_sync(0xffffffffu, x[BLK - 1], 1);
+            const A last = __shfl_sync(0xffffffffu, x[BLK - 1], WARP - 1);
+            const A v = lane == 0 ? carry : up;
+            carry = last;
+            if (s > 0) { /* block 0 has no carry (and a_0 must not enter) */
+                A P = am[0];
+                x[0] = fma(P, v, x[0]);
 #pragma unroll
-            for (int i = 1; i < BLK; ++i) { P *= am[i]; x[i] = fma(P, v, x[i]); }
+                for (int i = 1; i < BLK; ++i) { P *= am[i]; x[i] = fma(P, v, x[i]); }
+            }
         }
-        out(ch, bi, s, n, x);
+        if (bi < FNB && s < L) out(ch, bi, s, (int) (L - s < BLK ? L - s : BLK), x);
     }
 }
 
