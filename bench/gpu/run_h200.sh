@@ -12,6 +12,9 @@
 #   ARCH       nvcc -gencode for the harness (default sm_90)
 #   SKIP_FLEX=1 skips the FlexAttention timings; FLEX_TIMEOUT (s, default 420) bounds them
 #   SWR_BENCH_DTYPES=bf16,f32 times only those types (default: bf16, f16, f32, f64)
+#   BENCH_MODE=quick times the default kernels only (swr_gpu_check quick; default: bench, all variants)
+#   SANITIZERS="memcheck racecheck" runs only those compute-sanitizer tools (default: all four)
+#   STEP_TIMEOUT=s bounds each check, sanitizer and bench step (default 0: none), e.g. against a hang
 # Logs under $OUT: build.log check.log sanitizer.log java.log bench.log flex.log summary.txt.
 # The summary table is printed last. Exit status: 0 only if every check passed.
 set -u
@@ -41,7 +44,8 @@ note "build: ok ($(grep -c 'spill stores' "$OUT/build.log") kernels; spills: $(g
 
 # 1. correctness
 t0=$SECONDS
-if "$W/swr_gpu_check" check > "$OUT/check.log" 2>&1; then r=ok; else r=FAILED; status=1; fi
+TO="timeout ${STEP_TIMEOUT:-0}"
+if $TO "$W/swr_gpu_check" check > "$OUT/check.log" 2>&1; then r=ok; else r=FAILED; status=1; fi
 note "check: $r ($(grep '^cases' "$OUT/check.log"), $((SECONDS - t0)) s)"
 grep -A6 "^worst errors" "$OUT/check.log" | tee -a "$OUT/summary.txt"
 grep -A4 "^core worst errors" "$OUT/check.log" | tee -a "$OUT/summary.txt"
@@ -49,9 +53,9 @@ grep -E "^core cases|argument checks" "$OUT/check.log" | tee -a "$OUT/summary.tx
 
 # 2. compute-sanitizer on small shapes
 : > "$OUT/sanitizer.log"
-for tool in memcheck racecheck initcheck synccheck; do
+for tool in ${SANITIZERS:-memcheck racecheck initcheck synccheck}; do
   t0=$SECONDS
-  compute-sanitizer --tool $tool --error-exitcode 9 "$W/swr_gpu_check" small > "$W/san.log" 2>&1
+  $TO compute-sanitizer --tool $tool --error-exitcode 9 "$W/swr_gpu_check" small > "$W/san.log" 2>&1
   rc=$?
   { echo "=== $tool (rc $rc)"; cat "$W/san.log"; } >> "$OUT/sanitizer.log"
   summ=$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$W/san.log" | tail -1)
@@ -72,7 +76,7 @@ else
 fi
 
 # 4. timing
-"$W/swr_gpu_check" bench > "$OUT/bench.log" 2>&1 || status=1
+$TO "$W/swr_gpu_check" "${BENCH_MODE:-bench}" > "$OUT/bench.log" 2>&1 || status=1
 if [ "${SKIP_FLEX:-0}" != 1 ]; then
   PYTHONUNBUFFERED=1 timeout "${FLEX_TIMEOUT:-420}" python3 "$SRC/bench/gpu/flex_attention_bench.py" > "$OUT/flex.log" 2>&1 ||
     note "flex: FAILED or timed out (flex.log)"
@@ -91,7 +95,8 @@ except OSError:
 for l in open(sys.argv[1]):
     if l.startswith(("GPU:", "copy bandwidth", "WINDOW")):
         print(l.rstrip())
-print(f"{'dtype':5} {'(B, L)':12} {'fwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} | {'flex fwd':>8} {'flex f+b':>8} {'speedup f':>9} {'f+b':>6}")
+print("tma: rows not 16-byte aligned with their raw chunks fetched by TMA (variants 4 / 5), same run, x floor")
+print(f"{'dtype':5} {'(B, L)':12} {'fwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} {'tma f':>7} {'f+b':>5} | {'flex fwd':>8} {'flex f+b':>8} {'speedup f':>9} {'f+b':>6}")
 for d in bench:
     B, L = int(d["B"]), int(d["L"])
     f, ff, fb, fbf = (float(d[x]) for x in ("fwd_ms", "fwd_floor_ms", "fb_ms", "fb_floor_ms"))
@@ -100,7 +105,9 @@ for d in bench:
     if fx:
         a, b = float(fx["fwd_ms"]), float(fx["fb_ms"])
         extra = f"{a:8.3f} {b:8.3f} {a / f:8.1f}x {b / fb:5.1f}x"
-    print(f"{d['dtype']:5} ({B}, {L:5}) {f:8.4f} {f / ff:7.2f} {fb:8.4f} {fb / fbf:7.2f} | {extra}")
+    of, ofb = float(d.get("tma_fwd_ms", 0)), float(d.get("tma_fb_ms", 0))
+    old = f"{of / ff:7.2f} {ofb / fbf:5.2f}" if of > 0 else f"{'':7} {'':5}"
+    print(f"{d['dtype']:5} ({B}, {L:5}) {f:8.4f} {f / ff:7.2f} {fb:8.4f} {fb / fbf:7.2f} {old} | {extra}")
 core = [kv(l) for l in open(sys.argv[1]) if l.startswith("CORE")]
 if core:
     print("fused Phalanx core (k = 2): ms and x its floor; unfused = u = beta v, SWR, m = y c + v as separate kernels")

@@ -243,7 +243,8 @@ static void place_poison(int poison, int dt, std::vector<double>& a, std::vector
     }
 }
 
-static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, bool misalign,
+/* misalign: base pointers that many elements past 16-byte alignment (0: aligned). */
+static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, int misalign,
                      std::mt19937_64& rng, bool verbose, int poison = P_NONE) {
     const int64_t C = 16 * H;
     const size_t na = B * H * L, nu = B * C * L, es = dsize(dt);
@@ -258,7 +259,7 @@ static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, b
     std::vector<double> yr, dar, dur;
     if (!reference(a, u, g, yr, dar, dur, B, H, L, k)) return false;
 
-    const size_t mis = misalign ? es : 0; /* one element off 16-byte alignment */
+    const size_t mis = (size_t) misalign * es;
     Dev da_, du_, dg, dy[2], dda[2], ddu[2];
     da_.alloc(na * es, mis); du_.alloc(nu * es, mis); dg.alloc(nu * es, mis);
     for (int r = 0; r < 2; ++r) { dy[r].alloc(nu * es, mis); dda[r].alloc(na * es, mis); ddu[r].alloc(nu * es, mis); }
@@ -279,8 +280,8 @@ static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, b
     Err ey = compare(dt, y0, yr);
     Err ea = compare(dt, a0, dar), eu = compare(dt, u0, dur);
     /* Every backward kernel (1 staged, per-thread du stores; 2 staged; 3 general; 4 staged with the
-     * channel sum by shuffles). */
-    for (int variant = 1; variant <= 4; ++variant) {
+     * channel sum by shuffles; 5 that with the raw chunks of rows of any alignment fetched by TMA). */
+    for (int variant = 1; variant <= 5; ++variant) {
         dda[1].poison(); ddu[1].poison();
         rc |= swr_cuda_backward_variant(variant, dt, da_.p(), du_.p(), dg.p(), dda[1].p(), ddu[1].p(), B, H, L, 16, k, nullptr);
         CK(cudaDeviceSynchronize());
@@ -290,8 +291,9 @@ static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, b
         eu.rel = std::max(eu.rel, vu.rel); eu.maxn = std::max(eu.maxn, vu.maxn); eu.nan += vu.nan;
         if (a1 == a0 && u1 == u0) ++n_bvariant_bitwise;
     }
-    /* The other forward kernels (staged with per-thread stores; the general kernel): same tolerance. */
-    for (int variant = 1; variant <= 3; ++variant) {
+    /* The other forward kernels (staged with per-thread stores; the general kernel; raw chunks of rows
+     * of any alignment fetched by TMA): same tolerance. */
+    for (int variant = 1; variant <= 4; ++variant) {
         dy[1].poison();
         rc |= swr_cuda_forward_variant(variant, dt, da_.p(), du_.p(), dy[1].p(), B, H, L, 16, k, nullptr);
         CK(cudaDeviceSynchronize());
@@ -311,7 +313,7 @@ static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, b
     if (!ok) ++n_fail;
     if (verbose || !ok)
         printf("%-4s k=%-10d B=%lld H=%lld L=%-6lld %-8s%s%s  y %.2e/%.2e  da %.2e/%.2e  du %.2e/%.2e  nan %ld/%ld/%ld repro %d guards %d rc %d  %s\n",
-               dname(dt), k, (long long) B, (long long) H, (long long) L, gname(gate), misalign ? " misal" : "",
+               dname(dt), k, (long long) B, (long long) H, (long long) L, gname(gate), misalign ? (misalign == 1 ? " misal" : misalign == 3 ? " misal3" : " misal7") : "",
                pname(poison), ey.rel, ey.maxn, ea.rel, ea.maxn, eu.rel, eu.maxn, ey.nan, ea.nan, eu.nan, (int) repro, (int) guards, rc,
                ok ? "ok" : "FAIL");
     return ok;
@@ -343,6 +345,8 @@ static int run_checks(bool small) {
         for (int dt : dts)
             for (int k : {1, 2, 3, SWR_UNBOUNDED})
                 for (int64_t L : Ls) run_case(dt, k, 2, 2, L, G_MIXED, L == 515, rng, true);
+        for (int dt : dts) /* rows of any alignment: misaligned base pointers, tile-crossing rows */
+            for (int k : {1, 2}) run_case(dt, k, 1, 2, 1041, G_MIXED, dt == SWR_F64 ? 1 : 3, rng, true);
         printf("cases: %d, failed: %d\n", n_cases, n_fail + fails);
         return fails + n_fail;
     }
@@ -363,6 +367,16 @@ static int run_checks(bool small) {
     /* Every gate distribution at a tile-crossing length, k = 2, all dtypes. */
     for (int dt : dts)
         for (int gate = 0; gate < G_COUNT; ++gate) run_case(dt, 2, 2, 2, 1536 + 5, gate, false, rng, false);
+    /* Rows of any alignment (the default chunk path and the TMA variants) against their edges: a row's
+     * short last tile (255, 257, 1025, 1041 around the 256-element boxes, 16-bit tiles of 1024 steps),
+     * the buffers' first elements before the tensor map's 16-byte aligned start (base pointers 1, 3 or 7
+     * elements off alignment), and long odd rows; every output element written, guards untouched. */
+    for (int64_t L : {255, 257, 1025, 1041, 4095, 4097, 12289})
+        for (int dt : dts)
+            for (int mis : {1, 3, 7}) {
+                if (mis * (int) dsize(dt) >= 16) continue;
+                for (int k = 1; k <= 2; ++k) run_case(dt, k, L > 5000 ? 1 : 2, L > 5000 ? 1 : 2, L, gi++ % G_COUNT, mis, rng, false);
+            }
     /* Misaligned base pointers (scalar path) and random shapes. */
     for (int dt : dts) run_case(dt, 2, 2, 3, 2048, G_UNIFORM, true, rng, true);
     std::uniform_int_distribution<int64_t> Ld(1, 3000);
@@ -396,7 +410,7 @@ static int run_checks(bool small) {
         printf("  %-4s  y %.2e  da %.2e  du %.2e  max %.2e   tol %.0e\n", dname(dt), worst[dt].y, worst[dt].da,
                worst[dt].du, worst[dt].maxn, tol(dt));
     printf("kernel variants bitwise equal to the default: forward %d of %d, backward %d of %d\n", n_variant_bitwise,
-           3 * n_cases, n_bvariant_bitwise, 4 * n_cases);
+           4 * n_cases, n_bvariant_bitwise, 5 * n_cases);
     printf("cases: %d, failed: %d\n", n_cases, n_fail + fails);
     return fails + n_fail;
 }
@@ -707,7 +721,14 @@ static int run_bench(bool swr, bool core, bool quick) {
                 return (double) time_ms(e0, e1) / n;
             };
             const double fwd = timed([&] { rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
-            double var_ms[4] = {0, 0, 0, 0}, bvar_ms[5] = {0, 0, 0, 0, 0};
+            double var_ms[4] = {0, 0, 0, 0}, bvar_ms[5] = {0, 0, 0, 0, 0}, old_f = 0, old_fb = 0;
+            if ((L * (int64_t) es) % 16) { /* rows not 16-byte aligned: their raw chunks by TMA (variants 4, 5) */
+                old_f = timed([&] { rc |= swr_cuda_forward_variant(4, dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
+                old_fb = timed([&] {
+                    rc |= swr_cuda_forward_variant(4, dt, a, u, y, B, H, L, 16, 2, nullptr);
+                    rc |= swr_cuda_backward_variant(5, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
+                }, reps);
+            }
             for (int variant = 1; variant <= 3 && !quick; ++variant)
                 var_ms[variant] = timed([&] { rc |= swr_cuda_forward_variant(variant, dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
             for (int variant = 1; variant <= 4 && !quick; ++variant)
@@ -728,8 +749,9 @@ static int run_bench(bool swr, bool core, bool quick) {
                    "  bwd: staged_thread_stores_ms=%.4f staged_coalesced_ms=%.4f general_ms=%.4f staged_shfl_ms=%.4f\n",
                    dname(dt), (long long) B, (long long) L, var_ms[1], var_ms[2], var_ms[3], bvar_ms[1], bvar_ms[2],
                    bvar_ms[3], bvar_ms[4]);
-            printf("BENCH dtype=%s B=%lld L=%lld fwd_ms=%.5f fwd_floor_ms=%.5f fb_ms=%.5f fb_floor_ms=%.5f copy_GBs=%.1f\n",
-                   dname(dt), (long long) B, (long long) L, fwd, ffloor, fb, fbfloor, copy_bw / 1e9);
+            printf("BENCH dtype=%s B=%lld L=%lld fwd_ms=%.5f fwd_floor_ms=%.5f fb_ms=%.5f fb_floor_ms=%.5f copy_GBs=%.1f"
+                   " tma_fwd_ms=%.5f tma_fb_ms=%.5f\n",
+                   dname(dt), (long long) B, (long long) L, fwd, ffloor, fb, fbfloor, copy_bw / 1e9, old_f, old_fb);
             /* Other windows (the multi-pass path), at the first two shapes. */
             if (!quick && (&sh - &shapes[0] == 0 || &sh - &shapes[0] == 5))
                 for (int kk : {1, 3, 8, SWR_UNBOUNDED}) {

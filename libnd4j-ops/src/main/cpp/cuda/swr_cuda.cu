@@ -24,7 +24,8 @@
  *     15-shuffle reduce-scatter in a fixed butterfly order.
  *
  * Rows that are not 16-byte aligned take the same staged kernels through aligned chunks of the
- * whole buffer, realigned in shared memory ("any" kernels, below). Windows k >= 3 (and unbounded)
+ * whole buffer, realigned in shared memory ("any" kernels, below; a benchmark-only sm_90 variant
+ * fetches those chunks by TMA instead, measured slower). Windows k >= 3 (and unbounded)
  * take three kernels and stream-ordered scratch ("Any window", below).
  *
  * Defaults (measured on the H200, docs/BENCHMARKS.md): staged forward, staged backward with the
@@ -39,6 +40,7 @@
  */
 #include "swr/swr_cuda.h"
 
+#include <cuda.h> /* CUtensorMap and its enums only: the encoder comes through the runtime (no libcuda link) */
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
@@ -591,6 +593,127 @@ __device__ __forceinline__ void any_store(T* __restrict__ base, const T* src, in
     });
 }
 
+/* ---- Rows of any alignment with their raw chunks fetched by the tensor memory accelerator (sm_90 and
+ * newer; the "tma" staged kernels). The chunk staging above issues a cp.async (and its bounds checks)
+ * per 16-byte chunk; here one lane issues a cp.async.bulk.tensor per 256 (or 32) elements of a 1-D
+ * tensor map over the whole buffer, into the same raw rows, so that any_realign and any_store work
+ * unchanged. TMA cannot do the realignment itself: the innermost box coordinate must be 16-byte
+ * aligned (an unaligned one is an illegal instruction on the H200, measured), so the boxes start at a
+ * row's first 16-byte boundary, like the chunks. Boxes past the buffer's end are zero-filled (no
+ * element-by-element edge code); a map's address must be 16-byte aligned, so it starts at the buffer's
+ * first boundary, `head` (0..7) elements in, and those few elements are read by tma_patch_raw. Only
+ * the boxes that hold steps in [0, L) are fetched. ---- */
+constexpr int TMA_BOX = 256; /* elements per box (the most a box may hold) */
+/* Elements per tail box: 128 bytes, so that every box lands 128-byte aligned in shared memory (a
+ * misaligned destination is a fault). */
+template <typename T> __host__ __device__ constexpr int tma_tail() { return 128 / (int) sizeof(T); }
+
+/* Raw row capacity for `cols` columns (a row spans up to cols + 16 / size - 1 raw elements): whole boxes
+ * of TMA_BOX, then tail boxes; the row pitch a multiple of 128 bytes. */
+template <typename T>
+__host__ __device__ constexpr int tma_raw_nb(int cols) { return (cols + 16 / (int) sizeof(T)) / TMA_BOX; }
+template <typename T>
+__host__ __device__ constexpr int tma_raw_nt(int cols) {
+    return (cols + 16 / (int) sizeof(T) - tma_raw_nb<T>(cols) * TMA_BOX + tma_tail<T>() - 1) / tma_tail<T>();
+}
+template <typename T>
+__host__ __device__ constexpr int tma_raw_pitch(int cols) {
+    return ((tma_raw_nb<T>(cols) * TMA_BOX + tma_raw_nt<T>(cols) * tma_tail<T>()) * (int) sizeof(T) + 127) / 128 * 128 /
+           (int) sizeof(T);
+}
+__host__ __device__ constexpr size_t round128(size_t b) { return (b + 127) / 128 * 128; }
+
+/* The two maps of one buffer: boxes of TMA_BOX and of tma_tail<T>() elements. */
+struct TmaBuf {
+    CUtensorMap box, tail;
+};
+struct TmaFwdMaps { TmaBuf u, a; };
+struct TmaBwdMaps { TmaBuf u, dy, a; };
+
+template <typename T>
+__host__ __device__ __forceinline__ int tma_head(const T* p) {
+    return (int) (((16 - (reinterpret_cast<uintptr_t>(p) & 15)) & 15) / sizeof(T));
+}
+/* 128-byte aligned start of the dynamic shared memory (the kernels ask for 128 bytes more). */
+__device__ __forceinline__ unsigned char* smem_base128(unsigned char* raw) {
+    const unsigned s = (unsigned) __cvta_generic_to_shared(raw);
+    return raw + ((128u - (s & 127u)) & 127u);
+}
+
+__device__ __forceinline__ void mbar_init(uint64_t* bar) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    const unsigned b = (unsigned) __cvta_generic_to_shared(bar);
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(b) : "memory");
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void mbar_expect(uint64_t* bar, unsigned bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    const unsigned b = (unsigned) __cvta_generic_to_shared(bar);
+    asm volatile("mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [%0], %1;\n" ::"r"(b), "r"(bytes) : "memory");
+#endif
+}
+__device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    const unsigned b = (unsigned) __cvta_generic_to_shared(bar);
+    asm volatile("{\n .reg .b64 st;\n mbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(b) : "memory");
+#endif
+}
+/* Waits for phase 0 of the barrier (each kernel uses it once). */
+__device__ __forceinline__ void mbar_wait0(uint64_t* bar) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    const unsigned b = (unsigned) __cvta_generic_to_shared(bar);
+    unsigned done = 0;
+    do {
+        asm volatile("{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], 0;\n selp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done) : "r"(b) : "memory");
+    } while (!done);
+#endif
+}
+__device__ __forceinline__ void tma_load(void* smem, const CUtensorMap* m, int coord, uint64_t* bar) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("cp.async.bulk.tensor.1d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2}], [%3];\n"
+                 ::"r"((unsigned) __cvta_generic_to_shared(smem)), "l"(m), "r"(coord),
+                 "r"((unsigned) __cvta_generic_to_shared(bar)) : "memory");
+#endif
+}
+
+/* Issues (one warp, lane `lane`) the raw rows r < rows of flat elements [f0 + r * stride, + cols) of base
+ * (map m) into raw + r * rpitch, laid out as any_issue does (row r from its first 16-byte boundary);
+ * element 0 of the columns is step c0 of its row. Each lane announces its bytes to `bar` before its
+ * copies; the caller arrives once the warp is done (so the phase cannot complete early). */
+template <typename T>
+__device__ __forceinline__ void tma_issue_raw(T* raw, int rpitch, const TmaBuf& m, const T* base, int64_t f0,
+                                              int64_t stride, int rows, int cols, int64_t L, int64_t c0,
+                                              uint64_t* bar, int lane) {
+    const int nb = tma_raw_nb<T>(cols), per = nb + tma_raw_nt<T>(cols), head = tma_head(base);
+    for (int b = lane; b < rows * per; b += WARP) {
+        const int r = b / per, j = b - r * per;
+        const int col = j < nb ? j * TMA_BOX : nb * TMA_BOX + (j - nb) * tma_tail<T>(), w = j < nb ? TMA_BOX : tma_tail<T>();
+        const int64_t fr = f0 + r * stride;
+        const int sh = shift_of(base, fr);
+        const int64_t t = c0 + col - sh; /* the step of raw column col */
+        if (t >= L || t + w <= 0) continue;
+        mbar_expect(bar, (unsigned) (w * sizeof(T)));
+        tma_load(raw + r * rpitch + col, j < nb ? &m.box : &m.tail, (int) (fr - sh + col - head), bar);
+    }
+}
+
+/* The buffer's first `head` elements (before the map's start: zero-filled by TMA) into the raw rows
+ * that hold them (only the buffer's first row or rows). After the barrier's wait. */
+template <typename T, int NT>
+__device__ __forceinline__ void tma_patch_raw(T* raw, int rpitch, const T* __restrict__ base, int64_t f0,
+                                              int64_t stride, int rows, int tid) {
+    const int head = tma_head(base);
+    if (f0 >= head + 16) return;
+    for (int i = tid; i < rows * 8; i += NT) {
+        const int r = i / 8;
+        const int64_t fr = f0 + r * stride, fa = fr - shift_of(base, fr), f = (fa < 0 ? 0 : fa) + i % 8;
+        if (f < head) raw[r * rpitch + (int) (f - fa)] = base[f];
+    }
+}
+
 /* Reads 16 staged elements (16-byte aligned in shared memory) as Acc values. */
 template <typename T, typename A>
 __device__ __forceinline__ void smem_block(const T* p, A* out) {
@@ -649,6 +772,47 @@ __device__ __forceinline__ void stage_fwd_tile(T* xs, T* as, T* raw, const T* __
     __syncthreads();
 }
 
+/* The forward recurrence over a staged tile (rows of pitch XP, blocks BP elements apart, the halo block
+ * first): thread (channel tid / 32, lane) does blocks lane, lane + 32, ... of its row and hands each
+ * block inside [0, L) to out(ch, bi, s, n, x) (n of its 16 outputs inside [0, L)). For k = 2 a block's
+ * carry is the terminal local state of the block before it, which is the local state x[15] that lane
+ * - 1 has just computed for its own block (the same operations in the same order as recomputing it,
+ * so bitwise the same): a shuffle, and only lane 0 takes it from lane 31 of the previous round, or
+ * for the first round recomputes it from the halo block. Rounds run whole (no early exit past L) so
+ * that the shuffles see every lane; lanes past the tile (float64: 16 blocks) repeat its last block. */
+template <typename T, int K, int FNB, int XP, int BP, typename Out>
+__device__ __forceinline__ void fwd_tile_blocks(const T* us, const T* as, int64_t L, int64_t t0, int tid, Out out) {
+    typedef typename Acc<T>::type A;
+    const int ch = tid / WARP, lane = tid % WARP;
+    A carry = A(0); /* lane 0: the terminal local state of the block before its block */
+    if (K == 2 && lane == 0) carry = smem_terminal<T, A>(us + ch * XP, as);
+#pragma unroll 1
+    for (int j = 0; j < (FNB + WARP - 1) / WARP; ++j) {
+        const int bi = j * WARP + lane, bc = bi < FNB ? bi : FNB - 1;
+        const int64_t s = t0 + (int64_t) bi * BLK;
+        const T* ub = us + ch * XP + BP + bc * BP;         /* this block in the staged row */
+        const T* ab = as + BP + bc * BP;
+        A x[BLK], am[BLK];
+        smem_block<T, A>(ub, x);
+        smem_block<T, A>(ab, am);
+#pragma unroll
+        for (int i = 1; i < BLK; ++i) x[i] = fma(am[i], x[i - 1], x[i]);
+        if (K == 2) {
+            const A up = __shfl_up_sync(0xffffffffu, x[BLK - 1], 1);
+            const A last = __shfl_sync(0xffffffffu, x[BLK - 1], WARP - 1);
+            const A v = lane == 0 ? carry : up;
+            carry = last;
+            if (s > 0) { /* block 0 has no carry (and a_0 must not enter) */
+                A P = am[0];
+                x[0] = fma(P, v, x[0]);
+#pragma unroll
+                for (int i = 1; i < BLK; ++i) { P *= am[i]; x[i] = fma(P, v, x[i]); }
+            }
+        }
+        if (bi < FNB && s < L) out(ch, bi, s, (int) (L - s < BLK ? L - s : BLK), x);
+    }
+}
+
 /* grid: ((b * H + head) * tiles + tile) * (HEAD / FCH) + channel group */
 template <typename T, int K, bool COAL, bool ANY = false>
 __global__ void __launch_bounds__(FTHREADS, MinBlocks<T, FTHREADS>::value)
@@ -674,26 +838,7 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
     /* ANY: the raw rows go where ys will be written */
     stage_fwd_tile<T, ANY, CPB, PITCH, COLS, RP>(us, as, ys, u, BH * HEAD * L, a, BH * L, row0, bh * L, L, t0, tid);
 
-    const int ch = tid / WARP;
-#pragma unroll 1
-    for (int bi = tid % WARP; bi < FNB; bi += WARP) {
-        const int64_t s = t0 + (int64_t) bi * BLK;
-        if (s >= L) break;
-        const int n = (int) (L - s < BLK ? L - s : BLK);
-        const T* ub = us + ch * PITCH + BP + bi * BP;      /* this block in the staged row */
-        const T* ab = as + BP + bi * BP;
-        A x[BLK], am[BLK];
-        smem_block<T, A>(ub, x);
-        smem_block<T, A>(ab, am);
-#pragma unroll
-        for (int i = 1; i < BLK; ++i) x[i] = fma(am[i], x[i - 1], x[i]);
-        if (K == 2 && s > 0) { /* block 0 has no carry (and a_0 must not enter) */
-            const A v = smem_terminal<T, A>(ub - BP, ab - BP);
-            A P = am[0];
-            x[0] = fma(P, v, x[0]);
-#pragma unroll
-            for (int i = 1; i < BLK; ++i) { P *= am[i]; x[i] = fma(P, v, x[i]); }
-        }
+    fwd_tile_blocks<T, K, FNB, PITCH, BP>(us, as, L, t0, tid, [&](int ch, int bi, int64_t s, int n, const A* x) {
         if (COAL) {
             T* yb = ys + ch * YP + bi * BP;
 #pragma unroll
@@ -701,7 +846,7 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
         } else {
             store_block<T, A>(y + row0 + ch * L + s, n, x);
         }
-    }
+    });
     if (ANY) {
         __syncthreads();
         const int n = (int) (L - t0 < FNB * BLK ? L - t0 : FNB * BLK);
@@ -717,6 +862,67 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
                     reinterpret_cast<const uint4*>(ys + r * YP)[padded_chunk<CPB>(c)];
         }
     }
+}
+
+/* Forward, rows of any alignment with the raw chunks fetched by TMA (sm_90+; grid, tile and the rest as
+ * swr_forward_staged<T, K, true, true>). */
+template <typename T>
+__host__ __device__ constexpr size_t fwd_tma_region1() {
+    constexpr size_t land = (FCH + 1) * (size_t) tma_raw_pitch<T>(Fnb<T>::value * BLK + BLK);
+    constexpr size_t ys = FCH * Fnb<T>::value * fwd_bp<T>();
+    return round128(sizeof(T) * (ys > land ? ys : land));
+}
+template <typename T>
+constexpr size_t fwd_tma_smem() {
+    return 128 + round128(sizeof(T) * (FCH + 1) * (Fnb<T>::value + 1) * fwd_bp<T>()) + fwd_tma_region1<T>() + 16;
+}
+
+template <typename T, int K>
+__global__ void __launch_bounds__(FTHREADS, MinBlocks<T, FTHREADS>::value)
+swr_forward_tma(const __grid_constant__ TmaFwdMaps maps, const T* __restrict__ a, const T* __restrict__ u,
+                T* __restrict__ y, int64_t L, int64_t tiles) {
+    typedef typename Acc<T>::type A;
+    constexpr int FNB = Fnb<T>::value, STEPS = FNB * BLK, COLS = STEPS + BLK;
+    constexpr int PER = 16 / sizeof(T), CPB = fwd_cpb<T>();
+    constexpr int BP = fwd_bp<T>(), PITCH = (FNB + 1) * BP, YP = FNB * BP;
+    constexpr int RP = tma_raw_pitch<T>(COLS);
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    unsigned char* sm = smem_base128(smem_raw);
+    T* us = reinterpret_cast<T*>(sm);                     /* [FCH][PITCH] */
+    T* as = us + FCH * PITCH;                             /* [PITCH] */
+    unsigned char* r1 = sm + round128(sizeof(T) * (FCH + 1) * PITCH);
+    T* ys = reinterpret_cast<T*>(r1);                     /* [FCH][YP] */
+    T* raw = ys;                                          /* [FCH + 1][RP], free again before ys is written */
+    uint64_t* bar = reinterpret_cast<uint64_t*>(r1 + fwd_tma_region1<T>());
+    const int64_t id = blockIdx.x;
+    const int grp = (int) (id % (HEAD / FCH));
+    const int64_t bt = id / (HEAD / FCH), bh = bt / tiles, tile = bt % tiles;
+    const int64_t t0 = tile * STEPS;
+    const int64_t row0 = (bh * HEAD + grp * FCH) * L;
+    const int tid = threadIdx.x;
+    if (tid == 0) mbar_init(bar);
+    __syncthreads();
+    if (tid < WARP) {
+        tma_issue_raw<T>(raw, RP, maps.u, u, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, bar, tid);
+        tma_issue_raw<T>(raw + FCH * RP, RP, maps.a, a, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, bar, tid);
+        __syncwarp();
+        if (tid == 0) mbar_arrive(bar);
+    }
+    mbar_wait0(bar);
+    tma_patch_raw<T, FTHREADS>(raw, RP, u, row0 + t0 - BLK, L, FCH, tid);
+    tma_patch_raw<T, FTHREADS>(raw + FCH * RP, RP, a, bh * L + t0 - BLK, 0, 1, tid);
+    __syncthreads();
+    any_realign<T, FTHREADS, CPB>(us, PITCH, raw, RP, u, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
+    any_realign<T, FTHREADS, CPB>(as, PITCH, raw + FCH * RP, RP, a, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
+    __syncthreads();
+    fwd_tile_blocks<T, K, FNB, PITCH, BP>(us, as, L, t0, tid, [&](int ch, int bi, int64_t, int, const A* x) {
+        T* yb = ys + ch * YP + bi * BP;
+#pragma unroll
+        for (int v = 0; v < BLK / PER; ++v) reinterpret_cast<uint4*>(yb)[v] = pack(x + v * PER, T());
+    });
+    __syncthreads();
+    const int n = (int) (L - t0 < STEPS ? L - t0 : STEPS);
+    any_store<T, FTHREADS, CPB>(y, ys, YP, row0 + t0, L, FCH, n, tid);
 }
 
 /* One thread's block of a staged backward tile: local states h, output gradients g and, for k = 2,
@@ -941,17 +1147,27 @@ __device__ __forceinline__ void reduce_half(A* x, int lane, int m) {
     }
 }
 
-template <typename T, int K, bool ANY = false>
-__global__ void __launch_bounds__(BTHREADS, MinBlocks<T, BTHREADS>::value)
-swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __restrict__ dy,
-                  T* __restrict__ da, T* __restrict__ du, int64_t H, int64_t L, int64_t tiles, int64_t BH) {
+/* TMA: raw rows landed at [2 HEAD + 1][tma_raw_pitch] after the aligned layout, then the mbarrier. */
+template <typename T>
+__host__ __device__ constexpr int bwd_tma_rp() { return tma_raw_pitch<T>(BNB * BLK + 2 * BLK); }
+template <typename T>
+constexpr size_t bwd4_tma_smem() {
+    return 128 + round128(bwd4_smem<T>()) + round128(sizeof(T) * (2 * HEAD + 1) * bwd_tma_rp<T>()) + 16;
+}
+
+/* The shuffle backward's tile: MODE 0 rows 16-byte aligned, 1 any alignment by aligned chunks and
+ * realignment, 2 the same with the chunks fetched by TMA (maps; smem_raw 128-byte aligned). */
+template <typename T, int K, int MODE>
+__device__ __forceinline__ void bwd_shfl_tile(unsigned char* smem_raw, const T* __restrict__ a, const T* __restrict__ u,
+                                              const T* __restrict__ dy, T* __restrict__ da, T* __restrict__ du,
+                                              int64_t L, int64_t tiles, int64_t BH, const TmaBwdMaps* maps) {
+    constexpr bool ANY = MODE == 1;
     typedef typename Acc<T>::type A;
     constexpr int STEPS = BNB * BLK, PADE = pad_elems<T>();
     constexpr int UCOLS = STEPS + BLK, UP = UCOLS + PADE;            /* u: halo block before */
     constexpr int GCOLS = K == 2 ? STEPS + BLK : STEPS, GP = STEPS + BLK + PADE; /* dy: halo after */
     constexpr int ACOLS = STEPS + 2 * BLK;
     constexpr int DP = STEPS + PADE;                                  /* du staging pitch */
-    extern __shared__ __align__(16) unsigned char smem_raw[];
     T* us = reinterpret_cast<T*>(smem_raw);                           /* [HEAD][UP] */
     T* gs = us + HEAD * UP;                                           /* [HEAD][GP] */
     A* ybuf = reinterpret_cast<A*>(smem_raw);                         /* [BTHREADS][BLK + 1], later */
@@ -963,7 +1179,30 @@ swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __r
     const int tid = threadIdx.x;
     constexpr int RP = bwd_any_rp<T>() + BLK;                         /* ANY: raw row pitch */
     T* raw = reinterpret_cast<T*>(smem_raw + (bwd4_smem<T>() + 15) / 16 * 16); /* ANY: [2 HEAD + 1][RP] */
-    if (ANY) {
+    if (MODE == 2) { /* raw rows by TMA, then as ANY */
+        constexpr int RT = bwd_tma_rp<T>();
+        T* land = reinterpret_cast<T*>(smem_raw + round128(bwd4_smem<T>()));   /* [2 HEAD + 1][RT] */
+        uint64_t* bar = reinterpret_cast<uint64_t*>(smem_raw + round128(bwd4_smem<T>()) +
+                                                    round128(sizeof(T) * (2 * HEAD + 1) * RT));
+        if (tid == 0) mbar_init(bar);
+        __syncthreads();
+        if (tid < WARP) {
+            tma_issue_raw<T>(land, RT, maps->u, u, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, bar, tid);
+            tma_issue_raw<T>(land + HEAD * RT, RT, maps->dy, dy, row0 + t0, L, HEAD, GCOLS, L, t0, bar, tid);
+            tma_issue_raw<T>(land + 2 * HEAD * RT, RT, maps->a, a, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, bar, tid);
+            __syncwarp();
+            if (tid == 0) mbar_arrive(bar);
+        }
+        mbar_wait0(bar);
+        tma_patch_raw<T, BTHREADS>(land, RT, u, row0 + t0 - BLK, L, HEAD, tid);
+        tma_patch_raw<T, BTHREADS>(land + HEAD * RT, RT, dy, row0 + t0, L, HEAD, tid);
+        tma_patch_raw<T, BTHREADS>(land + 2 * HEAD * RT, RT, a, bh * L + t0 - BLK, 0, 1, tid);
+        __syncthreads();
+        any_realign<T, BTHREADS>(us, UP, land, RT, u, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, tid);
+        any_realign<T, BTHREADS>(gs, GP, land + HEAD * RT, RT, dy, row0 + t0, L, HEAD, GCOLS, L, t0, tid);
+        any_realign<T, BTHREADS>(as, ACOLS, land + 2 * HEAD * RT, RT, a, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, tid);
+        __syncthreads();
+    } else if (ANY) {
         any_issue<T, BTHREADS>(raw, RP, u, BH * HEAD * L, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, tid);
         any_issue<T, BTHREADS>(raw + HEAD * RP, RP, dy, BH * HEAD * L, row0 + t0, L, HEAD, GCOLS, L, t0, tid);
         any_issue<T, BTHREADS>(raw + 2 * HEAD * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, tid);
@@ -1006,7 +1245,7 @@ swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __r
     reduce_half<A, 1>(dav, lane, 1);
     if (s + ch < L) da[bh * L + s + ch] = store_cast(dav[0], T());
     __syncthreads();
-    if (ANY) {
+    if (MODE != 0) {
         const int n = (int) (L - t0 < STEPS ? L - t0 : STEPS);
         any_store<T, BTHREADS>(du, dus, DP, row0 + t0, L, HEAD, n, tid);
         return;
@@ -1017,6 +1256,23 @@ swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __r
         const int64_t t = t0 + (int64_t) c * PER;
         if (t < L) *reinterpret_cast<uint4*>(du + row0 + r * L + t) = reinterpret_cast<const uint4*>(dus + r * DP)[c];
     }
+}
+
+template <typename T, int K, bool ANY = false>
+__global__ void __launch_bounds__(BTHREADS, MinBlocks<T, BTHREADS>::value)
+swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __restrict__ dy,
+                  T* __restrict__ da, T* __restrict__ du, int64_t H, int64_t L, int64_t tiles, int64_t BH) {
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    bwd_shfl_tile<T, K, ANY ? 1 : 0>(smem_raw, a, u, dy, da, du, L, tiles, BH, nullptr);
+}
+
+/* Backward, rows of any alignment with the raw chunks fetched by TMA (sm_90+; tile as swr_backward_shfl). */
+template <typename T, int K>
+__global__ void __launch_bounds__(BTHREADS, MinBlocks<T, BTHREADS>::value)
+swr_backward_tma(const __grid_constant__ TmaBwdMaps maps, const T* __restrict__ a, const T* __restrict__ u,
+                 const T* __restrict__ dy, T* __restrict__ da, T* __restrict__ du, int64_t L, int64_t tiles) {
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    bwd_shfl_tile<T, K, 2>(smem_base128(smem_raw), a, u, dy, da, du, L, tiles, 0, &maps);
 }
 
 /* ======================================================================================
@@ -1326,8 +1582,58 @@ static bool grid_of(int64_t B, int64_t H, int64_t L, int64_t steps, int64_t grou
     return true;
 }
 
+/* ---- TMA on the host: the driver's cuTensorMapEncodeTiled through the runtime's entry-point query
+ * (found once; no link-time dependency on libcuda), and the device's compute capability. ---- */
+typedef CUresult (*EncodeTiledFn)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
+                                  const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
+                                  CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+static EncodeTiledFn tma_encoder() {
+    static const EncodeTiledFn fn = [] {
+        void* p = nullptr;
+        cudaDriverEntryPointQueryResult q;
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q) != cudaSuccess ||
+            q != cudaDriverEntryPointSuccess) {
+            (void) cudaGetLastError();
+            p = nullptr;
+        }
+        return reinterpret_cast<EncodeTiledFn>(p);
+    }();
+    return fn;
+}
+/* TMA needs sm_90; the current device's capability is a host-side attribute query (no synchronisation). */
+static bool tma_device() {
+    int dev = 0, major = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+        (void) cudaGetLastError();
+        return false;
+    }
+    return major >= 9 && tma_encoder() != nullptr;
+}
+/* The two 1-D maps (boxes of TMA_BOX and tma_tail<T>() elements) of a buffer of n elements, from its first
+ * 16-byte boundary (tma_head elements in). False where TMA cannot serve it: an element-misaligned
+ * pointer, a buffer shorter than a box, or coordinates past 32 bits (the staged chunk path then). */
+template <typename T>
+static bool tma_buf(TmaBuf& m, const void* p, int64_t n) {
+    const EncodeTiledFn enc = tma_encoder();
+    if (!enc || reinterpret_cast<uintptr_t>(p) % sizeof(T)) return false;
+    const int head = tma_head(static_cast<const T*>(p));
+    const int64_t dim = n - head;
+    if (dim < TMA_BOX || n > 0x7fffffffLL - 4 * TMA_BOX) return false;
+    const CUtensorMapDataType dt = sizeof(T) == 2 ? CU_TENSOR_MAP_DATA_TYPE_UINT16
+                                 : sizeof(T) == 4 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT32 : CU_TENSOR_MAP_DATA_TYPE_FLOAT64;
+    const cuuint64_t gdim[1] = {(cuuint64_t) dim}, gstride[1] = {0}; /* rank 1: no strides */
+    const cuuint32_t ebox[1] = {1}, box[1] = {(cuuint32_t) TMA_BOX}, tail[1] = {(cuuint32_t) tma_tail<T>()};
+    void* g = const_cast<char*>(static_cast<const char*>(p)) + head * sizeof(T);
+    return enc(&m.box, dt, 1, g, gdim, gstride, box, ebox, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
+               CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS &&
+           enc(&m.tail, dt, 1, g, gdim, gstride, tail, ebox, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
+               CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
 /* variant: 0 = default, 1 = per-thread stores, 2 = coalesced stores through shared memory, 3 = the
- * general (unstaged) kernel. Only benchmarks pick a variant (swr_cuda_forward_variant). */
+ * general (unstaged) kernel, 4 = for rows not 16-byte aligned, their raw chunks fetched by TMA on sm_90+
+ * (swr_forward_tma: measured slower than the cp.async chunks, docs/CUDA.md; otherwise the default).
+ * Only benchmarks pick a variant (swr_cuda_forward_variant). */
 constexpr int FWD_DEFAULT_VARIANT = 2;
 
 template <typename T>
@@ -1346,6 +1652,14 @@ static int forward(const void* a, const void* u, void* y, int64_t B, int64_t H, 
     if (variant != 3) {
         if (!grid_of(B, H, L, Fnb<T>::value * BLK, HEAD / FCH, tiles, grid)) return SWR_EINVAL;
         const dim3 blk(FTHREADS);
+        TmaFwdMaps maps;
+        if (!rows_aligned && variant == 4 && tma_device() && tma_buf<T>(maps.u, u, BH * HEAD * L) &&
+            tma_buf<T>(maps.a, a, BH * L)) { /* any alignment, the raw chunks by TMA (benchmarks only: slower) */
+            const size_t smem = fwd_tma_smem<T>();
+            return k == 2 ? launch(swr_forward_tma<T, 2>, grid, blk, smem, stream, maps, ap, up, yp, L, tiles)
+                          : launch(swr_forward_tma<T, 1>, grid, blk, smem, stream, maps, ap, up, yp, L, tiles);
+        }
+        if (variant == 4) variant = 2; /* where TMA cannot serve: the default */
         if (!rows_aligned) { /* any alignment: aligned chunks, realigned in shared memory */
             const size_t smem = fwd_staged_smem<T>(true, true);
             return k == 2 ? launch(swr_forward_staged<T, 2, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
@@ -1387,6 +1701,15 @@ static int backward(const void* a, const void* u, const void* dy, void* da, void
     const int64_t BH = B * H;
     const bool rows_aligned = (L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(u) && aligned16(dy) &&
                               aligned16(du);
+    TmaBwdMaps maps;
+    if (variant == 5 && !rows_aligned && tma_device() && tma_buf<T>(maps.u, u, BH * HEAD * L) &&
+        tma_buf<T>(maps.dy, dy, BH * HEAD * L) && tma_buf<T>(maps.a, a, BH * L)) { /* the raw chunks by TMA (benchmarks only) */
+        if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
+        const size_t smem = bwd4_tma_smem<T>();
+        return k == 2 ? launch(swr_backward_tma<T, 2>, grid, dim3(BTHREADS), smem, stream, maps, ap, up, gp, dap, dup, L, tiles)
+                      : launch(swr_backward_tma<T, 1>, grid, dim3(BTHREADS), smem, stream, maps, ap, up, gp, dap, dup, L, tiles);
+    }
+    if (variant == 5) variant = 4; /* where TMA cannot serve: the default */
     if (variant == 4 && !rows_aligned) { /* any alignment: aligned chunks, realigned in shared memory */
         if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
         const size_t smem = bwd4_any_smem<T>();
@@ -1437,7 +1760,7 @@ extern "C" int swr_cuda_forward(int32_t dtype, const void* a, const void* u, voi
 extern "C" int swr_cuda_forward_variant(int32_t variant, int32_t dtype, const void* a, const void* u, void* y,
                                         int64_t B, int64_t H, int64_t L, int32_t block, int32_t k, void* stream) {
     using namespace phalanx_swr_cuda;
-    if (!valid(B, H, L, k) || block != BLK || !a || !u || !y || variant < 0 || variant > 3) return SWR_EINVAL;
+    if (!valid(B, H, L, k) || block != BLK || !a || !u || !y || variant < 0 || variant > 4) return SWR_EINVAL;
     cudaStream_t st = (cudaStream_t) stream;
     switch (dtype) {
         case SWR_F32: return forward<float>(a, u, y, B, H, L, k, st, variant);
@@ -1453,7 +1776,7 @@ extern "C" int swr_cuda_backward_variant(int32_t variant, int32_t dtype, const v
                                          void* da, void* du, int64_t B, int64_t H, int64_t L, int32_t block,
                                          int32_t k, void* stream) {
     using namespace phalanx_swr_cuda;
-    if (!valid(B, H, L, k) || block != BLK || !a || !u || !dy || !da || !du || variant < 0 || variant > 4)
+    if (!valid(B, H, L, k) || block != BLK || !a || !u || !dy || !da || !du || variant < 0 || variant > 5)
         return SWR_EINVAL;
     cudaStream_t st = (cudaStream_t) stream;
     switch (dtype) {

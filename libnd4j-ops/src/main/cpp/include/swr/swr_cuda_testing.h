@@ -29,13 +29,16 @@ int swr_cuda_test_sync(void);
 
 /* BENCHMARKING ONLY: swr_cuda_forward with an explicit kernel: 0 = the default, 1 = staged with
  * per-thread stores, 2 = staged with coalesced stores through shared memory, 3 = the general
- * (unstaged) kernel. Variants 1 and 2 take the staged kernel for any alignment where rows are not
- * 16-byte aligned. Windows k >= 3 ignore the variant. */
+ * (unstaged) kernel, 4 = for rows not 16-byte aligned, the staged kernel for any alignment with its raw
+ * chunks fetched by TMA (sm_90+; measured slower, docs/CUDA.md; elsewhere the default). Variants 1 and
+ * 2 take the staged kernel for any alignment where rows are not 16-byte aligned. Windows k >= 3 ignore
+ * the variant. */
 int swr_cuda_forward_variant(int32_t variant, int32_t dtype, const void* a, const void* u, void* y,
                              int64_t B, int64_t H, int64_t L, int32_t block, int32_t k, void* stream);
 /* BENCHMARKING ONLY: swr_cuda_backward with an explicit kernel (variants as above; 1 and 2 differ in
  * how du is stored, and take the general kernel where rows are not 16-byte aligned; 4 = staged with
- * the channel sum of da by warp shuffles, any alignment). Windows k >= 3 ignore the variant. */
+ * the channel sum of da by warp shuffles, any alignment; 5 = 4 with the raw chunks of rows not 16-byte
+ * aligned fetched by TMA, as forward variant 4). Windows k >= 3 ignore the variant. */
 int swr_cuda_backward_variant(int32_t variant, int32_t dtype, const void* a, const void* u, const void* dy,
                               void* da, void* du, int64_t B, int64_t H, int64_t L, int32_t block, int32_t k,
                               void* stream);
