@@ -76,6 +76,40 @@ class PhalanxStepTest {
         assertTrue(worst <= tol * scale, "max diff " + worst + " (scale " + scale + ")");
     }
 
+    /**
+     * The vectorised gates and tanh keep NaN as the scalar functions do: a NaN in one sequence's input makes that
+     * sequence's outputs NaN (every projection reads it) and leaves the other sequences' outputs as they were.
+     */
+    @ParameterizedTest(name = "headNorm={0} tanh={1}")
+    @CsvSource({"false, false", "true, true"})
+    void aNanInOneSequenceStaysInThatSequence(boolean headNorm, boolean tanh) {
+        int b = 9, nIn = 40, nOut = 24, heads = 2;
+        MultiLayerNetwork net = PhalanxTestUtil.single(DataType.DOUBLE, nIn, heads, nOut, heads, 16, 2, RNNFormat.NCW, 3);
+        Map<String, INDArray> p = new java.util.HashMap<>();
+        for (Map.Entry<String, INDArray> e : net.getLayer(0).paramTable().entrySet()) {
+            INDArray v = e.getValue();
+            p.put(e.getKey(), v.rank() == 2 && v.size(0) > 1 ? v.castTo(DataType.FLOAT).dup('f') : v.castTo(DataType.FLOAT).dup('c'));
+        }
+        INDArray x = PhalanxTestUtil.randn(DataType.FLOAT, 4, b, nIn), xNan = x.dup();
+        xNan.putScalar(new long[]{5, 7}, Float.NaN);
+        INDArray[] z = new INDArray[2];
+        for (int run = 0; run < 2; run++) {
+            SwrState s = SwrState.create(DataType.FLOAT, b, heads);
+            z[run] = Nd4j.create(DataType.FLOAT, b, nOut);
+            PhalanxStep.stepInto(run == 0 ? x : xNan, p.get("Wa"), p.get("ba"), p.get("Wb"), p.get("bb"), p.get("Wc"),
+                    p.get("bc"), p.get("Wv"), p.get("Wo"), heads, headNorm, tanh, 16, 2, s, z[run],
+                    Nd4j.create(DataType.FLOAT, PhalanxStep.scratchLength(b, heads, heads)));
+        }
+        for (int i = 0; i < b; i++)
+            for (int o = 0; o < nOut; o++) {
+                if (i == 5) {
+                    assertTrue(Double.isNaN(z[1].getDouble(i, o)), "output " + o + " of the NaN sequence");
+                } else {
+                    assertEquals(z[0].getDouble(i, o), z[1].getDouble(i, o), 0.0, "sequence " + i);
+                }
+            }
+    }
+
     @Test
     void badArgumentsAreRefusedWithAClearMessage() {
         MultiLayerNetwork net = PhalanxTestUtil.single(DataType.DOUBLE, 32, 2, 16, 1, 16, 2, RNNFormat.NCW, 5);
