@@ -126,16 +126,21 @@ core_forward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T
     __syncthreads(); /* raw (= ms) is free: the last realign or the previous head's stores are done */
     stage_fwd_tile<T, ANY, CPB, PITCH, COLS, RP>(vs, as, ms, v, nv, a, s.B * s.H * L, row0, bh * L, L, t0, tid);
 
-    const int ch = tid / WARP;
+    /* For k = 2 a block's carry is the terminal local state of the block before it: the local state x[15]
+     * that lane - 1 has just computed (the same operations in the same order as core_terminal, so bitwise
+     * the same), passed by a shuffle; lane 0 takes lane 31's of the previous round, or for the first round
+     * computes it from the halo block. Rounds run whole so that the shuffles see every lane; lanes past the
+     * tile repeat its last block and store nothing (as swr_cuda.cu's fwd_tile_blocks). */
+    const int ch = tid / WARP, lane = tid % WARP;
+    A carry = A(0);
+    if (K == 2 && lane == 0) carry = core_terminal<T, A>(vs + ch * PITCH, bs + ch * PITCH, as);
 #pragma unroll 1
-    for (int bi = tid % WARP; bi < FNB; bi += WARP) {
+    for (int j = 0; j < (FNB + WARP - 1) / WARP; ++j) {
+        const int bi = j * WARP + lane, bc = bi < FNB ? bi : FNB - 1;
         const int64_t st = t0 + (int64_t) bi * BLK;
-        if (st >= L) break;
-        const T* vb = vs + ch * PITCH + BP + bi * BP;     /* this block in the staged rows */
-        const T* bb = bs + ch * PITCH + BP + bi * BP;
-        const T* ab = as + BP + bi * BP;
-        /* k = 2: the terminal local state of the block before (none for block 0: a_0 must not enter) */
-        const A hv = K == 2 && st > 0 ? core_terminal<T, A>(vb - BP, bb - BP, ab - BP) : A(0);
+        const T* vb = vs + ch * PITCH + BP + bc * BP;     /* this block in the staged rows */
+        const T* bb = bs + ch * PITCH + BP + bc * BP;
+        const T* ab = as + BP + bc * BP;
         A x[BLK], w[BLK];
         smem_block<T, A>(vb, x);
         smem_block<T, A>(bb, w);
@@ -144,12 +149,19 @@ core_forward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T
         smem_block<T, A>(ab, w);
 #pragma unroll
         for (int i = 1; i < BLK; ++i) x[i] = fma(w[i], x[i - 1], x[i]);
-        if (K == 2 && st > 0) { /* y = h + P hv */
-            A P = w[0];
-            x[0] = fma(P, hv, x[0]);
+        if (K == 2) {
+            const A up = __shfl_up_sync(0xffffffffu, x[BLK - 1], 1);
+            const A last = __shfl_sync(0xffffffffu, x[BLK - 1], WARP - 1);
+            const A hv = lane == 0 ? carry : up;
+            carry = last;
+            if (st > 0) { /* y = h + P hv (block 0 has no carry: a_0 must not enter) */
+                A P = w[0];
+                x[0] = fma(P, hv, x[0]);
 #pragma unroll
-            for (int i = 1; i < BLK; ++i) { P *= w[i]; x[i] = fma(P, hv, x[i]); }
+                for (int i = 1; i < BLK; ++i) { P *= w[i]; x[i] = fma(P, hv, x[i]); }
+            }
         }
+        if (bi >= FNB || st >= L) continue;
         if (y) {
             T* yb = ys + ch * YP + bi * BP;
 #pragma unroll
