@@ -56,28 +56,25 @@ struct CoreShape {
 
 /* ---------------------------------------------------------------------------------------------
  * Forward: tile as swr_forward_staged (FCH channels x Fnb<T> blocks, blocks padded for 4- and 8-byte
- * types). Shared memory: v and beta rows with one halo block before the tile, the decays, c rows (tile
- * only), m (and y when asked for) staged for coalesced stores; rows of any alignment also need the
- * raw rows, which m and y reuse once they are realigned.
+ * types), the recurrence by fwd_tile_loop with u = beta * v formed as a block is loaded. Shared memory:
+ * v and beta rows with one halo block before the tile, the decays, c rows (tile only), m (and y when
+ * asked for) staged for coalesced stores. Rows of any alignment stay raw (the chunks that cover them,
+ * read in place by raw_block, as the SWR forward), aligned ones are staged as the aligned tile.
  * A CTA visits the r = H / kvH heads of its group in order (beta and c staged once: through L2 once
  * per group, not once per head). grid: ((b * kvH + gh) * tiles + tile) * (HEAD / FCH) + channel group.
  * --------------------------------------------------------------------------------------------- */
+/* Row pitches (elements) of the staged v, beta and decay rows and of the c rows: aligned, or raw (ANY). */
 template <typename T>
-__host__ __device__ constexpr int core_fwd_pitch() { return (Fnb<T>::value + 1) * fwd_bp<T>(); }
+__host__ __device__ constexpr int core_fwd_pitch(bool any) { return any ? fwd_raw_pitch<T>() : (Fnb<T>::value + 1) * fwd_bp<T>(); }
 template <typename T>
 __host__ __device__ constexpr int core_fwd_yp() { return Fnb<T>::value * fwd_bp<T>(); }
 template <typename T>
-__host__ __device__ constexpr int core_fwd_rp() { return Fnb<T>::value * BLK + BLK + 16 / (int) sizeof(T); }
-/* elements: vs, bs [FCH][PITCH], as [PITCH], cs [FCH][YP], then the output region */
-template <typename T>
-__host__ __device__ constexpr size_t core_fwd_fixed() {
-    return (size_t) (2 * FCH + 1) * core_fwd_pitch<T>() + (size_t) FCH * core_fwd_yp<T>();
-}
+__host__ __device__ constexpr int core_fwd_cp(bool any) { return any ? fwd_raw_pitch<T>() : core_fwd_yp<T>(); }
+/* elements: vs, bs [FCH][pitch], as [pitch], cs [FCH][cp], ms [FCH][YP] (and ys [FCH][YP]) */
 template <typename T>
 constexpr size_t core_fwd_smem(bool any, bool with_y) {
-    const size_t outs = (size_t) (with_y ? 2 : 1) * FCH * core_fwd_yp<T>();
-    const size_t raw = (size_t) (2 * FCH) * core_fwd_rp<T>();
-    return sizeof(T) * (core_fwd_fixed<T>() + (any && raw > outs ? raw : outs));
+    return sizeof(T) * ((size_t) (2 * FCH + 1) * core_fwd_pitch<T>(any) + (size_t) FCH * core_fwd_cp<T>(any) +
+                        (size_t) (with_y ? 2 : 1) * FCH * core_fwd_yp<T>());
 }
 
 template <typename T, int K, bool ANY>
@@ -87,13 +84,13 @@ core_forward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T
     typedef typename Acc<T>::type A;
     constexpr int FNB = Fnb<T>::value, STEPS = FNB * BLK, COLS = STEPS + BLK;
     constexpr int PER = 16 / sizeof(T), CPB = fwd_cpb<T>(), BP = fwd_bp<T>();
-    constexpr int PITCH = core_fwd_pitch<T>(), YP = core_fwd_yp<T>(), RP = core_fwd_rp<T>();
+    constexpr int PITCH = core_fwd_pitch<T>(ANY), CP = core_fwd_cp<T>(ANY), YP = core_fwd_yp<T>();
     extern __shared__ __align__(16) unsigned char smem_raw[];
     T* vs = reinterpret_cast<T*>(smem_raw);               /* [FCH][PITCH] */
     T* bs = vs + FCH * PITCH;                             /* [FCH][PITCH] */
     T* as = bs + FCH * PITCH;                             /* [PITCH] */
-    T* cs = as + PITCH;                                   /* [FCH][YP] */
-    T* ms = cs + FCH * YP;                                /* [FCH][YP], then y [FCH][YP] */
+    T* cs = as + PITCH;                                   /* [FCH][CP] */
+    T* ms = cs + FCH * CP;                                /* [FCH][YP], then y [FCH][YP] */
     T* ys = ms + FCH * YP;
     const int64_t L = s.L, id = blockIdx.x;
     const int grp = (int) (id % (HEAD / FCH));
@@ -103,95 +100,95 @@ core_forward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T
     const int64_t t0 = tile * STEPS;
     const int64_t grow0 = (q * HEAD + grp * FCH) * L;     /* beta, c: the group's first channel row */
     const int64_t nv = s.B * s.H * HEAD * L, ng = s.B * s.kvH * HEAD * L;
-    const int tid = threadIdx.x;
+    const int tid = threadIdx.x, ch = tid / WARP;
     const int n = (int) (L - t0 < STEPS ? L - t0 : STEPS);
-    /* beta and c, once for the r heads of the group */
+    /* beta and c, once for the r heads of the group (issued here, waited for with the first head's rows) */
     if (ANY) {
-        T* raw = ms;                                      /* [2 FCH][RP], before m is written */
-        any_issue<T, FTHREADS>(raw, RP, beta, ng, grow0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
-        any_issue<T, FTHREADS>(raw + FCH * RP, RP, c, ng, grow0 + t0, L, FCH, STEPS, L, t0, tid);
-        cp_wait_all();
-        __syncthreads();
-        any_realign<T, FTHREADS, CPB>(bs, PITCH, raw, RP, beta, grow0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
-        any_realign<T, FTHREADS, CPB>(cs, YP, raw + FCH * RP, RP, c, grow0 + t0, L, FCH, STEPS, L, t0, tid);
+        any_issue<T, FTHREADS, CPB>(bs, PITCH, beta, ng, grow0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
+        any_issue<T, FTHREADS, CPB>(cs, CP, c, ng, grow0 + t0, L, FCH, STEPS, L, t0, tid);
     } else {
         stage_rows<T, FTHREADS, CPB>(bs, beta + grow0, FCH, COLS, PITCH, L, t0 - BLK, tid);
-        stage_rows<T, FTHREADS, CPB>(cs, c + grow0, FCH, STEPS, YP, L, t0, tid);
+        stage_rows<T, FTHREADS, CPB>(cs, c + grow0, FCH, STEPS, CP, L, t0, tid);
     }
+    /* Block bc (-1: the halo block) of a staged row whose step t0 - BLK has shift sh (raw rows). */
+    auto ld = [&](const T* row, int sh, int bc, A* x) {
+        if (ANY && sizeof(T) == 4) { /* float32: a chunk at a time (a whole raw block's 20 words spilled) */
+#pragma unroll
+            for (int e = 0; e < BLK / PER; ++e) unpack(raw_chunk<T, CPB>(row, sh, (bc + 1) * (BLK / PER) + e), x + e * PER, T());
+        } else if (ANY) {
+            raw_block<T, A, CPB>(row, sh, bc, x);
+        } else {
+            smem_block<T, A>(row + BP + bc * BP, x);
+        }
+    };
+    const int bsh = ANY ? shift_of(beta, grow0 + ch * L + t0 - BLK) : 0;
+    const int csh = ANY ? shift_of(c, grow0 + ch * L + t0) : 0; /* c rows start at t0 (no halo) */
+    const T* br = bs + ch * PITCH;
+    const T* cr = cs + ch * CP;
 
 #pragma unroll 1
     for (int64_t hs = 0; hs < s.r; ++hs) {
-    const int64_t bh = b * s.H + gh * s.r + hs;
-    const int64_t row0 = (bh * HEAD + grp * FCH) * L;     /* v, m, y: the group's first channel row */
-    __syncthreads(); /* raw (= ms) is free: the last realign or the previous head's stores are done */
-    stage_fwd_tile<T, ANY, CPB, PITCH, COLS, RP>(vs, as, ms, v, nv, a, s.B * s.H * L, row0, bh * L, L, t0, tid);
-
-    /* For k = 2 a block's carry is the terminal local state of the block before it: the local state x[15]
-     * that lane - 1 has just computed (the same operations in the same order as core_terminal, so bitwise
-     * the same), passed by a shuffle; lane 0 takes lane 31's of the previous round, or for the first round
-     * computes it from the halo block. Rounds run whole so that the shuffles see every lane; lanes past the
-     * tile repeat its last block and store nothing (as swr_cuda.cu's fwd_tile_blocks). */
-    const int ch = tid / WARP, lane = tid % WARP;
-    A carry = A(0);
-    if (K == 2 && lane == 0) carry = core_terminal<T, A>(vs + ch * PITCH, bs + ch * PITCH, as);
-#pragma unroll 1
-    for (int j = 0; j < (FNB + WARP - 1) / WARP; ++j) {
-        const int bi = j * WARP + lane, bc = bi < FNB ? bi : FNB - 1;
-        const int64_t st = t0 + (int64_t) bi * BLK;
-        const T* vb = vs + ch * PITCH + BP + bc * BP;     /* this block in the staged rows */
-        const T* bb = bs + ch * PITCH + BP + bc * BP;
-        const T* ab = as + BP + bc * BP;
-        A x[BLK], w[BLK];
-        smem_block<T, A>(vb, x);
-        smem_block<T, A>(bb, w);
+        const int64_t bh = b * s.H + gh * s.r + hs;
+        const int64_t row0 = (bh * HEAD + grp * FCH) * L; /* v, m, y: the group's first channel row */
+        /* v and the decays; the previous head's blocks are done (barrier before its stores) */
+        if (ANY) {
+            any_issue<T, FTHREADS, CPB>(vs, PITCH, v, nv, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
+            any_issue<T, FTHREADS, CPB>(as, PITCH, a, s.B * s.H * L, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
+        } else {
+            stage_rows<T, FTHREADS, CPB>(vs, v + row0, FCH, COLS, PITCH, L, t0 - BLK, tid);
+            stage_rows<T, FTHREADS, CPB>(as, a + bh * L, 1, COLS, PITCH, L, t0 - BLK, tid);
+        }
+        cp_wait_all();
+        __syncthreads(); /* also: the previous head's stores have read ms and ys */
+        const int vsh = ANY ? shift_of(v, row0 + ch * L + t0 - BLK) : 0;
+        const int ash = ANY ? shift_of(a, bh * L + t0 - BLK) : 0;
+        const T* vr = vs + ch * PITCH;
+        fwd_tile_loop<T, K, FNB>(
+            [&](int, int bc, A* x) { /* u = beta * v, beta a 16-byte chunk at a time */
+                ld(vr, vsh, bc, x);
 #pragma unroll
-        for (int i = 0; i < BLK; ++i) x[i] *= w[i];       /* u = beta * v */
-        smem_block<T, A>(ab, w);
+                for (int e = 0; e < BLK / PER; ++e) {
+                    A w[PER];
+                    unpack(ANY ? raw_chunk<T, CPB>(br, bsh, (bc + 1) * (BLK / PER) + e)
+                               : reinterpret_cast<const uint4*>(br + BP + bc * BP)[e], w, T());
 #pragma unroll
-        for (int i = 1; i < BLK; ++i) x[i] = fma(w[i], x[i - 1], x[i]);
-        if (K == 2) {
-            const A up = __shfl_up_sync(0xffffffffu, x[BLK - 1], 1);
-            const A last = __shfl_sync(0xffffffffu, x[BLK - 1], WARP - 1);
-            const A hv = lane == 0 ? carry : up;
-            carry = last;
-            if (st > 0) { /* y = h + P hv (block 0 has no carry: a_0 must not enter) */
-                A P = w[0];
-                x[0] = fma(P, hv, x[0]);
+                    for (int i = 0; i < PER; ++i) x[e * PER + i] *= w[i];
+                }
+            },
+            [&](int bc, A* am) { ld(as, ash, bc, am); }, L, t0, tid,
+            [&](int, int bi, int64_t, int, const A* x) {
+                if (y) {
+                    T* yb = ys + ch * YP + bi * BP;
 #pragma unroll
-                for (int i = 1; i < BLK; ++i) { P *= w[i]; x[i] = fma(P, hv, x[i]); }
+                    for (int e = 0; e < BLK / PER; ++e) reinterpret_cast<uint4*>(yb)[e] = pack(x + e * PER, T());
+                }
+                A w[BLK]; /* m = y * c + v, c a 16-byte chunk at a time (fewer live registers) */
+                ld(vr, vsh, bi, w);
+                T* mb = ms + ch * YP + bi * BP;
+#pragma unroll
+                for (int e = 0; e < BLK / PER; ++e) {
+                    A cv[PER], mv[PER];
+                    unpack(ANY ? raw_chunk<T, CPB>(cr, csh, bi * (BLK / PER) + e)
+                               : reinterpret_cast<const uint4*>(cr + bi * BP)[e], cv, T());
+#pragma unroll
+                    for (int i = 0; i < PER; ++i) mv[i] = fma(x[e * PER + i], cv[i], w[e * PER + i]);
+                    reinterpret_cast<uint4*>(mb)[e] = pack(mv, T());
+                }
+            });
+        __syncthreads();
+        if (ANY) {
+            any_store<T, FTHREADS, CPB>(m, ms, YP, row0 + t0, L, FCH, n, tid);
+            if (y) any_store<T, FTHREADS, CPB>(y, ys, YP, row0 + t0, L, FCH, n, tid);
+        } else {
+            constexpr int CPR = STEPS / PER;
+            for (int i = tid; i < (y ? 2 : 1) * FCH * CPR; i += FTHREADS) {
+                const int r = i / CPR, cc = i - r * CPR;  /* r >= FCH: the y rows */
+                const int64_t t = t0 + (int64_t) cc * PER;
+                if (t < L)
+                    *reinterpret_cast<uint4*>((r < FCH ? m : y) + row0 + (r % FCH) * L + t) =
+                        reinterpret_cast<const uint4*>(ms + r * YP)[padded_chunk<CPB>(cc)];
             }
         }
-        if (bi >= FNB || st >= L) continue;
-        if (y) {
-            T* yb = ys + ch * YP + bi * BP;
-#pragma unroll
-            for (int e = 0; e < BLK / PER; ++e) reinterpret_cast<uint4*>(yb)[e] = pack(x + e * PER, T());
-        }
-        {   /* m = y * c + v */
-            A cv[BLK];
-            smem_block<T, A>(cs + ch * YP + bi * BP, cv);
-            smem_block<T, A>(vb, w);
-#pragma unroll
-            for (int i = 0; i < BLK; ++i) x[i] = fma(x[i], cv[i], w[i]);
-        }
-        T* mb = ms + ch * YP + bi * BP;
-#pragma unroll
-        for (int e = 0; e < BLK / PER; ++e) reinterpret_cast<uint4*>(mb)[e] = pack(x + e * PER, T());
-    }
-    __syncthreads();
-    if (ANY) {
-        any_store<T, FTHREADS, CPB>(m, ms, YP, row0 + t0, L, FCH, n, tid);
-        if (y) any_store<T, FTHREADS, CPB>(y, ys, YP, row0 + t0, L, FCH, n, tid);
-    } else {
-        constexpr int CPR = STEPS / PER;
-        for (int i = tid; i < (y ? 2 : 1) * FCH * CPR; i += FTHREADS) {
-            const int r = i / CPR, cc = i - r * CPR;      /* r >= FCH: the y rows */
-            const int64_t t = t0 + (int64_t) cc * PER;
-            if (t < L)
-                *reinterpret_cast<uint4*>((r < FCH ? m : y) + row0 + (r % FCH) * L + t) =
-                    reinterpret_cast<const uint4*>(ms + r * YP)[padded_chunk<CPB>(cc)];
-        }
-    }
     } /* heads of the group */
 }
 

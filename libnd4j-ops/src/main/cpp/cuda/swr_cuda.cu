@@ -345,7 +345,10 @@ swr_backward_kernel(const T* __restrict__ a, const T* __restrict__ u, const T* _
  * ====================================================================================== */
 constexpr int FCH = 4;                  /* forward: channels per CTA */
 /* forward: blocks per CTA: 1024 steps of 16-bit types, 512 of float32, 256 of float64 (32 KiB of u) */
-template <typename T> struct Fnb { static constexpr int value = sizeof(T) == 2 ? 64 : sizeof(T) == 4 ? 32 : 16; };
+#ifndef SWR_FWD_F64_BLOCKS
+#define SWR_FWD_F64_BLOCKS 32
+#endif
+template <typename T> struct Fnb { static constexpr int value = sizeof(T) == 2 ? 64 : sizeof(T) == 4 ? 32 : SWR_FWD_F64_BLOCKS; };
 constexpr int FTHREADS = FCH * WARP;    /* 128: each thread does FNB / WARP blocks (or fewer) */
 constexpr int BNB = 16;                 /* backward: blocks per CTA (256 steps) */
 constexpr int BTHREADS = HEAD * BNB;    /* 256: one (channel, block) per thread */
@@ -387,7 +390,7 @@ __device__ __forceinline__ void cp_wait_group() {
  * The forward pads each 16-step block so that threads reading neighbouring blocks hit different
  * shared-memory banks (blocks of 32, 64, 128 bytes otherwise collide 2-, 4-, 8-way). */
 template <int CPB>
-__device__ __forceinline__ int padded_chunk(int c) { return CPB ? c + c / CPB : c; }
+__host__ __device__ constexpr int padded_chunk(int c) { return CPB ? c + c / CPB : c; }
 
 /*
  * Copies `rows` rows of `cols` elements (a multiple of 16 / sizeof(T)), row r from src + r * L,
@@ -451,7 +454,7 @@ __device__ __forceinline__ void for_row_chunks(int rows, int nper, int tid, Setu
  * raw + r * rpitch (rpitch >= cols + 16 / sizeof(T), a multiple of it). Element 0 of the columns is
  * step c0 of its row; only the chunks that hold steps in [0, L) are fetched (the others stay unwritten:
  * any_realign zero-fills those steps), so a row's last, short tile reads no more than it needs. */
-template <typename T, int NT>
+template <typename T, int NT, int CPB = 0>
 __device__ __forceinline__ void any_issue(T* raw, int rpitch, const T* __restrict__ base, int64_t total, int64_t f0,
                                           int64_t stride, int rows, int cols, int64_t L, int64_t c0, int tid) {
     constexpr int PER = 16 / sizeof(T);
@@ -472,14 +475,47 @@ __device__ __forceinline__ void any_issue(T* raw, int rpitch, const T* __restric
     for_row_chunks<NT>(rows, (cols + 2 * PER - 1) / PER, tid, setup, [&](const Row& w, int c) {
         if (c * PER >= w.sh + hi || (c + 1) * PER <= w.sh + lo) return;
         const int64_t fc = w.f + c * PER;
+        T* d = w.d + padded_chunk<CPB>(c) * PER;
         if (fc >= 0 && fc + PER <= total) {
-            cp16(w.d + c * PER, base + fc);
+            cp16(d, base + fc);
         } else {
 #pragma unroll
             for (int e = 0; e < PER; ++e)
-                if (fc + e >= 0 && fc + e < total) w.d[c * PER + e] = base[fc + e];
+                if (fc + e >= 0 && fc + e < total) d[e] = base[fc + e];
         }
     });
+}
+
+/* Block bc (-1: the halo block) of a raw row as any_issue<T, NT, CPB> left it, whose step 0 lies `sh`
+ * elements into the row (sh uniform across the warp: one row per warp), as Acc values: the block's
+ * chunks and the next one (16-byte loads), shifted into place in registers. This is how the forward
+ * reads rows of any alignment: no realignment pass through shared memory (a pass and a barrier that cost
+ * about as much as the recurrence). Steps outside [0, L) hold whatever the buffer holds (never an
+ * output, and never multiplied into one: see fwd_tile_loop). */
+template <typename T, typename A, int CPB>
+__device__ __forceinline__ void raw_block(const T* row, int sh, int bc, A* out) {
+    constexpr int PER = 16 / sizeof(T), NCH = BLK / PER, NW = 4 * NCH;
+    const uint4* p = reinterpret_cast<const uint4*>(row);
+    const int c0 = (bc + 1) * NCH;
+    unsigned w[NW + 4];
+#pragma unroll
+    for (int q = 0; q <= NCH; ++q) {
+        const uint4 x = p[padded_chunk<CPB>(c0 + q)];
+        w[4 * q] = x.x; w[4 * q + 1] = x.y; w[4 * q + 2] = x.z; w[4 * q + 3] = x.w;
+    }
+    const int bsh = sh * (int) sizeof(T);
+    const unsigned bs = sizeof(T) >= 4 ? 0u : (unsigned) (bsh & 3) * 8; /* 4- and 8-byte types: whole words */
+    unsigned o[NW];
+    switch (bsh >> 2) {
+#define SWR_RAW_CASE(W)                                                         \
+        case W:                                                                 \
+            _Pragma("unroll") for (int i = 0; i < NW; ++i) o[i] = __funnelshift_r(w[i + W], w[i + W + 1], bs); \
+            break;
+        SWR_RAW_CASE(0) SWR_RAW_CASE(1) SWR_RAW_CASE(2) default: SWR_RAW_CASE(3)
+#undef SWR_RAW_CASE
+    }
+#pragma unroll
+    for (int v = 0; v < NCH; ++v) unpack(make_uint4(o[4 * v], o[4 * v + 1], o[4 * v + 2], o[4 * v + 3]), out + v * PER, T());
 }
 
 /* The 16 bytes at byte offset `sh` (0..15) into the 32 bytes *p0, *p1 (16-byte aligned shared
@@ -499,6 +535,14 @@ __device__ __forceinline__ uint4 extract16(const uint4* p0, const uint4* p1, int
 #undef SWR_EXTRACT_CASE
     }
     return o;
+}
+
+/* Chunk j (16 bytes; chunk 0 starts at the raw row's step 0) of a raw row as raw_block reads it: one
+ * chunk at a time, for where a whole block in registers is too many (two loads instead of 1 + 1 / NCH). */
+template <typename T, int CPB>
+__device__ __forceinline__ uint4 raw_chunk(const T* row, int sh, int j) {
+    const uint4* p = reinterpret_cast<const uint4*>(row);
+    return extract16(p + padded_chunk<CPB>(j), p + padded_chunk<CPB>(j + 1), sh * (int) sizeof(T));
 }
 
 /* raw (as issued above, after cp_wait_all and a barrier) -> dst[r * pitch + c] (pitch and cols
@@ -750,6 +794,17 @@ constexpr size_t fwd_staged_smem(bool coal, bool any = false) {
     return sizeof(T) * ((FCH + 1) * pitch + (any ? (raw > ys ? raw : ys) : coal ? ys : 0));
 }
 
+/* Rows of any alignment read in place (raw_block): the raw rows [FCH + 1][fwd_raw_pitch] (chunks padded
+ * as the aligned tile's blocks, so that lanes reading neighbouring blocks hit different banks), then y. */
+template <typename T>
+__host__ __device__ constexpr int fwd_raw_pitch() {
+    return (padded_chunk<fwd_cpb<T>()>((Fnb<T>::value * BLK + BLK) * (int) sizeof(T) / 16) + 1) * 16 / (int) sizeof(T);
+}
+template <typename T>
+constexpr size_t fwd_direct_smem() {
+    return sizeof(T) * ((FCH + 1) * (size_t) fwd_raw_pitch<T>() + FCH * Fnb<T>::value * fwd_bp<T>());
+}
+
 /* Stages a forward tile: the FCH rows of x (u; the fused core's v) from flat row0 and the decay row
  * arow, steps [t0 - BLK, t0 - BLK + COLS), into xs [FCH][PITCH] and as [PITCH] (blocks padded as CPB);
  * rows of any alignment go through raw ([FCH + 1][RP], free again afterwards). Ends with a barrier. */
@@ -772,49 +827,74 @@ __device__ __forceinline__ void stage_fwd_tile(T* xs, T* as, T* raw, const T* __
     __syncthreads();
 }
 
-/* The forward recurrence over a staged tile (rows of pitch XP, blocks BP elements apart, the halo block
- * first): thread (channel tid / 32, lane) does blocks lane, lane + 32, ... of its row and hands each
- * block inside [0, L) to out(ch, bi, s, n, x) (n of its 16 outputs inside [0, L)). For k = 2 a block's
- * carry is the terminal local state of the block before it, which is the local state x[15] that lane
- * - 1 has just computed for its own block (the same operations in the same order as recomputing it,
- * so bitwise the same): a shuffle, and only lane 0 takes it from lane 31 of the previous round, or
- * for the first round recomputes it from the halo block. Rounds run whole (no early exit past L) so
- * that the shuffles see every lane; lanes past the tile (float64: 16 blocks) repeat its last block. */
-template <typename T, int K, int FNB, int XP, int BP, typename Out>
-__device__ __forceinline__ void fwd_tile_blocks(const T* us, const T* as, int64_t L, int64_t t0, int tid, Out out) {
+/* For k = 2, block-parallel over a warp (lane = block, every lane calling): x holds this block's local states
+ * and am its decays. The carry is the previous block's terminal local state x[15], taken by shuffle from
+ * lane - 1 (lane 0 takes `carry`, which then becomes lane 31's for the next round); unless this is a
+ * sequence's first block (no carry: a_0 must not enter), y = h + P carry is written over x. */
+template <typename A>
+__device__ __forceinline__ void add_shuffled_carry(A* x, const A* am, int lane, A& carry, bool has_carry) {
+    const A up = __shfl_up_sync(0xffffffffu, x[BLK - 1], 1);
+    const A last = __shfl_sync(0xffffffffu, x[BLK - 1], WARP - 1);
+    const A v = lane == 0 ? carry : up;
+    carry = last;
+    if (has_carry) {
+        A P = am[0];
+        x[0] = fma(P, v, x[0]);
+#pragma unroll
+        for (int i = 1; i < BLK; ++i) { P *= am[i]; x[i] = fma(P, v, x[i]); }
+    }
+}
+
+/* The forward recurrence over a tile: thread (channel tid / 32, lane) does blocks lane, lane + 32, ... of
+ * its row, loading block bc (-1: the halo block before the tile) by ldu(channel, bc, x) and its decays by
+ * lda(bc, am), and hands each block inside [0, L) to out(ch, bi, s, n, x) (n of its 16 outputs inside
+ * [0, L)). For k = 2 a block's carry is the terminal local state of the block before it, which is the
+ * local state x[15] that lane - 1 has just computed for its own block (the same operations in the same
+ * order as recomputing it, so bitwise the same): a shuffle, and only lane 0 takes it from lane 31 of the
+ * previous round, or for the first round recomputes it from the halo block. Rounds run whole (only rounds
+ * wholly past L are skipped, a warp-uniform test) so that the shuffles see every lane; lanes past the
+ * tile (float64: 16 blocks) repeat its last block. Values at steps outside [0, L) never reach an output: a sequence's first block takes no
+ * carry, and the scan runs forwards, so a block's steps past L only feed later steps and blocks. */
+template <typename T, int K, int FNB, typename LoadU, typename LoadA, typename Out>
+__device__ __forceinline__ void fwd_tile_loop(LoadU ldu, LoadA lda, int64_t L, int64_t t0, int tid, Out out) {
     typedef typename Acc<T>::type A;
     const int ch = tid / WARP, lane = tid % WARP;
     A carry = A(0); /* lane 0: the terminal local state of the block before its block */
-    if (K == 2 && lane == 0) carry = smem_terminal<T, A>(us + ch * XP, as);
+    if (K == 2 && lane == 0) {
+        A x[BLK], am[BLK];
+        ldu(ch, -1, x);
+        lda(-1, am);
+        carry = x[0];
+#pragma unroll
+        for (int i = 1; i < BLK; ++i) carry = fma(am[i], carry, x[i]);
+    }
 #pragma unroll 1
     for (int j = 0; j < (FNB + WARP - 1) / WARP; ++j) {
+        if (t0 + (int64_t) j * WARP * BLK >= L) break; /* a row's short last tile: rounds wholly past L */
         const int bi = j * WARP + lane, bc = bi < FNB ? bi : FNB - 1;
         const int64_t s = t0 + (int64_t) bi * BLK;
-        const T* ub = us + ch * XP + BP + bc * BP;         /* this block in the staged row */
-        const T* ab = as + BP + bc * BP;
         A x[BLK], am[BLK];
-        smem_block<T, A>(ub, x);
-        smem_block<T, A>(ab, am);
+        ldu(ch, bc, x);
+        lda(bc, am);
 #pragma unroll
         for (int i = 1; i < BLK; ++i) x[i] = fma(am[i], x[i - 1], x[i]);
-        if (K == 2) {
-            const A up = __shfl_up_sync(0xffffffffu, x[BLK - 1], 1);
-            const A last = __shfl_sync(0xffffffffu, x[BLK - 1], WARP - 1);
-            const A v = lane == 0 ? carry : up;
-            carry = last;
-            if (s > 0) { /* block 0 has no carry (and a_0 must not enter) */
-                A P = am[0];
-                x[0] = fma(P, v, x[0]);
-#pragma unroll
-                for (int i = 1; i < BLK; ++i) { P *= am[i]; x[i] = fma(P, v, x[i]); }
-            }
-        }
+        if (K == 2) add_shuffled_carry<A>(x, am, lane, carry, s > 0);
         if (bi < FNB && s < L) out(ch, bi, s, (int) (L - s < BLK ? L - s : BLK), x);
     }
 }
 
+/* fwd_tile_loop over a staged aligned tile (rows of pitch XP, blocks BP elements apart, the halo block first). */
+template <typename T, int K, int FNB, int XP, int BP, typename Out>
+__device__ __forceinline__ void fwd_tile_blocks(const T* us, const T* as, int64_t L, int64_t t0, int tid, Out out) {
+    typedef typename Acc<T>::type A;
+    fwd_tile_loop<T, K, FNB>([&](int ch, int bc, A* x) { smem_block<T, A>(us + ch * XP + BP + bc * BP, x); },
+                             [&](int bc, A* am) { smem_block<T, A>(as + BP + bc * BP, am); }, L, t0, tid, out);
+}
+
 /* grid: ((b * H + head) * tiles + tile) * (HEAD / FCH) + channel group */
-template <typename T, int K, bool COAL, bool ANY = false>
+/* ANY: rows of any alignment, read in place from their raw chunks (raw_block), or with REALIGN through a
+ * realignment pass into the aligned tile (the earlier default: benchmarks only). */
+template <typename T, int K, bool COAL, bool ANY = false, bool REALIGN = false>
 __global__ void __launch_bounds__(FTHREADS, MinBlocks<T, FTHREADS>::value)
 swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restrict__ y,
                    int64_t H, int64_t L, int64_t tiles, int64_t BH) {
@@ -834,11 +914,8 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
     const int64_t t0 = tile * (FNB * BLK);
     const int64_t row0 = (bh * HEAD + grp * FCH) * L;     /* the group's first channel row */
     const int tid = threadIdx.x;
-    constexpr int RP = COLS + 16 / sizeof(T);             /* ANY: raw row pitch */
-    /* ANY: the raw rows go where ys will be written */
-    stage_fwd_tile<T, ANY, CPB, PITCH, COLS, RP>(us, as, ys, u, BH * HEAD * L, a, BH * L, row0, bh * L, L, t0, tid);
-
-    fwd_tile_blocks<T, K, FNB, PITCH, BP>(us, as, L, t0, tid, [&](int ch, int bi, int64_t s, int n, const A* x) {
+    constexpr int RP = COLS + 16 / sizeof(T);             /* ANY && REALIGN: raw row pitch */
+    auto out = [&](int ch, int bi, int64_t s, int n, const A* x) {
         if (COAL) {
             T* yb = ys + ch * YP + bi * BP;
 #pragma unroll
@@ -846,7 +923,25 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
         } else {
             store_block<T, A>(y + row0 + ch * L + s, n, x);
         }
-    });
+    };
+    if (ANY && !REALIGN) { /* raw rows [FCH + 1][RD] where the aligned tile would be, then ys */
+        constexpr int RD = fwd_raw_pitch<T>();
+        T* raw = us;
+        ys = raw + (FCH + 1) * RD;
+        any_issue<T, FTHREADS, CPB>(raw, RD, u, BH * HEAD * L, row0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
+        any_issue<T, FTHREADS, CPB>(raw + FCH * RD, RD, a, BH * L, bh * L + t0 - BLK, 0, 1, COLS, L, t0 - BLK, tid);
+        cp_wait_all();
+        __syncthreads();
+        const int ch = tid / WARP;
+        const int ush = shift_of(u, row0 + ch * L + t0 - BLK), ash = shift_of(a, bh * L + t0 - BLK);
+        const T* ur = raw + ch * RD;
+        fwd_tile_loop<T, K, FNB>([&](int, int bc, A* x) { raw_block<T, A, CPB>(ur, ush, bc, x); },
+                                 [&](int bc, A* am) { raw_block<T, A, CPB>(raw + FCH * RD, ash, bc, am); }, L, t0, tid, out);
+    } else {
+        /* ANY: the raw rows go where ys will be written */
+        stage_fwd_tile<T, ANY, CPB, PITCH, COLS, RP>(us, as, ys, u, BH * HEAD * L, a, BH * L, row0, bh * L, L, t0, tid);
+        fwd_tile_blocks<T, K, FNB, PITCH, BP>(us, as, L, t0, tid, out);
+    }
     if (ANY) {
         __syncthreads();
         const int n = (int) (L - t0 < FNB * BLK ? L - t0 : FNB * BLK);
@@ -1632,7 +1727,9 @@ static bool tma_buf(TmaBuf& m, const void* p, int64_t n) {
 
 /* variant: 0 = default, 1 = per-thread stores, 2 = coalesced stores through shared memory, 3 = the
  * general (unstaged) kernel, 4 = for rows not 16-byte aligned, their raw chunks fetched by TMA on sm_90+
- * (swr_forward_tma: measured slower than the cp.async chunks, docs/CUDA.md; otherwise the default).
+ * (swr_forward_tma: measured slower than the cp.async chunks, docs/CUDA.md; otherwise the default),
+ * 5 = for rows not 16-byte aligned, the realignment pass before the recurrence (the earlier default;
+ * otherwise the default).
  * Only benchmarks pick a variant (swr_cuda_forward_variant). */
 constexpr int FWD_DEFAULT_VARIANT = 2;
 
@@ -1660,11 +1757,17 @@ static int forward(const void* a, const void* u, void* y, int64_t B, int64_t H, 
                           : launch(swr_forward_tma<T, 1>, grid, blk, smem, stream, maps, ap, up, yp, L, tiles);
         }
         if (variant == 4) variant = 2; /* where TMA cannot serve: the default */
-        if (!rows_aligned) { /* any alignment: aligned chunks, realigned in shared memory */
+        if (!rows_aligned && variant == 5) { /* any alignment through a realignment pass (the earlier default) */
             const size_t smem = fwd_staged_smem<T>(true, true);
+            return k == 2 ? launch(swr_forward_staged<T, 2, true, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
+                          : launch(swr_forward_staged<T, 1, true, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
+        }
+        if (!rows_aligned) { /* any alignment: aligned chunks, read in place */
+            const size_t smem = fwd_direct_smem<T>();
             return k == 2 ? launch(swr_forward_staged<T, 2, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
                           : launch(swr_forward_staged<T, 1, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
         }
+        if (variant == 5) variant = 2;
         if (variant == 2) {
             const size_t smem = fwd_staged_smem<T>(true);
             return k == 2 ? launch(swr_forward_staged<T, 2, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
@@ -1760,7 +1863,7 @@ extern "C" int swr_cuda_forward(int32_t dtype, const void* a, const void* u, voi
 extern "C" int swr_cuda_forward_variant(int32_t variant, int32_t dtype, const void* a, const void* u, void* y,
                                         int64_t B, int64_t H, int64_t L, int32_t block, int32_t k, void* stream) {
     using namespace phalanx_swr_cuda;
-    if (!valid(B, H, L, k) || block != BLK || !a || !u || !y || variant < 0 || variant > 4) return SWR_EINVAL;
+    if (!valid(B, H, L, k) || block != BLK || !a || !u || !y || variant < 0 || variant > 5) return SWR_EINVAL;
     cudaStream_t st = (cudaStream_t) stream;
     switch (dtype) {
         case SWR_F32: return forward<float>(a, u, y, B, H, L, k, st, variant);

@@ -30,7 +30,9 @@ int swr_cuda_test_sync(void);
 /* BENCHMARKING ONLY: swr_cuda_forward with an explicit kernel: 0 = the default, 1 = staged with
  * per-thread stores, 2 = staged with coalesced stores through shared memory, 3 = the general
  * (unstaged) kernel, 4 = for rows not 16-byte aligned, the staged kernel for any alignment with its raw
- * chunks fetched by TMA (sm_90+; measured slower, docs/CUDA.md; elsewhere the default). Variants 1 and
+ * chunks fetched by TMA (sm_90+; measured slower, docs/CUDA.md; elsewhere the default), 5 = for rows not
+ * 16-byte aligned, the staged kernel for any alignment with a realignment pass through shared memory
+ * (the earlier default; elsewhere the default). Variants 1 and
  * 2 take the staged kernel for any alignment where rows are not 16-byte aligned. Windows k >= 3 ignore
  * the variant. */
 int swr_cuda_forward_variant(int32_t variant, int32_t dtype, const void* a, const void* u, void* y,
