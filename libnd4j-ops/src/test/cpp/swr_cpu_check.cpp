@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #ifdef _OPENMP
@@ -224,6 +225,36 @@ static void check_core(const std::string& where, const std::vector<double>& a, c
 static void core_case(const std::string& where, std::mt19937_64& rng, int64_t B, int64_t H, int64_t kvH, int64_t L,
                       int32_t block, int32_t k, double alo, double ahi, bool extreme_gates);
 
+/* One thread and two give bitwise the same float32 outputs (grouped heads, parallel split, streamed). */
+static void core_threads(std::mt19937_64& rng) {
+#ifdef _OPENMP
+    const int threads = omp_get_max_threads();
+    for (int64_t L : {1, 15, 17, 33, 4099, 65537}) {
+        const int64_t B = 2, H = 4, kvH = 1, C = 16 * H, G = 16 * kvH;
+        auto f = [&](int64_t k) { std::vector<float> x(k); for (auto& e : x) e = (float) std::uniform_real_distribution<double>(0, 1)(rng); return x; };
+        const std::vector<float> a = f(B * H * L), beta = f(B * G * L), v = f(B * C * L), c = f(B * G * L), dm = f(B * C * L);
+        std::vector<float> out[2][5];
+        for (int t = 0; t < 2; ++t) {
+            omp_set_num_threads(t + 1);
+            for (auto* o : {&out[t][0], &out[t][2]}) o->assign(B * C * L, 7.f);
+            out[t][1].assign(B * H * L, 7.f); out[t][3].assign(B * G * L, 7.f); out[t][4].assign(B * G * L, 7.f);
+            std::vector<float> dv(B * C * L, 7.f);
+            expect_rc("core threads forward", core_fwd(a.data(), beta.data(), v.data(), c.data(), out[t][0].data(), nullptr, B, H, kvH, L, 16, 2), SWR_OK);
+            expect_rc("core threads backward", core_bwd(a.data(), beta.data(), v.data(), c.data(), nullptr, dm.data(), out[t][1].data(),
+                                                        out[t][3].data(), out[t][2].data(), out[t][4].data(), B, H, kvH, L, 16, 2), SWR_OK);
+        }
+        for (int i = 0; i < 5; ++i)
+            if (std::memcmp(out[0][i].data(), out[1][i].data(), out[0][i].size() * sizeof(float)) != 0) {
+                printf("FAIL core threads L=%ld: output %d differs between 1 and 2 threads\n", (long) L, i);
+                ++fails;
+            }
+    }
+    omp_set_num_threads(threads);
+#else
+    (void) rng;
+#endif
+}
+
 static void check_core_all(std::mt19937_64& rng) {
     const int32_t U = SWR_UNBOUNDED;
     const int64_t Ls[] = {1, 2, 15, 16, 17, 31, 33, 100, 257};
@@ -243,6 +274,9 @@ static void check_core_all(std::mt19937_64& rng) {
     for (int32_t k : {1, 2, U}) /* the reference backward of the unbounded window is O(L^3): a shorter one */
         core_case("core long k=" + std::to_string(k), rng, 1, 2, 1, k == U ? 301 : 2049, 16, k, 0.8, 1.0, false);
     core_case("core long B=3 k=2", rng, 3, 8, 2, 700, 16, 2, 0.5, 1.0, false);
+    // Past STREAM_STORE_MIN_BYTES: streamed stores, rows at every alignment (L odd), two heads per group.
+    core_case("core streamed k=2", rng, 1, 4, 2, 65537, 16, 2, 0.9, 1.0, false);
+    core_threads(rng);
     // Huge block and window: bounded by the semantics.
     core_case("core huge k", rng, 1, 2, 1, 100, 16, 100000000, 0.0, 1.0, false);
     core_case("core huge block", rng, 1, 2, 2, 100, 1000000000, 2, 0.0, 1.0, false);

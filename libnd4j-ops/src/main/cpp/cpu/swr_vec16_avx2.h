@@ -35,6 +35,18 @@ struct V16 {
             _mm256_maskstore_ps(p + 8, lanes_below(n - 8), v.hi);
         }
     }
+    /* Lanes i < o: prev's last o lanes, then v's first 16 - o (0 <= o < 16): the 16 floats starting o before v's.
+     * Each half is 8 lanes of the quarters [prev.lo, prev.hi, v.lo, v.hi] from lane k: two rotations and a blend. */
+    static inline V16 splice(V16 prev, V16 v, int o) {
+        const __m256 q[5] = {prev.lo, prev.hi, v.lo, v.hi, v.hi};
+        const int k = 16 - o, r = k & 7;
+        const __m256i rot = _mm256_and_si256(_mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(r)), _mm256_set1_epi32(7));
+        const __m256 second = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(7 - r)));
+        auto take8 = [&](int j) { /* lanes [8 j + r, 8 j + r + 8) */
+            return _mm256_blendv_ps(_mm256_permutevar8x32_ps(q[j], rot), _mm256_permutevar8x32_ps(q[j + 1], rot), second);
+        };
+        return {take8(k >> 3), take8((k >> 3) + 1)};
+    }
     static inline V16 mul(V16 a, V16 b) { return {_mm256_mul_ps(a.lo, b.lo), _mm256_mul_ps(a.hi, b.hi)}; }
     static inline V16 add(V16 a, V16 b) { return {_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)}; }
     static inline V16 fmadd(V16 a, V16 b, V16 c) {

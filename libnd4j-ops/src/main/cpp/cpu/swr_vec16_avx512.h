@@ -29,6 +29,11 @@ struct V16 {
             _mm512_mask_storeu_ps(p, (__mmask16) ((1u << n) - 1u), v.x);
         }
     }
+    /* Lanes i < o: prev's last o lanes, then v's first 16 - o (0 <= o < 16): the 16 floats starting o before v's. */
+    static inline V16 splice(V16 prev, V16 v, int o) {
+        const __m512i idx = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(16 - o));
+        return {_mm512_permutex2var_ps(prev.x, idx, v.x)};
+    }
     static inline V16 mul(V16 a, V16 b) { return {_mm512_mul_ps(a.x, b.x)}; }
     static inline V16 add(V16 a, V16 b) { return {_mm512_add_ps(a.x, b.x)}; }
     static inline V16 fmadd(V16 a, V16 b, V16 c) { return {_mm512_fmadd_ps(a.x, b.x, c.x)}; }
