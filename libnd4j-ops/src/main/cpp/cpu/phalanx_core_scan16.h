@@ -137,6 +137,7 @@ static void core_backward(const float* a, const float* beta, const float* v, con
     for (int64_t item = 0; item < split.items; ++item) {
         const WorkSplit::Item w = split.at(item);
         const int64_t bg = item / split.runs, b = bg / kvH, grp = bg % kvH;
+        const int64_t group = CoreRows::of(b, grp * per, H, kvH, L).group; /* the group's beta / c rows */
         float* const mine = scratch.mine();
         float* const gpend = mine + per * HEAD_FLOATS;
         if (K == 2)
@@ -199,7 +200,6 @@ static void core_backward(const float* a, const float* beta, const float* v, con
                 stream_row(da + r.decay + s, n, carried ? V16::add(V16::zero_first(dh), dcarry) : V16::zero_first(dh), streaming,
                            c == w.c0, dapend);
             }
-            const int64_t group = CoreRows::of(b, grp * per, H, kvH, L).group;
             for (int ch = 0; ch < HEAD; ++ch) {
                 stream_row(dbeta + group + ch * L + s, n, gbsum[ch], streaming, c == w.c0, gpend + 16 * ch);
                 stream_row(dc + group + ch * L + s, n, gcsum[ch], streaming, c == w.c0, gpend + 16 * (HEAD + ch));
@@ -213,7 +213,6 @@ static void core_backward(const float* a, const float* beta, const float* v, con
             for (int ch = 0; ch < HEAD; ++ch) stream_row_end(dv + r.channel + ch * L + s_end, n_end, streaming, dvpend + 16 * ch);
             stream_row_end(da + r.decay + s_end, n_end, streaming, dvpend + HEAD * 16);
         }
-        const int64_t group = CoreRows::of(b, grp * per, H, kvH, L).group;
         for (int ch = 0; ch < HEAD; ++ch) {
             stream_row_end(dbeta + group + ch * L + s_end, n_end, streaming, gpend + 16 * ch);
             stream_row_end(dc + group + ch * L + s_end, n_end, streaming, gpend + 16 * (HEAD + ch));

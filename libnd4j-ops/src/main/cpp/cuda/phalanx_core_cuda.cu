@@ -43,10 +43,7 @@ __device__ __forceinline__ A core_terminal(const T* vp, const T* bp, const T* ap
 #pragma unroll
     for (int i = 0; i < BLK; ++i) x[i] *= w[i];
     smem_block<T, A>(ap, w);
-    A h = x[0];
-#pragma unroll
-    for (int i = 1; i < BLK; ++i) h = fma(w[i], h, x[i]);
-    return h;
+    return terminal_state<A>(x, w);
 }
 
 /* Shape of a core call. G = HEAD * kvH group channels; r = H / kvH heads per group. */

@@ -149,15 +149,21 @@ __device__ __forceinline__ void store_block(T* __restrict__ p, int n, const A* i
     }
 }
 
+/* Terminal local state of a block from its inputs x[0..15] and decays am[0..15] (am[0] never enters). */
+template <typename A>
+__device__ __forceinline__ A terminal_state(const A* x, const A* am) {
+    A h = x[0];
+#pragma unroll
+    for (int i = 1; i < BLK; ++i) h = fma(am[i], h, x[i]);
+    return h;
+}
+
 /* Terminal local state of the full block whose decays are as[0..15] and inputs up[0..15]. */
 template <typename T, typename A>
 __device__ __forceinline__ A block_terminal(const T* __restrict__ up, const A* as) {
     A x[BLK];
     load_block<T, A>(up, BLK, x, A(0));
-    A h = x[0];
-#pragma unroll
-    for (int i = 1; i < BLK; ++i) h = fma(as[i], h, x[i]);
-    return h;
+    return terminal_state<A>(x, as);
 }
 
 /* q of the block (n valid steps) whose decays are as[0..15] and output gradients gp[0..15]. */
@@ -344,11 +350,9 @@ swr_backward_kernel(const T* __restrict__ a, const T* __restrict__ u, const T* _
  * per-thread stores of a block's 32-64 contiguous bytes measured 25-30% slower on the H200).
  * ====================================================================================== */
 constexpr int FCH = 4;                  /* forward: channels per CTA */
-/* forward: blocks per CTA: 1024 steps of 16-bit types, 512 of float32, 256 of float64 (32 KiB of u) */
-#ifndef SWR_FWD_F64_BLOCKS
-#define SWR_FWD_F64_BLOCKS 32
-#endif
-template <typename T> struct Fnb { static constexpr int value = sizeof(T) == 2 ? 64 : sizeof(T) == 4 ? 32 : SWR_FWD_F64_BLOCKS; };
+/* forward: blocks per CTA: 1024 steps of 16-bit types, 512 of float32 and float64 (float64 at 256 steps
+ * left half of each warp idle: 1.29x -> 1.07x its floor at 512 on the H200) */
+template <typename T> struct Fnb { static constexpr int value = sizeof(T) == 2 ? 64 : 32; };
 constexpr int FTHREADS = FCH * WARP;    /* 128: each thread does FNB / WARP blocks (or fewer) */
 constexpr int BNB = 16;                 /* backward: blocks per CTA (256 steps) */
 constexpr int BTHREADS = HEAD * BNB;    /* 256: one (channel, block) per thread */
@@ -772,10 +776,7 @@ __device__ __forceinline__ A smem_terminal(const T* up, const T* ap) {
     A x[BLK], am[BLK];
     smem_block<T, A>(up, x);
     smem_block<T, A>(ap, am);
-    A h = x[0];
-#pragma unroll
-    for (int i = 1; i < BLK; ++i) h = fma(am[i], h, x[i]);
-    return h;
+    return terminal_state<A>(x, am);
 }
 
 /* COAL: outputs go through shared memory and leave in fully coalesced 16-byte stores; otherwise each
@@ -853,8 +854,9 @@ __device__ __forceinline__ void add_shuffled_carry(A* x, const A* am, int lane, 
  * order as recomputing it, so bitwise the same): a shuffle, and only lane 0 takes it from lane 31 of the
  * previous round, or for the first round recomputes it from the halo block. Rounds run whole (only rounds
  * wholly past L are skipped, a warp-uniform test) so that the shuffles see every lane; lanes past the
- * tile (float64: 16 blocks) repeat its last block. Values at steps outside [0, L) never reach an output: a sequence's first block takes no
- * carry, and the scan runs forwards, so a block's steps past L only feed later steps and blocks. */
+ * tile (a tile of FNB blocks not a multiple of 32) repeat its last block. Values at steps outside [0, L)
+ * never reach an output: a sequence's first block takes no carry, and the scan runs forwards, so a
+ * block's steps past L only feed later steps and blocks. */
 template <typename T, int K, int FNB, typename LoadU, typename LoadA, typename Out>
 __device__ __forceinline__ void fwd_tile_loop(LoadU ldu, LoadA lda, int64_t L, int64_t t0, int tid, Out out) {
     typedef typename Acc<T>::type A;
@@ -864,9 +866,7 @@ __device__ __forceinline__ void fwd_tile_loop(LoadU ldu, LoadA lda, int64_t L, i
         A x[BLK], am[BLK];
         ldu(ch, -1, x);
         lda(-1, am);
-        carry = x[0];
-#pragma unroll
-        for (int i = 1; i < BLK; ++i) carry = fma(am[i], carry, x[i]);
+        carry = terminal_state<A>(x, am);
     }
 #pragma unroll 1
     for (int j = 0; j < (FNB + WARP - 1) / WARP; ++j) {
