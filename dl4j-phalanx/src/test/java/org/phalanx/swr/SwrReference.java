@@ -36,6 +36,29 @@ public final class SwrReference {
     }
 
     /**
+     * For each element of {@link #forward}, the sum of the magnitudes of the terms it adds up,
+     * sum_s |u_s| prod_{r=s+1}^{t} |a_r|: the same formula on |a|, |u| (each term is a product of inputs and
+     * rounding is symmetric in sign, so each comes out exactly as the magnitude of the term forward adds). This,
+     * not |y|, is the scale of the rounding error of any evaluation that adds the same terms without subtraction
+     * or division (the error bound of a sum: |computed - exact| <= gamma_n * sum |terms|); cancellation can make
+     * |y| arbitrarily smaller. Finite wherever forward is (a sum with a non-finite term is non-finite).
+     */
+    public static double[] forwardMagnitude(double[] a, double[] u, int B, int H, int L, int block, int k) {
+        return forward(abs(a), abs(u), B, H, L, block, k);
+    }
+
+    /** The same for {@link #backward}: per element of {da, du}, the sum of its terms' magnitudes (the formula on |a|, |u|, |dy|). */
+    public static double[][] backwardMagnitude(double[] a, double[] u, double[] dy, int B, int H, int L, int block, int k) {
+        return backward(abs(a), abs(u), abs(dy), B, H, L, block, k);
+    }
+
+    static double[] abs(double[] x) {
+        double[] y = new double[x.length];
+        for (int i = 0; i < x.length; i++) y[i] = Math.abs(x[i]);
+        return y;
+    }
+
+    /**
      * Exact {da, du} of sum(dy * y): each term dy_t u_s prod_{r=s+1}^{t} a_r differentiated directly. The
      * product without a_r is the product left of r times the product right of r: every term multiplies
      * exactly the factors the formula lists, so a NaN or Inf reaches a gradient entry only where the exact

@@ -23,41 +23,55 @@ import static org.phalanx.swr.SwrTestData.*;
 class SwrWindowTest {
 
     static final int U = Swr.UNBOUNDED;
-    final long seed = System.nanoTime();
+    // Every failure message names the seed; -Dphalanx.window.seed=N repeats that run.
+    final long seed = Long.getLong("phalanx.window.seed", System.nanoTime());
     final Random r = new Random(seed);
 
     static double tol(DataType t) {
         return t == DataType.DOUBLE ? 1e-12 : 2e-6;
     }
 
-    /** Same finite / non-finite pattern as the reference, and a relative error below tol over the finite part. */
-    static void assertLikeReference(String what, double[] x, double[] ref, double tol) {
-        double n = 0, d = 0;
+    /**
+     * Same finite / non-finite pattern as the reference, and every finite element within tol of the sum of the
+     * magnitudes of its terms ({@link SwrReference#forwardMagnitude}): |x - ref| <= tol * mag, the error bound of
+     * a sum. Relative to |ref| or ||ref|| instead, an element that cancels (da sums 16 channels' order-1 terms, and
+     * a NaN or Inf can leave that one element the only finite one) fails on float32 rounding alone.
+     */
+    static void assertLikeReference(String what, double[] x, double[] ref, double[] mag, double tol) {
+        double worst = 0;
+        int at = -1;
         for (int i = 0; i < ref.length; i++) {
             if (Double.isFinite(x[i]) != Double.isFinite(ref[i])) {
                 fail(what + ": element " + i + " is " + x[i] + ", the formula gives " + ref[i]);
             }
             if (Double.isFinite(ref[i])) {
-                n += (x[i] - ref[i]) * (x[i] - ref[i]);
-                d += ref[i] * ref[i];
+                double e = x[i] == ref[i] ? 0 : Math.abs(x[i] - ref[i]) / mag[i]; // mag 0: every term is 0, exactly
+                if (e > worst || Double.isNaN(e)) {
+                    worst = e;
+                    at = i;
+                }
             }
         }
-        double e = Math.sqrt(n / Math.max(d, 1e-300));
-        assertTrue(e < tol, what + ": relative error " + e);
+        if (!(worst <= tol)) {
+            fail(what + ": element " + at + " is " + x[at] + ", the formula gives " + ref[at] + ": error "
+                    + worst + " x the sum of its terms' magnitudes (" + mag[at] + "), above " + tol);
+        }
     }
 
     /** Forward and backward against the reference, in both types (float32: the reference sees its rounded inputs). */
-    void checkBoth(String what, double[] ad, double[] ud, double[] gd, int B, int H, int L, int block, int k) {
+    static void checkBoth(String what, long seed, double[] ad, double[] ud, double[] gd, int B, int H, int L, int block, int k) {
         for (DataType t : new DataType[]{DataType.DOUBLE, DataType.FLOAT}) {
             int C = 16 * H;
             INDArray a = arr(ad, t, B, H, L), u = arr(ud, t, B, C, L), dy = arr(gd, t, B, C, L);
             double[] af = flat(a), uf = flat(u), gf = flat(dy);
             String w = what + " " + t + " (seed " + seed + ")";
-            assertLikeReference(w + " y", flat(Swr.forward(a, u, block, k)), SwrReference.forward(af, uf, B, H, L, block, k), tol(t));
+            assertLikeReference(w + " y", flat(Swr.forward(a, u, block, k)), SwrReference.forward(af, uf, B, H, L, block, k),
+                    SwrReference.forwardMagnitude(af, uf, B, H, L, block, k), tol(t));
             INDArray[] g = Swr.backward(a, u, dy, block, k);
             double[][] ref = SwrReference.backward(af, uf, gf, B, H, L, block, k);
-            assertLikeReference(w + " da", flat(g[0]), ref[0], t == DataType.DOUBLE ? 1e-11 : 5e-5);
-            assertLikeReference(w + " du", flat(g[1]), ref[1], tol(t));
+            double[][] mag = SwrReference.backwardMagnitude(af, uf, gf, B, H, L, block, k);
+            assertLikeReference(w + " da", flat(g[0]), ref[0], mag[0], t == DataType.DOUBLE ? 1e-11 : 5e-5);
+            assertLikeReference(w + " du", flat(g[1]), ref[1], mag[1], tol(t));
         }
     }
 
@@ -69,7 +83,7 @@ class SwrWindowTest {
                 for (int L : new int[]{1, 15, 16, 17, 40}) {
                     int B = 2, H = 1;
                     double[] a = gates(r, B * H * L, Gates.MIXED_EXACT), u = normal(r, B * 16 * H * L), g = normal(r, B * 16 * H * L);
-                    checkBoth("k=" + k + " l=" + block + " L=" + L, a, u, g, B, H, L, block, k);
+                    checkBoth("k=" + k + " l=" + block + " L=" + L, seed, a, u, g, B, H, L, block, k);
                 }
             }
         }
@@ -94,6 +108,21 @@ class SwrWindowTest {
 
     @Test
     void nonFiniteValuesReachOnlyWhatTheFormulaMultiplies() {
+        nonFiniteValues(seed);
+    }
+
+    /**
+     * A seed that failed the former error model (relative to the finite part of the reference): a[3] = -Inf, k
+     * unbounded, block 5, float32 leaves one finite, non-zero da element, 16 channels' order-1 terms cancelled to
+     * -3.84e-4, which float32 rounding moves by about 1e-3 of itself.
+     */
+    @Test
+    void nonFiniteValuesAtASeedThatLeavesOneCancelledElement() {
+        nonFiniteValues(8031635010235L);
+    }
+
+    static void nonFiniteValues(long seed) {
+        Random r = new Random(seed);
         double[] bad = {Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY};
         for (int k : new int[]{1, 2, 3, U}) {
             for (int block : new int[]{16, 5}) {
@@ -102,10 +131,10 @@ class SwrWindowTest {
                     double x = bad[r.nextInt(bad.length)];
                     double[] a = gates(r, L, Gates.UNIFORM), u = normal(r, 16 * L), g = normal(r, 16 * L);
                     a[p] = x;
-                    checkBoth("a[" + p + "]=" + x + " k=" + k + " l=" + block, a, u, g, B, H, L, block, k);
+                    checkBoth("a[" + p + "]=" + x + " k=" + k + " l=" + block, seed, a, u, g, B, H, L, block, k);
                     a[p] = 0.5;
                     g[r.nextInt(16) * L + p] = x; // one channel's output gradient at step p
-                    checkBoth("dy[" + p + "]=" + x + " k=" + k + " l=" + block, a, u, g, B, H, L, block, k);
+                    checkBoth("dy[" + p + "]=" + x + " k=" + k + " l=" + block, seed, a, u, g, B, H, L, block, k);
                 }
             }
         }
@@ -140,10 +169,11 @@ class SwrWindowTest {
                     INDArray u = arr(normal(r, B * C * L), t, B, C, L);
                     a.putScalar(new long[]{0, 0, 0}, Double.NaN); // a[0] is never multiplied, streaming or not
                     double[] ref = SwrReference.forward(flat(a), flat(u), B, H, L, block, k);
+                    double[] mag = SwrReference.forwardMagnitude(flat(a), flat(u), B, H, L, block, k);
                     for (int[] p : pieces) {
                         SwrState s = SwrState.create(t, B, H);
                         assertLikeReference("k=" + k + " l=" + block + " pieces " + p[0] + " " + t + " (seed " + seed + ")",
-                                flat(stream(a, u, block, k, s, p)), ref, tol(t));
+                                flat(stream(a, u, block, k, s, p)), ref, mag, tol(t));
                         assertEquals(L, s.position());
                         assertEquals(block, s.blockSize());
                         assertEquals(k, s.window());
