@@ -96,7 +96,7 @@ for l in open(sys.argv[1]):
     if l.startswith(("GPU:", "copy bandwidth", "WINDOW")):
         print(l.rstrip())
 print("prev: rows not 16-byte aligned with the kernels that were their default before (swr_gpu_check PREV_FWD / PREV_BWD), same run, x floor")
-print(f"{'dtype':5} {'(B, L)':12} {'fwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} {'prev f':>7} {'f+b':>5} | {'flex fwd':>8} {'flex f+b':>8} {'speedup f':>9} {'f+b':>6}")
+print(f"{'dtype':5} {'(B, L)':12} {'fwd ms':>8} {'x floor':>7} {'bwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} {'prev f':>7} {'b':>5} {'f+b':>5} | {'flex fwd':>8} {'flex f+b':>8} {'speedup f':>9} {'f+b':>6}")
 for d in bench:
     B, L = int(d["B"]), int(d["L"])
     f, ff, fb, fbf = (float(d[x]) for x in ("fwd_ms", "fwd_floor_ms", "fb_ms", "fb_floor_ms"))
@@ -105,9 +105,10 @@ for d in bench:
     if fx:
         a, b = float(fx["fwd_ms"]), float(fx["fb_ms"])
         extra = f"{a:8.3f} {b:8.3f} {a / f:8.1f}x {b / fb:5.1f}x"
-    of, ofb = float(d.get("prev_fwd_ms", 0)), float(d.get("prev_fb_ms", 0))
-    old = f"{of / ff:7.2f} {ofb / fbf:5.2f}" if of > 0 else f"{'':7} {'':5}"
-    print(f"{d['dtype']:5} ({B}, {L:5}) {f:8.4f} {f / ff:7.2f} {fb:8.4f} {fb / fbf:7.2f} {old} | {extra}")
+    of, ofb, ob = (float(d.get(x, 0)) for x in ("prev_fwd_ms", "prev_fb_ms", "prev_bwd_ms"))
+    bw, bwf = float(d["bwd_ms"]), float(d["bwd_floor_ms"])
+    old = f"{of / ff:7.2f} {ob / bwf:5.2f} {ofb / fbf:5.2f}" if of > 0 else f"{'':7} {'':5} {'':5}"
+    print(f"{d['dtype']:5} ({B}, {L:5}) {f:8.4f} {f / ff:7.2f} {bw:8.4f} {bw / bwf:7.2f} {fb:8.4f} {fb / fbf:7.2f} {old} | {extra}")
 core = [kv(l) for l in open(sys.argv[1]) if l.startswith("CORE")]
 if core:
     print("fused Phalanx core (k = 2): ms and x its floor; unfused = u = beta v, SWR, m = y c + v as separate kernels")

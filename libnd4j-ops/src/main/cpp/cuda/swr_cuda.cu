@@ -424,9 +424,12 @@ __device__ __forceinline__ void stage_rows(T* dst, const T* __restrict__ src, in
  * kernels compute on (steps outside [0, L) become 0), and outputs go back the same way: moved to
  * their global alignment, then stored as whole 16-byte chunks, element by element only at the
  * tile's two ends. ---- */
+/* Elements from the 16-byte boundary before element f of base: only the low 4 bits of the byte
+ * address matter, so 32-bit arithmetic (truncation is modulo 2^32) gives them exactly. */
 template <typename T>
 __device__ __forceinline__ int shift_of(const T* base, int64_t f) {
-    return (int) ((reinterpret_cast<uintptr_t>(base) + (uintptr_t) (f * (int64_t) sizeof(T))) & 15) / (int) sizeof(T);
+    return (int) (((unsigned) reinterpret_cast<uintptr_t>(base) + (unsigned) f * (unsigned) sizeof(T)) & 15u) /
+           (int) sizeof(T);
 }
 template <typename T>
 __device__ __forceinline__ T zero_of() { return store_cast(typename Acc<T>::type(0), T()); }
@@ -599,6 +602,54 @@ __device__ __forceinline__ void any_realign(T* dst, int pitch, const T* raw, int
             for (int e = 0; e < PER; ++e) d[e] = (t + e >= 0 && t + e < L) ? w.qr[w.sh + j * PER + e] : zero_of<T>();
         }
     });
+}
+
+/* Rows r < rows of buf (pitch >= cols + 16 / sizeof(T)), each as any_issue<T, NT> left it (row r from
+ * its first 16-byte boundary: flat elements f0 + r * stride, steps c0.. of base), moved in place to
+ * the aligned tile any_realign would write (steps outside [0, L) become 0): no second copy of the
+ * rows in shared memory, which halved the backward's occupancy in float32 and float64. A warp owns a
+ * row, so its shift is uniform (extract16's switch does not diverge), and shifts it left in passes
+ * of 32 chunks: every lane reads the raw chunks of its output chunk, the warp syncs, then each writes
+ * its own; a pass writes only chunks that no later pass reads. */
+template <typename T, int NT>
+__device__ __forceinline__ void realign_in_place(T* buf, int pitch, const T* base, int64_t f0, int64_t stride,
+                                                 int rows, int cols, int64_t L, int64_t c0, int tid) {
+    constexpr int PER = 16 / sizeof(T);
+    const int cpr = cols / PER;
+    const int jlo = c0 < 0 ? (int) ((-c0 + PER - 1) / PER) : 0; /* chunks of steps wholly in [0, L) */
+    const int64_t jh = (L - c0) / PER;
+    const int jhi = jh < cpr ? (int) jh : cpr;
+    const int lane = tid % WARP;
+    /* a single row (the decays) goes to the last warp: every warp has the same share of the head rows */
+    for (int r = (rows == 1 ? NT / WARP - 1 - tid / WARP : tid / WARP); r < rows; r += NT / WARP) {
+        const int sh = shift_of(base, f0 + r * stride);
+        T* row = buf + r * pitch;
+        uint4* rc = reinterpret_cast<uint4*>(row);
+        for (int j0 = 0; j0 < cpr; j0 += WARP) {
+            const int j = j0 + lane;
+            const bool whole = j >= jlo && j < jhi;
+            uint4 o = make_uint4(0, 0, 0, 0);
+            T e[PER];
+            if (j < cpr) {
+                if (whole) {
+                    o = sh ? extract16(rc + j, rc + j + 1, sh * (int) sizeof(T)) : rc[j];
+                } else {
+                    const int64_t t = c0 + (int64_t) j * PER;
+#pragma unroll
+                    for (int k = 0; k < PER; ++k) e[k] = (t + k >= 0 && t + k < L) ? row[sh + j * PER + k] : zero_of<T>();
+                }
+            }
+            __syncwarp();
+            if (j < cpr) {
+                if (whole) {
+                    rc[j] = o;
+                } else {
+#pragma unroll
+                    for (int k = 0; k < PER; ++k) row[j * PER + k] = e[k];
+                }
+            }
+        }
+    }
 }
 
 /* Stores src[r * spitch + c], c < n (src rows 16-byte aligned, spitch a multiple of 16 / sizeof(T)),
@@ -1205,7 +1256,7 @@ __host__ __device__ constexpr size_t bwd4_region() {
 }
 template <typename T>
 __host__ __device__ constexpr size_t bwd4_smem() {
-    return bwd4_region<T>() + sizeof(T) * (BNB * BLK + 2 * BLK) + sizeof(T) * HEAD * (BNB * BLK + pad_elems<T>());
+    return bwd4_region<T>() + sizeof(T) * (BNB * BLK + 2 * BLK + pad_elems<T>()) + sizeof(T) * HEAD * (BNB * BLK + pad_elems<T>());
 }
 /* ANY: raw rows of u and dy ([HEAD][BWD_RP] each) and of a, after the aligned layout */
 template <typename T>
@@ -1250,13 +1301,16 @@ constexpr size_t bwd4_tma_smem() {
     return 128 + round128(bwd4_smem<T>()) + round128(sizeof(T) * (2 * HEAD + 1) * bwd_tma_rp<T>()) + 16;
 }
 
-/* The shuffle backward's tile: MODE 0 rows 16-byte aligned, 1 any alignment by aligned chunks and
- * realignment, 2 the same with the chunks fetched by TMA (maps; smem_raw 128-byte aligned). */
+/* The shuffle backward's tile: MODE 0 rows 16-byte aligned; rows of any alignment by their raw chunks,
+ * realigned in shared memory: 1 the raw rows copied by cp.async into rows of their own, 2 the same
+ * fetched by TMA (maps; smem_raw 128-byte aligned), 3 copied by cp.async into the tile's own rows and
+ * realigned there (realign_in_place: float32 53 KB of shared memory per CTA against 92 KB, so twice the
+ * occupancy in float32 and float64; in 16-bit types, where registers bound the occupancy, its passes of
+ * whole warps measured 13% slower than 1's flat loop, docs/CUDA.md). */
 template <typename T, int K, int MODE>
 __device__ __forceinline__ void bwd_shfl_tile(unsigned char* smem_raw, const T* __restrict__ a, const T* __restrict__ u,
                                               const T* __restrict__ dy, T* __restrict__ da, T* __restrict__ du,
                                               int64_t L, int64_t tiles, int64_t BH, const TmaBwdMaps* maps) {
-    constexpr bool ANY = MODE == 1;
     typedef typename Acc<T>::type A;
     constexpr int STEPS = BNB * BLK, PADE = pad_elems<T>();
     constexpr int UCOLS = STEPS + BLK, UP = UCOLS + PADE;            /* u: halo block before */
@@ -1266,8 +1320,8 @@ __device__ __forceinline__ void bwd_shfl_tile(unsigned char* smem_raw, const T* 
     T* us = reinterpret_cast<T*>(smem_raw);                           /* [HEAD][UP] */
     T* gs = us + HEAD * UP;                                           /* [HEAD][GP] */
     A* ybuf = reinterpret_cast<A*>(smem_raw);                         /* [BTHREADS][BLK + 1], later */
-    T* as = reinterpret_cast<T*>(smem_raw + bwd4_region<T>());        /* [ACOLS] */
-    T* dus = as + ACOLS;                                              /* [HEAD][DP] */
+    T* as = reinterpret_cast<T*>(smem_raw + bwd4_region<T>());        /* [ACOLS + PADE]: room for a raw row */
+    T* dus = as + ACOLS + PADE;                                       /* [HEAD][DP] */
     const int64_t bh = blockIdx.x / tiles, tile = blockIdx.x % tiles;
     const int64_t t0 = tile * STEPS;
     const int64_t row0 = bh * HEAD * L;
@@ -1297,7 +1351,17 @@ __device__ __forceinline__ void bwd_shfl_tile(unsigned char* smem_raw, const T* 
         any_realign<T, BTHREADS>(gs, GP, land + HEAD * RT, RT, dy, row0 + t0, L, HEAD, GCOLS, L, t0, tid);
         any_realign<T, BTHREADS>(as, ACOLS, land + 2 * HEAD * RT, RT, a, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, tid);
         __syncthreads();
-    } else if (ANY) {
+    } else if (MODE == 3) { /* raw rows into the tile's own rows, realigned there */
+        any_issue<T, BTHREADS>(us, UP, u, BH * HEAD * L, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, tid);
+        any_issue<T, BTHREADS>(gs, GP, dy, BH * HEAD * L, row0 + t0, L, HEAD, GCOLS, L, t0, tid);
+        any_issue<T, BTHREADS>(as, ACOLS + PADE, a, BH * L, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, tid);
+        cp_wait_all();
+        __syncthreads();
+        realign_in_place<T, BTHREADS>(us, UP, u, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, tid);
+        realign_in_place<T, BTHREADS>(gs, GP, dy, row0 + t0, L, HEAD, GCOLS, L, t0, tid);
+        realign_in_place<T, BTHREADS>(as, ACOLS + PADE, a, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, tid);
+        __syncthreads();
+    } else if (MODE == 1) {
         any_issue<T, BTHREADS>(raw, RP, u, BH * HEAD * L, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, tid);
         any_issue<T, BTHREADS>(raw + HEAD * RP, RP, dy, BH * HEAD * L, row0 + t0, L, HEAD, GCOLS, L, t0, tid);
         any_issue<T, BTHREADS>(raw + 2 * HEAD * RP, RP, a, BH * L, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, tid);
@@ -1353,12 +1417,12 @@ __device__ __forceinline__ void bwd_shfl_tile(unsigned char* smem_raw, const T* 
     }
 }
 
-template <typename T, int K, bool ANY = false>
+template <typename T, int K, int MODE = 0>
 __global__ void __launch_bounds__(BTHREADS, MinBlocks<T, BTHREADS>::value)
 swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __restrict__ dy,
                   T* __restrict__ da, T* __restrict__ du, int64_t H, int64_t L, int64_t tiles, int64_t BH) {
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    bwd_shfl_tile<T, K, ANY ? 1 : 0>(smem_raw, a, u, dy, da, du, L, tiles, BH, nullptr);
+    bwd_shfl_tile<T, K, MODE>(smem_raw, a, u, dy, da, du, L, tiles, BH, nullptr);
 }
 
 /* Backward, rows of any alignment with the raw chunks fetched by TMA (sm_90+; tile as swr_backward_shfl). */
@@ -1788,6 +1852,10 @@ static int forward(const void* a, const void* u, void* y, int64_t B, int64_t H, 
  * against 0.216 / 0.478 for the staged kernel with the sum in shared memory and 0.219 / 0.357 for
  * the general one (docs/BENCHMARKS.md). */
 template <typename T> struct BwdDefault { static constexpr int value = 4; };
+/* Rows not 16-byte aligned: realigned in place (float32, float64) or through rows of their own (16-bit
+ * types), as measured on the H200 (bf16 (8, 4095): 0.256 ms against 0.291 in place; float32 0.332 in
+ * place against 0.427, float64 0.703 against 1.151; docs/BENCHMARKS.md). */
+template <typename T> struct RealignInPlace { static constexpr bool value = sizeof(T) >= 4; };
 
 template <typename T>
 static int backward(const void* a, const void* u, const void* dy, void* da, void* du,
@@ -1813,11 +1881,18 @@ static int backward(const void* a, const void* u, const void* dy, void* da, void
                       : launch(swr_backward_tma<T, 1>, grid, dim3(BTHREADS), smem, stream, maps, ap, up, gp, dap, dup, L, tiles);
     }
     if (variant == 5) variant = 4; /* where TMA cannot serve: the default */
-    if (variant == 4 && !rows_aligned) { /* any alignment: aligned chunks, realigned in shared memory */
+    if (variant >= 6) variant = rows_aligned ? 4 : variant;
+    if (variant == 4 && !rows_aligned) variant = RealignInPlace<T>::value ? 7 : 6;
+    if (variant == 6 || variant == 7) { /* any alignment: raw rows realigned in rows of their own (6) or in place (7) */
         if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
-        const size_t smem = bwd4_any_smem<T>();
-        return k == 2 ? launch(swr_backward_shfl<T, 2, true>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
-                      : launch(swr_backward_shfl<T, 1, true>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
+        if (variant == 6) {
+            const size_t smem = bwd4_any_smem<T>();
+            return k == 2 ? launch(swr_backward_shfl<T, 2, 1>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
+                          : launch(swr_backward_shfl<T, 1, 1>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
+        }
+        const size_t smem = bwd4_smem<T>();
+        return k == 2 ? launch(swr_backward_shfl<T, 2, 3>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
+                      : launch(swr_backward_shfl<T, 1, 3>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
     }
     if (variant != 3 && rows_aligned) {
         if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
@@ -1879,7 +1954,7 @@ extern "C" int swr_cuda_backward_variant(int32_t variant, int32_t dtype, const v
                                          void* da, void* du, int64_t B, int64_t H, int64_t L, int32_t block,
                                          int32_t k, void* stream) {
     using namespace phalanx_swr_cuda;
-    if (!valid(B, H, L, k) || block != BLK || !a || !u || !dy || !da || !du || variant < 0 || variant > 5)
+    if (!valid(B, H, L, k) || block != BLK || !a || !u || !dy || !da || !du || variant < 0 || variant > 7)
         return SWR_EINVAL;
     cudaStream_t st = (cudaStream_t) stream;
     switch (dtype) {
