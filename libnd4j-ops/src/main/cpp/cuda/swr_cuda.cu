@@ -24,8 +24,9 @@
  *     15-shuffle reduce-scatter in a fixed butterfly order.
  *
  * Rows that are not 16-byte aligned take the same staged kernels through aligned chunks of the
- * whole buffer, realigned in shared memory ("any" kernels, below; a benchmark-only sm_90 variant
- * fetches those chunks by TMA instead, measured slower). Windows k >= 3 (and unbounded)
+ * whole buffer ("any" kernels, below): the forward shifts a block into place in registers as it reads
+ * it, the backward realigns the rows in shared memory (in place in float32 and float64); a
+ * benchmark-only sm_90 variant fetches those chunks by TMA instead, measured slower. Windows k >= 3 (and unbounded)
  * take three kernels and stream-ordered scratch ("Any window", below).
  *
  * Defaults (measured on the H200, docs/BENCHMARKS.md): staged forward, staged backward with the
