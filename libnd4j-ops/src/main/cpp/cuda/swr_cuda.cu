@@ -26,8 +26,8 @@
  * Rows that are not 16-byte aligned take the same staged kernels through aligned chunks of the
  * whole buffer ("any" kernels, below): the forward shifts a block into place in registers as it reads
  * it, the backward realigns the rows in shared memory (in place in float32 and float64); a
- * benchmark-only sm_90 variant fetches those chunks by TMA instead, measured slower. Windows k >= 3 (and unbounded)
- * take three kernels and stream-ordered scratch ("Any window", below).
+ * benchmark-only sm_90 variant fetches those chunks by TMA instead, measured slower. Windows k >= 3
+ * (and unbounded) take three kernels and stream-ordered scratch ("Any window", below).
  *
  * Defaults (measured on the H200, docs/BENCHMARKS.md): staged forward, staged backward with the
  * shuffle reduction, for every type and alignment. The other kernels stay reachable through the
@@ -461,7 +461,7 @@ __device__ __forceinline__ void for_row_chunks(int rows, int nper, int tid, Setu
 /* Issues the copies of rows r < rows, flat elements [f0 + r * stride, + cols) of base[0, total), into
  * raw + r * rpitch (rpitch >= cols + 16 / sizeof(T), a multiple of it). Element 0 of the columns is
  * step c0 of its row; only the chunks that hold steps in [0, L) are fetched (the others stay unwritten:
- * any_realign zero-fills those steps), so a row's last, short tile reads no more than it needs. */
+ * the realignment zero-fills those steps), so a row's last, short tile reads no more than it needs. */
 template <typename T, int NT, int CPB = 0>
 __device__ __forceinline__ void any_issue(T* raw, int rpitch, const T* __restrict__ base, int64_t total, int64_t f0,
                                           int64_t stride, int rows, int cols, int64_t L, int64_t c0, int tid) {
@@ -553,6 +553,16 @@ __device__ __forceinline__ uint4 raw_chunk(const T* row, int sh, int j) {
     return extract16(p + padded_chunk<CPB>(j), p + padded_chunk<CPB>(j + 1), sh * (int) sizeof(T));
 }
 
+/* Chunks [jlo, jhi) of cpr (16 bytes each; chunk 0 holds steps c0..) whose steps lie wholly in [0, L):
+ * the realignment passes move those whole, and the others element by element, zero outside [0, L). */
+template <typename T>
+__device__ __forceinline__ void whole_chunks(int cpr, int64_t L, int64_t c0, int& jlo, int& jhi) {
+    constexpr int PER = 16 / sizeof(T);
+    jlo = c0 < 0 ? (int) ((-c0 + PER - 1) / PER) : 0;
+    const int64_t jh = (L - c0) / PER;
+    jhi = jh < cpr ? (int) jh : cpr;
+}
+
 /* raw (as issued above, after cp_wait_all and a barrier) -> dst[r * pitch + c] (pitch and cols
  * multiples of 16 / sizeof(T)), 16 bytes per thread; steps c0 + c outside [0, L) become 0. The
  * row's byte shift splits into a word offset and a bit shift, both fixed per row: whole chunks take
@@ -563,9 +573,8 @@ __device__ __forceinline__ void any_realign(T* dst, int pitch, const T* raw, int
                                             int64_t stride, int rows, int cols, int64_t L, int64_t c0, int tid) {
     constexpr int PER = 16 / sizeof(T);
     const int cpr = cols / PER;
-    const int jlo = c0 < 0 ? (int) ((-c0 + PER - 1) / PER) : 0; /* chunks of steps wholly in [0, L) */
-    const int64_t jh = (L - c0) / PER;
-    const int jhi = jh < cpr ? (int) jh : cpr;
+    int jlo, jhi;
+    whole_chunks<T>(cpr, L, c0, jlo, jhi);
     struct Row {
         int sh;
         unsigned bs;
@@ -617,9 +626,8 @@ __device__ __forceinline__ void realign_in_place(T* buf, int pitch, const T* bas
                                                  int rows, int cols, int64_t L, int64_t c0, int tid) {
     constexpr int PER = 16 / sizeof(T);
     const int cpr = cols / PER;
-    const int jlo = c0 < 0 ? (int) ((-c0 + PER - 1) / PER) : 0; /* chunks of steps wholly in [0, L) */
-    const int64_t jh = (L - c0) / PER;
-    const int jhi = jh < cpr ? (int) jh : cpr;
+    int jlo, jhi;
+    whole_chunks<T>(cpr, L, c0, jlo, jhi);
     const int lane = tid % WARP;
     /* a single row (the decays) goes to the last warp: every warp has the same share of the head rows */
     for (int r = (rows == 1 ? NT / WARP - 1 - tid / WARP : tid / WARP); r < rows; r += NT / WARP) {
@@ -1257,7 +1265,8 @@ __host__ __device__ constexpr size_t bwd4_region() {
 }
 template <typename T>
 __host__ __device__ constexpr size_t bwd4_smem() {
-    return bwd4_region<T>() + sizeof(T) * (BNB * BLK + 2 * BLK + pad_elems<T>()) + sizeof(T) * HEAD * (BNB * BLK + pad_elems<T>());
+    return bwd4_region<T>() + sizeof(T) * (BNB * BLK + 2 * BLK + pad_elems<T>()) /* decays, room for a raw row */
+           + sizeof(T) * HEAD * (BNB * BLK + pad_elems<T>());                       /* du staging */
 }
 /* ANY: raw rows of u and dy ([HEAD][BWD_RP] each) and of a, after the aligned layout */
 template <typename T>
@@ -1882,11 +1891,9 @@ static int backward(const void* a, const void* u, const void* dy, void* da, void
                       : launch(swr_backward_tma<T, 1>, grid, dim3(BTHREADS), smem, stream, maps, ap, up, gp, dap, dup, L, tiles);
     }
     if (variant == 5) variant = 4; /* where TMA cannot serve: the default */
-    if (variant >= 6) variant = rows_aligned ? 4 : variant;
-    if (variant == 4 && !rows_aligned) variant = RealignInPlace<T>::value ? 7 : 6;
-    if (variant == 6 || variant == 7) { /* any alignment: raw rows realigned in rows of their own (6) or in place (7) */
+    if (!rows_aligned && (variant == 4 || variant >= 6)) { /* raw rows realigned in rows of their own or in place */
         if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
-        if (variant == 6) {
+        if (variant == 6 || (variant == 4 && !RealignInPlace<T>::value)) {
             const size_t smem = bwd4_any_smem<T>();
             return k == 2 ? launch(swr_backward_shfl<T, 2, 1>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
                           : launch(swr_backward_shfl<T, 1, 1>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
@@ -1895,6 +1902,7 @@ static int backward(const void* a, const void* u, const void* dy, void* da, void
         return k == 2 ? launch(swr_backward_shfl<T, 2, 3>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
                       : launch(swr_backward_shfl<T, 1, 3>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
     }
+    if (variant >= 6) variant = 4; /* aligned rows: the default */
     if (variant != 3 && rows_aligned) {
         if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
         const dim3 blk(BTHREADS);
