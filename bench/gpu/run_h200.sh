@@ -15,6 +15,9 @@
 #   BENCH_MODE=quick times the default kernels only (swr_gpu_check quick; default: bench, all variants)
 #   SANITIZERS="memcheck racecheck" runs only those compute-sanitizer tools (default: all four)
 #   STEP_TIMEOUT=s bounds each check, sanitizer and bench step (default 0: none), e.g. against a hang
+#   AB_DEFINES="-DNAME ..." also builds the harness with those macros (a compile-time alternative kept in
+#              the source for one experiment) and times it with BENCH_MODE after the main timing, same run:
+#              bench_ab.log and a second summary table
 # Logs under $OUT: build.log check.log sanitizer.log java.log bench.log flex.log summary.txt.
 # The summary table is printed last. Exit status: 0 only if every check passed.
 set -u
@@ -33,9 +36,15 @@ note() { echo "$*" | tee -a "$OUT/summary.txt"; }
   nvcc --version | tail -2
   set -x
   g++ -O2 -fopenmp -std=c++14 $INC -c "$SRC/libnd4j-ops/src/main/cpp/cpu/swr_cpu.cpp" -o "$W/swr_cpu.o" &&
+  { [ -z "${AB_DEFINES:-}" ] ||
+    nvcc -std=c++17 -O3 -gencode=$ARCH $AB_DEFINES -Xcompiler -fopenmp $INC \
+         "$SRC/bench/gpu/swr_gpu_check.cu" "$SRC/libnd4j-ops/src/main/cpp/cuda/swr_cuda.cu" "$W/swr_cpu.o" \
+         -o "$W/swr_gpu_check_ab" -lgomp > "$W/build_ab.log" 2>&1; } &
   nvcc -std=c++17 -O3 -gencode=$ARCH -Xptxas -v -Xcompiler -Wall,-fopenmp $INC \
        "$SRC/bench/gpu/swr_gpu_check.cu" "$SRC/libnd4j-ops/src/main/cpp/cuda/swr_cuda.cu" "$W/swr_cpu.o" \
        -o "$W/swr_gpu_check" -lgomp
+  wait
+  [ -f "$W/build_ab.log" ] && cat "$W/build_ab.log"
   set +x
 } > "$OUT/build.log" 2>&1
 if [ ! -x "$W/swr_gpu_check" ]; then note "BUILD FAILED (build.log)"; tail -30 "$OUT/build.log"; exit 1; fi
@@ -82,8 +91,14 @@ if [ "${SKIP_FLEX:-0}" != 1 ]; then
     note "flex: FAILED or timed out (flex.log)"
 fi
 
-# 5. summary table
-python3 - "$OUT/bench.log" "$OUT/flex.log" <<'PY' | tee -a "$OUT/summary.txt"
+if [ -n "${AB_DEFINES:-}" ]; then
+  if [ -x "$W/swr_gpu_check_ab" ]; then
+    $TO "$W/swr_gpu_check_ab" "${BENCH_MODE:-bench}" > "$OUT/bench_ab.log" 2>&1 || status=1
+  else note "A/B build ($AB_DEFINES) FAILED (build.log)"; status=1; fi
+fi
+
+# 5. summary table (and the A/B build's)
+cat > "$W/summary.py" <<'PY'
 import re, sys
 def kv(line):
     return dict(re.findall(r"(\w+)=([\w.]+)", line))
@@ -96,6 +111,12 @@ for l in open(sys.argv[1]):
     if l.startswith(("GPU:", "copy bandwidth", "WINDOW")):
         print(l.rstrip())
 print("prev: rows not 16-byte aligned with the kernels that were their default before (swr_gpu_check PREV_FWD / PREV_BWD), same run, x floor")
+raw = [d for d in bench if float(d.get("bwd8_ms", 0)) > 0]
+if raw:
+    print("backward alone at rows not 16-byte aligned, x its floor: variant 6 rows of their own, 7 in place, 8 read where they land")
+    for d in raw:
+        bwf = float(d["bwd_floor_ms"])
+        print(f"{d['dtype']:5} ({int(d['B'])}, {int(d['L']):5}) " + " ".join(f"v{v} {float(d[f'bwd{v}_ms']):.4f} {float(d[f'bwd{v}_ms']) / bwf:5.2f}" for v in (6, 7, 8)))
 print(f"{'dtype':5} {'(B, L)':12} {'fwd ms':>8} {'x floor':>7} {'bwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} {'prev f':>7} {'b':>5} {'f+b':>5} | {'flex fwd':>8} {'flex f+b':>8} {'speedup f':>9} {'f+b':>6}")
 for d in bench:
     B, L = int(d["B"]), int(d["L"])
@@ -119,6 +140,11 @@ if core:
               f"{g('bwd_ms'):8.4f} {g('bwd_ms') / g('bwd_floor_ms'):7.2f} {g('fb_ms'):8.4f} {g('fb_ms') / g('fb_floor_ms'):7.2f} | "
               f"{g('unfused_fwd_ms'):11.4f} {g('unfused_bwd_ms'):11.4f}")
 PY
+python3 "$W/summary.py" "$OUT/bench.log" "$OUT/flex.log" | tee -a "$OUT/summary.txt"
+if [ -f "$OUT/bench_ab.log" ]; then
+  note "A/B: the same, built with $AB_DEFINES"
+  python3 "$W/summary.py" "$OUT/bench_ab.log" /nonexistent | tee -a "$OUT/summary.txt"
+fi
 note "overall: $([ $status -eq 0 ] && echo PASS || echo FAIL)"
 rm -rf "$W"
 exit $status

@@ -281,8 +281,8 @@ static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, i
     Err ea = compare(dt, a0, dar), eu = compare(dt, u0, dur);
     /* Every backward kernel (1 staged, per-thread du stores; 2 staged; 3 general; 4 staged with the
      * channel sum by shuffles; 5 that with the raw chunks of rows of any alignment fetched by TMA; 6 and 7
-     * that with the raw rows realigned in rows of their own, or in place). */
-    for (int variant = 1; variant <= 7; ++variant) {
+     * that with the raw rows realigned in rows of their own, or in place; 8 read where they land). */
+    for (int variant = 1; variant <= 8; ++variant) {
         dda[1].poison(); ddu[1].poison();
         rc |= swr_cuda_backward_variant(variant, dt, da_.p(), du_.p(), dg.p(), dda[1].p(), ddu[1].p(), B, H, L, 16, k, nullptr);
         CK(cudaDeviceSynchronize());
@@ -412,7 +412,7 @@ static int run_checks(bool small) {
         printf("  %-4s  y %.2e  da %.2e  du %.2e  max %.2e   tol %.0e\n", dname(dt), worst[dt].y, worst[dt].da,
                worst[dt].du, worst[dt].maxn, tol(dt));
     printf("kernel variants bitwise equal to the default: forward %d of %d, backward %d of %d\n", n_variant_bitwise,
-           5 * n_cases, n_bvariant_bitwise, 7 * n_cases);
+           5 * n_cases, n_bvariant_bitwise, 8 * n_cases);
     printf("cases: %d, failed: %d\n", n_cases, n_fail + fails);
     return fails + n_fail;
 }
@@ -727,6 +727,7 @@ static int run_bench(bool swr, bool core, bool quick) {
             };
             const double fwd = timed([&] { rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
             double var_ms[4] = {0, 0, 0, 0}, bvar_ms[5] = {0, 0, 0, 0, 0}, old_f = 0, old_fb = 0, old_b = 0;
+            double raw_b[3] = {0, 0, 0}; /* unaligned rows: backward variants 6, 7, 8 (the three realignments) */
             const double bwd = timed([&] { rc |= swr_cuda_backward(dt, a, u, g, da, du, B, H, L, 16, 2, nullptr); }, reps);
             if ((L * (int64_t) es) % 16) { /* rows not 16-byte aligned: the earlier default kernels, same run */
                 old_f = timed([&] { rc |= swr_cuda_forward_variant(PREV_FWD, dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
@@ -735,6 +736,8 @@ static int run_bench(bool swr, bool core, bool quick) {
                     rc |= swr_cuda_forward_variant(PREV_FWD, dt, a, u, y, B, H, L, 16, 2, nullptr);
                     rc |= swr_cuda_backward_variant(PREV_BWD, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
                 }, reps);
+                for (int v = 6; v <= 8; ++v)
+                    raw_b[v - 6] = timed([&] { rc |= swr_cuda_backward_variant(v, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr); }, reps);
             }
             for (int variant = 1; variant <= 3 && !quick; ++variant)
                 var_ms[variant] = timed([&] { rc |= swr_cuda_forward_variant(variant, dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
@@ -757,9 +760,10 @@ static int run_bench(bool swr, bool core, bool quick) {
                    dname(dt), (long long) B, (long long) L, var_ms[1], var_ms[2], var_ms[3], bvar_ms[1], bvar_ms[2],
                    bvar_ms[3], bvar_ms[4]);
             printf("BENCH dtype=%s B=%lld L=%lld fwd_ms=%.5f fwd_floor_ms=%.5f fb_ms=%.5f fb_floor_ms=%.5f copy_GBs=%.1f"
-                   " prev_fwd_ms=%.5f prev_fb_ms=%.5f bwd_ms=%.5f bwd_floor_ms=%.5f prev_bwd_ms=%.5f\n",
+                   " prev_fwd_ms=%.5f prev_fb_ms=%.5f bwd_ms=%.5f bwd_floor_ms=%.5f prev_bwd_ms=%.5f"
+                   " bwd6_ms=%.5f bwd7_ms=%.5f bwd8_ms=%.5f\n",
                    dname(dt), (long long) B, (long long) L, fwd, ffloor, fb, fbfloor, copy_bw / 1e9, old_f, old_fb, bwd,
-                   bbytes / copy_bw * 1e3, old_b);
+                   bbytes / copy_bw * 1e3, old_b, raw_b[0], raw_b[1], raw_b[2]);
             /* Other windows (the multi-pass path), at the first two shapes. */
             if (!quick && (&sh - &shapes[0] == 0 || &sh - &shapes[0] == 5))
                 for (int kk : {1, 3, 8, SWR_UNBOUNDED}) {
@@ -794,7 +798,8 @@ static int run_profile() {
     for (int64_t L : {4096, 4095}) {
         rc |= swr_cuda_forward(dt, a, v, m, B, H, L, 16, 2, nullptr);
         rc |= swr_cuda_backward(dt, a, v, dm, da, dv, B, H, L, 16, 2, nullptr);
-        if (L % 8) rc |= swr_cuda_backward_variant(6, dt, a, v, dm, da, dv, B, H, L, 16, 2, nullptr); /* the raw-row pass */
+        if (L % 8) /* the other realignments: rows of their own, in place, read where they land */
+            for (int var : {6, 7, 8}) rc |= swr_cuda_backward_variant(var, dt, a, v, dm, da, dv, B, H, L, 16, 2, nullptr);
         for (int64_t kvH : {H, H / 8}) {
             rc |= phalanx_core_cuda_forward(dt, a, b, v, c, m, nullptr, B, H, kvH, L, 16, 2, nullptr);
             rc |= phalanx_core_cuda_backward(dt, a, b, v, c, nullptr, dm, da, db, dv, dc, B, H, kvH, L, 16, 2, nullptr);

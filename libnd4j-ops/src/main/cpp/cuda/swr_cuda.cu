@@ -459,12 +459,14 @@ __device__ __forceinline__ void for_row_chunks(int rows, int nper, int tid, Setu
 }
 
 /* Issues the copies of rows r < rows, flat elements [f0 + r * stride, + cols) of base[0, total), into
- * raw + r * rpitch (rpitch >= cols + 16 / sizeof(T), a multiple of it). Element 0 of the columns is
+ * raw + r * rpitch (+ roff[r] where given: a multiple of 16 / sizeof(T); rpitch >= cols + 16 / sizeof(T),
+ * a multiple of it). Element 0 of the columns is
  * step c0 of its row; only the chunks that hold steps in [0, L) are fetched (the others stay unwritten:
  * the realignment zero-fills those steps), so a row's last, short tile reads no more than it needs. */
 template <typename T, int NT, int CPB = 0>
 __device__ __forceinline__ void any_issue(T* raw, int rpitch, const T* __restrict__ base, int64_t total, int64_t f0,
-                                          int64_t stride, int rows, int cols, int64_t L, int64_t c0, int tid) {
+                                          int64_t stride, int rows, int cols, int64_t L, int64_t c0, int tid,
+                                          const int* roff = nullptr) {
     constexpr int PER = 16 / sizeof(T);
     const int lo = c0 < 0 ? (int) -c0 : 0, hi = L - c0 < cols ? (int) (L - c0) : cols; /* steps [0, L) */
     struct Row {
@@ -477,7 +479,7 @@ __device__ __forceinline__ void any_issue(T* raw, int rpitch, const T* __restric
         Row w;
         w.sh = shift_of(base, fr);
         w.f = fr - w.sh;
-        w.d = raw + r * rpitch;
+        w.d = raw + r * rpitch + (roff ? roff[r] : 0);
         return w;
     };
     for_row_chunks<NT>(rows, (cols + 2 * PER - 1) / PER, tid, setup, [&](const Row& w, int c) {
@@ -662,12 +664,14 @@ __device__ __forceinline__ void realign_in_place(T* buf, int pitch, const T* bas
 }
 
 /* Stores src[r * spitch + c], c < n (src rows 16-byte aligned, spitch a multiple of 16 / sizeof(T)),
- * to base[f0 + r * stride + c]: whole 16-byte chunks of base,
- * shifted into place from two chunks of src, element by element at the two ends of each row. */
+ * to base[f0 + r * stride + c]: the whole 16-byte chunks of base inside the row, each shifted into
+ * place from two chunks of src, then the at most 2 (16 / sizeof(T) - 1) elements at the row's two ends
+ * (their chunks are shared with the neighbouring tile or row) one per thread in a second pass. Storing
+ * those element by element inside the chunk loop made every warp of it wait on a lane's edge chunk. */
 template <typename T, int NT, int CPB = 0>
 __device__ __forceinline__ void any_store(T* __restrict__ base, const T* src, int spitch, int64_t f0, int64_t stride,
                                           int rows, int n, int tid) {
-    constexpr int PER = 16 / sizeof(T);
+    constexpr int PER = 16 / sizeof(T), EDGE = PER - 1;
     struct Row {
         int sh;
         T* drow; /* chunk c holds src elements [c PER - sh, + PER) */
@@ -683,22 +687,21 @@ __device__ __forceinline__ void any_store(T* __restrict__ base, const T* src, in
     };
     for_row_chunks<NT>(rows, (n + 2 * PER - 1) / PER, tid, setup, [&](const Row& w, int c) {
         const int lo = c * PER - w.sh;
-        if (lo >= n) return;
-        T* d = w.drow + c * PER;
+        if (lo < 0 || lo + PER > n) return;
         const uint4* p = reinterpret_cast<const uint4*>(w.q);
-        if (lo >= 0 && lo + PER <= n) {
-            *reinterpret_cast<uint4*>(d) = w.sh ? extract16(p + padded_chunk<CPB>(c - 1), p + padded_chunk<CPB>(c),
-                                                            (PER - w.sh) * (int) sizeof(T))
-                                                : p[padded_chunk<CPB>(c)];
-        } else {
-#pragma unroll
-            for (int e = 0; e < PER; ++e)
-                if (lo + e >= 0 && lo + e < n) {
-                    const int x = lo + e;
-                    d[e] = w.q[padded_chunk<CPB>(x / PER) * PER + x % PER];
-                }
-        }
+        *reinterpret_cast<uint4*>(w.drow + c * PER) =
+            w.sh ? extract16(p + padded_chunk<CPB>(c - 1), p + padded_chunk<CPB>(c), (PER - w.sh) * (int) sizeof(T))
+                 : p[padded_chunk<CPB>(c)];
     });
+    /* the ends: elements [0, hd) before the first whole chunk and [tl, n) after the last one */
+    for (int i = tid; i < rows * 2 * EDGE; i += NT) {
+        const int r = i / (2 * EDGE), k = i - r * (2 * EDGE);
+        const int64_t fr = f0 + r * stride;
+        const int sh = shift_of(base, fr), hd0 = (PER - sh) % PER, hd = hd0 < n ? hd0 : n;
+        const int tl = hd + (n - hd) / PER * PER;
+        const int x = k < EDGE ? k : tl + k - EDGE;
+        if (k < EDGE ? x < hd : x < n) base[fr + x] = src[r * spitch + padded_chunk<CPB>(x / PER) * PER + x % PER];
+    }
 }
 
 /* ---- Rows of any alignment with their raw chunks fetched by the tensor memory accelerator (sm_90 and
@@ -830,12 +833,39 @@ __device__ __forceinline__ void smem_block(const T* p, A* out) {
     for (int v = 0; v < BLK / PER; ++v) unpack(reinterpret_cast<const uint4*>(p)[v], out + v * PER, T());
 }
 
-/* Terminal local state of a staged block (u at up, decays at ap). */
+/* The same for 16 elements at any element address p (rows read where they landed, unaligned):
+ * 16-bit types as 9 aligned words shifted into place by this lane's own funnel shift (no divergence:
+ * the shift is an operand), 4- and 8-byte types element by element. */
 template <typename T, typename A>
+__device__ __forceinline__ void smem_block_any(const T* p, A* out) {
+    if (sizeof(T) == 2) {
+        const uintptr_t ad = reinterpret_cast<uintptr_t>(p);
+        const unsigned* w = reinterpret_cast<const unsigned*>(ad & ~(uintptr_t) 3);
+        const unsigned bs = (unsigned) (ad & 2) * 8;
+        unsigned x[BLK / 2 + 1], o[BLK / 2];
+#pragma unroll
+        for (int k = 0; k <= BLK / 2; ++k) x[k] = w[k];
+#pragma unroll
+        for (int k = 0; k < BLK / 2; ++k) o[k] = __funnelshift_r(x[k], x[k + 1], bs);
+        unpack(make_uint4(o[0], o[1], o[2], o[3]), out, T());
+        unpack(make_uint4(o[4], o[5], o[6], o[7]), out + BLK / 2, T());
+    } else {
+#pragma unroll
+        for (int i = 0; i < BLK; ++i) out[i] = to_acc(p[i]);
+    }
+}
+template <typename T, typename A, bool RAW>
+__device__ __forceinline__ void staged_block(const T* p, A* out) {
+    if (RAW) smem_block_any<T, A>(p, out);
+    else smem_block<T, A>(p, out);
+}
+
+/* Terminal local state of a staged block (u at up, decays at ap). */
+template <typename T, typename A, bool RAW = false>
 __device__ __forceinline__ A smem_terminal(const T* up, const T* ap) {
     A x[BLK], am[BLK];
-    smem_block<T, A>(up, x);
-    smem_block<T, A>(ap, am);
+    staged_block<T, A, RAW>(up, x);
+    staged_block<T, A, RAW>(ap, am);
     return terminal_state<A>(x, am);
 }
 
@@ -1083,24 +1113,24 @@ swr_forward_tma(const __grid_constant__ TmaFwdMaps maps, const T* __restrict__ a
 /* One thread's block of a staged backward tile: local states h, output gradients g and, for k = 2,
  * the carrier v from the block before and q (the next block's sum of P * dy) from the block after,
  * both read from the staged halos (zeros past the end). */
-template <typename T, typename A, int K>
+template <typename T, typename A, int K, bool RAW = false>
 __device__ __forceinline__ void staged_block_states(const T* ub, const T* gb, const T* ab, int64_t s,
                                                     A* h, A* g, A& q, A& v) {
-    smem_block<T, A>(ub, h);
-    smem_block<T, A>(gb, g);
+    staged_block<T, A, RAW>(ub, h);
+    staged_block<T, A, RAW>(gb, g);
     {
         A am[BLK];
-        smem_block<T, A>(ab, am);
+        staged_block<T, A, RAW>(ab, am);
 #pragma unroll
         for (int i = 1; i < BLK; ++i) h[i] = fma(am[i], h[i - 1], h[i]);
     }
     q = A(0);
     v = A(0);
     if (K == 2) {
-        v = s > 0 ? smem_terminal<T, A>(ub - BLK, ab - BLK) : A(0);
+        v = s > 0 ? smem_terminal<T, A, RAW>(ub - BLK, ab - BLK) : A(0);
         A gn[BLK], an[BLK];
-        smem_block<T, A>(gb + BLK, gn);
-        smem_block<T, A>(ab + BLK, an);
+        staged_block<T, A, RAW>(gb + BLK, gn);
+        staged_block<T, A, RAW>(ab + BLK, an);
         A P = an[0];
         q = P * gn[0];
 #pragma unroll
@@ -1256,18 +1286,22 @@ swr_backward_staged(const T* __restrict__ a, const T* __restrict__ u, const T* _
  */
 template <typename T>
 __host__ __device__ constexpr int pad_elems() { return 16 / (int) sizeof(T); }
-template <typename T>
+/* SK: extra pitch of the u and dy rows (MODE 4: room for each row's skew, up to 7 chunks), then a
+ * table of the 2 HEAD skews at the end. */
+template <typename T, int SK = 0>
 __host__ __device__ constexpr size_t bwd4_region() {
     typedef typename Acc<T>::type A;
-    constexpr size_t stage = sizeof(T) * HEAD * ((BNB * BLK + BLK + pad_elems<T>()) * 2);
+    constexpr size_t stage = sizeof(T) * HEAD * ((BNB * BLK + BLK + pad_elems<T>() + SK) * 2);
     constexpr size_t ybuf = sizeof(A) * BTHREADS * (BLK + 1);
     return ((stage > ybuf ? stage : ybuf) + 15) / 16 * 16;
 }
-template <typename T>
+template <typename T, int SK = 0>
 __host__ __device__ constexpr size_t bwd4_smem() {
-    return bwd4_region<T>() + sizeof(T) * (BNB * BLK + 2 * BLK + pad_elems<T>()) /* decays, room for a raw row */
-           + sizeof(T) * HEAD * (BNB * BLK + pad_elems<T>());                       /* du staging */
+    return bwd4_region<T, SK>() + sizeof(T) * (BNB * BLK + 2 * BLK + pad_elems<T>()) /* decays, room for a raw row */
+           + sizeof(T) * HEAD * (BNB * BLK + pad_elems<T>())                         /* du staging */
+           + (SK ? sizeof(int) * 2 * HEAD : 0);                                      /* MODE 4: the skews */
 }
+template <typename T> __host__ __device__ constexpr int bwd_skew() { return 7 * pad_elems<T>(); }
 /* ANY: raw rows of u and dy ([HEAD][BWD_RP] each) and of a, after the aligned layout */
 template <typename T>
 __host__ __device__ constexpr int bwd_any_rp() { return BNB * BLK + BLK + 16 / (int) sizeof(T); }
@@ -1311,12 +1345,33 @@ constexpr size_t bwd4_tma_smem() {
     return 128 + round128(bwd4_smem<T>()) + round128(sizeof(T) * (2 * HEAD + 1) * bwd_tma_rp<T>()) + 16;
 }
 
+/* MODE 4 reads each lane's blocks from its own raw row, whose shift differs from row to row: 16 lanes
+ * (channels) x 2 blocks read word i of their blocks at once. So that those 32 words fall in distinct
+ * shared-memory banks, row r starts `skew` elements (whole 16-byte chunks) into its pitch, chosen from
+ * the row's word offset `d` within a chunk (its shift): the rows of one offset go to distinct 16-byte
+ * bank groups, which the second block (16 steps on) keeps distinct. Conflict-free wherever the shifts
+ * of 16 rows spread over all offsets (L not a multiple of 4; else 2-way); one warp's lane `lane` (<32,
+ * rows of u then dy) computes row r's. */
+template <typename T>
+__device__ __forceinline__ int raw_skew(int sh, int r, int pitch, int lane) {
+    constexpr int PER = 16 / sizeof(T);
+    const int d = (sh * (int) sizeof(T) >> 2) & 3;
+    const unsigned same = __match_any_sync(0xffffffffu, d + 4 * (lane / HEAD)); /* same tensor, same offset */
+    const int rank = __popc(same & ((1u << lane) - 1));
+    /* 16-bit: the second block is 8 words on, 2 groups: groups {0, 1, 4, 5} + 2 (rank / 4) per offset;
+     * 4- and 8-byte types: 16 or 32 words on (a group shift of 4, or the other half-warp): rank. */
+    const int g = sizeof(T) == 2 ? ((0x5410 >> 4 * (rank & 3)) & 15) + 2 * (rank >> 2) : rank;
+    return ((g - r * (pitch / PER)) & 7) * PER;
+}
+
 /* The shuffle backward's tile: MODE 0 rows 16-byte aligned; rows of any alignment by their raw chunks,
  * realigned in shared memory: 1 the raw rows copied by cp.async into rows of their own, 2 the same
  * fetched by TMA (maps; smem_raw 128-byte aligned), 3 copied by cp.async into the tile's own rows and
  * realigned there (realign_in_place: float32 53 KB of shared memory per CTA against 92 KB, so twice the
  * occupancy in float32 and float64; in 16-bit types, where registers bound the occupancy, its passes of
- * whole warps measured 13% slower than 1's flat loop, docs/CUDA.md). */
+ * whole warps measured 13% slower than 1's flat loop, docs/CUDA.md); 4 raw rows copied into skewed rows
+ * (raw_skew) and read there, each lane shifting its own blocks as it loads them (smem_block_any), the
+ * dy and decays past L zeroed in a row's last tile. */
 template <typename T, int K, int MODE>
 __device__ __forceinline__ void bwd_shfl_tile(unsigned char* smem_raw, const T* __restrict__ a, const T* __restrict__ u,
                                               const T* __restrict__ dy, T* __restrict__ da, T* __restrict__ du,
@@ -1327,11 +1382,13 @@ __device__ __forceinline__ void bwd_shfl_tile(unsigned char* smem_raw, const T* 
     constexpr int GCOLS = K == 2 ? STEPS + BLK : STEPS, GP = STEPS + BLK + PADE; /* dy: halo after */
     constexpr int ACOLS = STEPS + 2 * BLK;
     constexpr int DP = STEPS + PADE;                                  /* du staging pitch */
-    T* us = reinterpret_cast<T*>(smem_raw);                           /* [HEAD][UP] */
-    T* gs = us + HEAD * UP;                                           /* [HEAD][GP] */
+    constexpr int SK = MODE == 4 ? bwd_skew<T>() : 0, UPS = UP + SK, GPS = GP + SK; /* MODE 4: skewed rows */
+    T* us = reinterpret_cast<T*>(smem_raw);                           /* [HEAD][UPS] */
+    T* gs = us + HEAD * UPS;                                          /* [HEAD][GPS] */
     A* ybuf = reinterpret_cast<A*>(smem_raw);                         /* [BTHREADS][BLK + 1], later */
-    T* as = reinterpret_cast<T*>(smem_raw + bwd4_region<T>());        /* [ACOLS + PADE]: room for a raw row */
+    T* as = reinterpret_cast<T*>(smem_raw + bwd4_region<T, SK>());    /* [ACOLS + PADE]: room for a raw row */
     T* dus = as + ACOLS + PADE;                                       /* [HEAD][DP] */
+    int* skew = reinterpret_cast<int*>(dus + HEAD * DP);              /* MODE 4: [2 HEAD] */
     const int64_t bh = blockIdx.x / tiles, tile = blockIdx.x % tiles;
     const int64_t t0 = tile * STEPS;
     const int64_t row0 = bh * HEAD * L;
@@ -1361,6 +1418,27 @@ __device__ __forceinline__ void bwd_shfl_tile(unsigned char* smem_raw, const T* 
         any_realign<T, BTHREADS>(gs, GP, land + HEAD * RT, RT, dy, row0 + t0, L, HEAD, GCOLS, L, t0, tid);
         any_realign<T, BTHREADS>(as, ACOLS, land + 2 * HEAD * RT, RT, a, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, tid);
         __syncthreads();
+    } else if (MODE == 4) { /* raw rows read where they land: no realignment */
+        if (tid < WARP) { /* lane r < 16: u row r; 16 + r: dy row r (raw_skew) */
+            const int r = tid % HEAD;
+            const int sh = tid < HEAD ? shift_of(u, row0 + t0 - BLK + r * L) : shift_of(dy, row0 + t0 + r * L);
+            skew[tid] = raw_skew<T>(sh, r, tid < HEAD ? UPS : GPS, tid);
+        }
+        __syncthreads();
+        any_issue<T, BTHREADS>(us, UPS, u, BH * HEAD * L, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, tid, skew);
+        any_issue<T, BTHREADS>(gs, GPS, dy, BH * HEAD * L, row0 + t0, L, HEAD, GCOLS, L, t0, tid, skew + HEAD);
+        any_issue<T, BTHREADS>(as, ACOLS + PADE, a, BH * L, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, tid);
+        cp_wait_all();
+        __syncthreads();
+        if (t0 + GCOLS > L) { /* the row's last tile: dy and decays past L become 0, as staged aligned */
+            const int lo = (int) (L - t0), nd = GCOLS - lo, na = ACOLS - BLK - lo;
+            for (int i = tid; i < HEAD * nd; i += BTHREADS) {
+                const int r = i / nd, c = lo + i % nd;
+                gs[r * GPS + skew[HEAD + r] + shift_of(dy, row0 + t0 + r * L) + c] = zero_of<T>();
+            }
+            for (int i = tid; i < na; i += BTHREADS) as[shift_of(a, bh * L + t0 - BLK) + BLK + lo + i] = zero_of<T>();
+            __syncthreads();
+        }
     } else if (MODE == 3) { /* raw rows into the tile's own rows, realigned there */
         any_issue<T, BTHREADS>(us, UP, u, BH * HEAD * L, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, tid);
         any_issue<T, BTHREADS>(gs, GP, dy, BH * HEAD * L, row0 + t0, L, HEAD, GCOLS, L, t0, tid);
@@ -1391,11 +1469,16 @@ __device__ __forceinline__ void bwd_shfl_tile(unsigned char* smem_raw, const T* 
 
     const int lane = tid % WARP, ch = lane % HEAD, bi = 2 * (tid / WARP) + lane / HEAD;
     const int64_t s = t0 + (int64_t) bi * BLK;
-    const T* ub = us + ch * UP + BLK + bi * BLK;
-    const T* gb = gs + ch * GP + bi * BLK;
+    const T* ub = us + ch * UPS + BLK + bi * BLK;
+    const T* gb = gs + ch * GPS + bi * BLK;
     const T* ab = as + BLK + bi * BLK;
+    if (MODE == 4) { /* this lane's rows where they landed */
+        ub += skew[ch] + shift_of(u, row0 + t0 - BLK + ch * L);
+        gb += skew[HEAD + ch] + shift_of(dy, row0 + t0 + ch * L);
+        ab += shift_of(a, bh * L + t0 - BLK);
+    }
     A h[BLK], g[BLK], q, v;
-    staged_block_states<T, A, K>(ub, gb, ab, s, h, g, q, v);
+    staged_block_states<T, A, K, MODE == 4>(ub, gb, ab, s, h, g, q, v);
     __syncthreads(); /* the staged u and dy are consumed: ybuf may overwrite them */
 
     A* yp = ybuf + tid * (BLK + 1);                                   /* this thread's y = h + P v */
@@ -1862,10 +1945,9 @@ static int forward(const void* a, const void* u, void* y, int64_t B, int64_t H, 
  * against 0.216 / 0.478 for the staged kernel with the sum in shared memory and 0.219 / 0.357 for
  * the general one (docs/BENCHMARKS.md). */
 template <typename T> struct BwdDefault { static constexpr int value = 4; };
-/* Rows not 16-byte aligned: realigned in place (float32, float64) or through rows of their own (16-bit
- * types), as measured on the H200 (bf16 (8, 4095): 0.256 ms against 0.291 in place; float32 0.332 in
- * place against 0.427, float64 0.703 against 1.151; docs/BENCHMARKS.md). */
-template <typename T> struct RealignInPlace { static constexpr bool value = sizeof(T) >= 4; };
+/* Rows not 16-byte aligned: read where they land (variant 8, every type), as measured on the H200 at
+ * (8, 4095), backward alone: bf16 0.231 ms against 0.242 through rows of their own and 0.285 realigned in
+ * place; float32 0.286 against 0.329 in place, float64 0.620 against 0.713 (docs/BENCHMARKS.md). */
 
 template <typename T>
 static int backward(const void* a, const void* u, const void* dy, void* da, void* du,
@@ -1891,9 +1973,14 @@ static int backward(const void* a, const void* u, const void* dy, void* da, void
                       : launch(swr_backward_tma<T, 1>, grid, dim3(BTHREADS), smem, stream, maps, ap, up, gp, dap, dup, L, tiles);
     }
     if (variant == 5) variant = 4; /* where TMA cannot serve: the default */
-    if (!rows_aligned && (variant == 4 || variant >= 6)) { /* raw rows realigned in rows of their own or in place */
+    if (!rows_aligned && (variant == 4 || variant >= 6)) { /* raw rows read where they land, or realigned */
         if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
-        if (variant == 6 || (variant == 4 && !RealignInPlace<T>::value)) {
+        if (variant == 4 || variant == 8) {
+            const size_t smem = bwd4_smem<T, bwd_skew<T>()>();
+            return k == 2 ? launch(swr_backward_shfl<T, 2, 4>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
+                          : launch(swr_backward_shfl<T, 1, 4>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
+        }
+        if (variant == 6) {
             const size_t smem = bwd4_any_smem<T>();
             return k == 2 ? launch(swr_backward_shfl<T, 2, 1>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
                           : launch(swr_backward_shfl<T, 1, 1>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
@@ -1963,7 +2050,7 @@ extern "C" int swr_cuda_backward_variant(int32_t variant, int32_t dtype, const v
                                          void* da, void* du, int64_t B, int64_t H, int64_t L, int32_t block,
                                          int32_t k, void* stream) {
     using namespace phalanx_swr_cuda;
-    if (!valid(B, H, L, k) || block != BLK || !a || !u || !dy || !da || !du || variant < 0 || variant > 7)
+    if (!valid(B, H, L, k) || block != BLK || !a || !u || !dy || !da || !du || variant < 0 || variant > 8)
         return SWR_EINVAL;
     cudaStream_t st = (cudaStream_t) stream;
     switch (dtype) {

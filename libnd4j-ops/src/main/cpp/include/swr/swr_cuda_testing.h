@@ -41,9 +41,10 @@ int swr_cuda_forward_variant(int32_t variant, int32_t dtype, const void* a, cons
  * how du is stored, and take the general kernel where rows are not 16-byte aligned; 4 = staged with
  * the channel sum of da by warp shuffles, any alignment; 5 = 4 with the raw chunks of rows not 16-byte
  * aligned fetched by TMA, as forward variant 4; for rows not 16-byte aligned, 6 = 4 with the raw rows
- * realigned in rows of their own (the earlier default; still the default in 16-bit types), 7 = 4 with
- * the raw rows realigned in place (the default in float32 and float64); elsewhere 6 and 7 are the
- * default). Windows k >= 3 ignore the variant. */
+ * realigned in rows of their own (the 16-bit default until 2026-12-02), 7 = 4 with the raw rows
+ * realigned in place (the float32 / float64 default until then), 8 = 4 with the raw rows read where
+ * they land, each lane shifting its own blocks (the default); elsewhere 6, 7 and 8 are the default).
+ * Windows k >= 3 ignore the variant. */
 int swr_cuda_backward_variant(int32_t variant, int32_t dtype, const void* a, const void* u, const void* dy,
                               void* da, void* du, int64_t B, int64_t H, int64_t L, int32_t block, int32_t k,
                               void* stream);
