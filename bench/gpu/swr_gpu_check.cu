@@ -684,6 +684,7 @@ static int run_bench(bool swr, bool core, bool quick) {
     /* Rows not 16-byte aligned are also timed with the kernels that were their default before (forward
      * variant 5 and backward variant 6: the realignment pass), side by side in the same run. */
     constexpr int PREV_FWD = 5, PREV_BWD = 6;
+    static_assert(PREV_BWD == 6, "raw_b[0] below reuses the PREV_BWD timing as variant 6");
     /* C = 2048 (H = 128); aligned shapes at 32768 tokens, then lengths that are not a multiple of 8
      * (rows not 16-byte aligned) and random ones, at several B. One input set per dtype, reused. */
     const int64_t H = 128, C = 16 * H;
@@ -727,7 +728,7 @@ static int run_bench(bool swr, bool core, bool quick) {
             };
             const double fwd = timed([&] { rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
             double var_ms[4] = {0, 0, 0, 0}, bvar_ms[5] = {0, 0, 0, 0, 0}, old_f = 0, old_fb = 0, old_b = 0;
-            double raw_b[3] = {0, 0, 0}; /* unaligned rows: backward variants 6, 7, 8 (the three realignments) */
+            double raw_b[3] = {0, 0, 0}; /* unaligned rows: backward variants 6, 7 (the realignments) and 8 */
             const double bwd = timed([&] { rc |= swr_cuda_backward(dt, a, u, g, da, du, B, H, L, 16, 2, nullptr); }, reps);
             if ((L * (int64_t) es) % 16) { /* rows not 16-byte aligned: the earlier default kernels, same run */
                 old_f = timed([&] { rc |= swr_cuda_forward_variant(PREV_FWD, dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
@@ -736,7 +737,8 @@ static int run_bench(bool swr, bool core, bool quick) {
                     rc |= swr_cuda_forward_variant(PREV_FWD, dt, a, u, y, B, H, L, 16, 2, nullptr);
                     rc |= swr_cuda_backward_variant(PREV_BWD, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
                 }, reps);
-                for (int v = 6; v <= 8; ++v)
+                raw_b[0] = old_b; /* PREV_BWD is variant 6 */
+                for (int v = 7; v <= 8; ++v)
                     raw_b[v - 6] = timed([&] { rc |= swr_cuda_backward_variant(v, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr); }, reps);
             }
             for (int variant = 1; variant <= 3 && !quick; ++variant)
