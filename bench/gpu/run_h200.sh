@@ -117,6 +117,13 @@ if raw:
     for d in raw:
         bwf = float(d["bwd_floor_ms"])
         print(f"{d['dtype']:5} ({int(d['B'])}, {int(d['L']):5}) " + " ".join(f"v{v} {float(d[f'bwd{v}_ms']):.4f} {float(d[f'bwd{v}_ms']) / bwf:5.2f}" for v in (6, 7, 8)))
+bulk = [d for d in bench if float(d.get("fwd6_ms", 0)) > 0]
+if bulk:
+    print("forward variant 6 (16-bit rows not 16-byte aligned, bulk copies), x floor, beside the default; f+b with the default backward")
+    for d in bulk:
+        ff, fbf = float(d["fwd_floor_ms"]), float(d["fb_floor_ms"])
+        print(f"{d['dtype']:5} ({int(d['B'])}, {int(d['L']):5}) fwd {float(d['fwd_ms']) / ff:5.2f} -> {float(d['fwd6_ms']):.4f} {float(d['fwd6_ms']) / ff:5.2f}"
+              f"   f+b {float(d['fb_ms']) / fbf:5.2f} -> {float(d['fb6_ms']) / fbf:5.2f}")
 print(f"{'dtype':5} {'(B, L)':12} {'fwd ms':>8} {'x floor':>7} {'bwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} {'prev f':>7} {'b':>5} {'f+b':>5} | {'flex fwd':>8} {'flex f+b':>8} {'speedup f':>9} {'f+b':>6}")
 for d in bench:
     B, L = int(d["B"]), int(d["L"])

@@ -751,10 +751,10 @@ __device__ __forceinline__ unsigned char* smem_base128(unsigned char* raw) {
     return raw + ((128u - (s & 127u)) & 127u);
 }
 
-__device__ __forceinline__ void mbar_init(uint64_t* bar) {
+__device__ __forceinline__ void mbar_init(uint64_t* bar, unsigned count = 1) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     const unsigned b = (unsigned) __cvta_generic_to_shared(bar);
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(b) : "memory");
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(b), "r"(count) : "memory");
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 #endif
@@ -788,6 +788,128 @@ __device__ __forceinline__ void tma_load(void* smem, const CUtensorMap* m, int c
                  ::"r"((unsigned) __cvta_generic_to_shared(smem)), "l"(m), "r"(coord),
                  "r"((unsigned) __cvta_generic_to_shared(bar)) : "memory");
 #endif
+}
+
+/* One arrival that also announces `bytes` more to come (by complete_tx). */
+__device__ __forceinline__ void mbar_arrive_expect(uint64_t* bar, unsigned bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    const unsigned b = (unsigned) __cvta_generic_to_shared(bar);
+    asm volatile("{\n .reg .b64 st;\n mbarrier.arrive.expect_tx.shared::cta.b64 st, [%0], %1;\n}\n" ::"r"(b), "r"(bytes)
+                 : "memory");
+#endif
+}
+/* Bulk copies (sm_90+; not the tensor form): `bytes` (a multiple of 16, both addresses 16-byte aligned) in one
+ * instruction, global -> shared completing on `bar`, or shared -> global in a bulk group. */
+__device__ __forceinline__ void bulk_load(void* smem, const void* gmem, unsigned bytes, uint64_t* bar) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
+                 ::"r"((unsigned) __cvta_generic_to_shared(smem)), "l"(gmem), "r"(bytes),
+                 "r"((unsigned) __cvta_generic_to_shared(bar)) : "memory");
+#endif
+}
+__device__ __forceinline__ void bulk_store(void* gmem, const void* smem, unsigned bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("cp.async.bulk.global.shared::cta.bulk_group [%0], [%1], %2;\n"
+                 ::"l"(gmem), "r"((unsigned) __cvta_generic_to_shared(smem)), "r"(bytes) : "memory");
+    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+#endif
+}
+/* The issuing thread's bulk stores have read shared memory (before the CTA may exit). */
+__device__ __forceinline__ void bulk_store_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+#endif
+}
+/* This thread's shared-memory writes, visible to bulk copies issued after the next barrier. */
+__device__ __forceinline__ void fence_proxy_async() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+
+/* ---- Rows of any alignment by bulk copies (sm_90+, 16-bit types: the "bulk" forward). 16-bit raw rows are
+ * unpadded, so a row's raw chunks are one contiguous range in shared memory as in global memory: one
+ * cp.async.bulk per row instead of a cp.async (and its bounds checks) per 16-byte chunk, the issue cost the
+ * chunk loops had in these issue-bound kernels. Outputs likewise: y is written to shared memory in its
+ * global alignment (shifted_pair), so that a row leaves as one bulk store and its end elements. ---- */
+
+/* Issues (one thread) the raw row of flat elements [fr, + cols) of base[0, total) into d, laid out as
+ * any_issue does (from the row's first 16-byte boundary; element 0 of the columns is step c0 of its row),
+ * only the chunks that hold steps in [0, L): the chunks inside the buffer by one bulk copy on `bar` (one
+ * arrival, whatever the bytes), a chunk crossing the buffer's start or end element by element. */
+template <typename T>
+__device__ __forceinline__ void bulk_issue_row(T* d, const T* __restrict__ base, int64_t total, int64_t fr, int cols,
+                                               int64_t L, int64_t c0, uint64_t* bar) {
+    constexpr int PER = 16 / sizeof(T);
+    const int lo = c0 < 0 ? (int) -c0 : 0, hi = L - c0 < cols ? (int) (L - c0) : cols; /* steps [0, L) */
+    const int sh = shift_of(base, fr);
+    const int64_t f = fr - sh; /* raw chunk 0 */
+    int ca = (sh + lo) / PER, cb = hi > lo ? (sh + hi + PER - 1) / PER : ca;
+    auto by_element = [&](int c) {
+        for (int e = 0; e < PER; ++e) {
+            const int64_t g = f + (int64_t) c * PER + e;
+            if (g >= 0 && g < total) d[c * PER + e] = base[g];
+        }
+    };
+    if (cb > ca && f + (int64_t) ca * PER < 0) by_element(ca++);
+    if (cb > ca && f + (int64_t) cb * PER > total) by_element(--cb);
+    const unsigned bytes = (unsigned) (cb - ca) * 16u;
+    mbar_arrive_expect(bar, bytes);
+    if (bytes) bulk_load(d + ca * PER, base + f + (int64_t) ca * PER, bytes, bar);
+}
+
+/* Chunks 2 bi and 2 bi + 1 (16-bit types; the 32 bytes of block bi's place in an aligned tile) of a row
+ * stored `o` bytes (0..14, uniform across the warp) off its alignment: the last `o` bytes of block bi - 1
+ * (prev: its words 4..7) then the first 32 - o of block bi (own: its 8 words). */
+__device__ __forceinline__ void shifted_pair(const unsigned* prev, const unsigned* own, int o, uint4* dst) {
+    const unsigned S[13] = {prev[0], prev[1], prev[2], prev[3], own[0], own[1], own[2], own[3],
+                            own[4], own[5], own[6], own[7], 0u};
+    const unsigned bs = (unsigned) ((16 - o) & 3) * 8;
+    unsigned w[8];
+    switch ((16 - o) >> 2) {
+#define SWR_PAIR_CASE(W)                                                                            \
+        case W:                                                                                     \
+            _Pragma("unroll") for (int k = 0; k < 8; ++k) w[k] = __funnelshift_r(S[W + k], S[W + k + 1], bs); \
+            break;
+        SWR_PAIR_CASE(0) SWR_PAIR_CASE(1) SWR_PAIR_CASE(2) SWR_PAIR_CASE(3) default: SWR_PAIR_CASE(4)
+#undef SWR_PAIR_CASE
+    }
+    dst[0] = make_uint4(w[0], w[1], w[2], w[3]);
+    dst[1] = make_uint4(w[4], w[5], w[6], w[7]);
+}
+
+/* Stores rows r < rows of n elements from src (row r at src + r * spitch, element e at its position
+ * shift_of(base, f0 + r * stride) + e: as shifted_pair wrote it) to base[f0 + r * stride + e]: the whole
+ * 16-byte chunks by one bulk store per row (threads r < rows, after fence_proxy_async and a barrier), the
+ * at most 2 (16 / sizeof(T) - 1) end elements one per thread. */
+template <typename T, int NT>
+__device__ __forceinline__ void bulk_store_rows(T* __restrict__ base, const T* src, int spitch, int64_t f0,
+                                                int64_t stride, int rows, int n, int tid) {
+    constexpr int PER = 16 / sizeof(T), EDGE = PER - 1;
+    auto span = [&](int r, int64_t& fr, int& sh, int& hd, int& tl) {
+        fr = f0 + r * stride;
+        sh = shift_of(base, fr);
+        const int h = (PER - sh) % PER;
+        hd = h < n ? h : n;
+        tl = hd + (n - hd) / PER * PER;
+    };
+    if (tid < rows) {
+        int64_t fr;
+        int sh, hd, tl;
+        span(tid, fr, sh, hd, tl);
+        if (tl > hd) {
+            bulk_store(base + fr + hd, src + tid * spitch + sh + hd, (unsigned) ((tl - hd) * (int) sizeof(T)));
+            bulk_store_wait();
+        }
+    }
+    for (int i = tid; i < rows * 2 * EDGE; i += NT) {
+        const int r = i / (2 * EDGE), k = i - r * (2 * EDGE);
+        int64_t fr;
+        int sh, hd, tl;
+        span(r, fr, sh, hd, tl);
+        const int x = k < EDGE ? k : tl + k - EDGE;
+        if (k < EDGE ? x < hd : x < n) base[fr + x] = src[r * spitch + sh + x];
+    }
 }
 
 /* Issues (one warp, lane `lane`) the raw rows r < rows of flat elements [f0 + r * stride, + cols) of base
@@ -895,6 +1017,11 @@ template <typename T>
 constexpr size_t fwd_direct_smem() {
     return sizeof(T) * ((FCH + 1) * (size_t) fwd_raw_pitch<T>() + FCH * Fnb<T>::value * fwd_bp<T>());
 }
+/* The bulk forward: the raw rows, ys with one more chunk per row, the barrier. */
+template <typename T>
+constexpr size_t fwd_bulk_smem() {
+    return sizeof(T) * ((FCH + 1) * (size_t) fwd_raw_pitch<T>() + FCH * (Fnb<T>::value * BLK + 16 / sizeof(T))) + 8;
+}
 
 /* Stages a forward tile: the FCH rows of x (u; the fused core's v) from flat row0 and the decay row
  * arow, steps [t0 - BLK, t0 - BLK + COLS), into xs [FCH][PITCH] and as [PITCH] (blocks padded as CPB);
@@ -939,7 +1066,7 @@ __device__ __forceinline__ void add_shuffled_carry(A* x, const A* am, int lane, 
 /* The forward recurrence over a tile: thread (channel tid / 32, lane) does blocks lane, lane + 32, ... of
  * its row, loading block bc (-1: the halo block before the tile) by ldu(channel, bc, x) and its decays by
  * lda(bc, am), and hands each block inside [0, L) to out(ch, bi, s, n, x) (n of its 16 outputs inside
- * [0, L)). For k = 2 a block's carry is the terminal local state of the block before it, which is the
+ * [0, L); with ALL every lane's block, n = 0 where it is no output, so that out may shuffle). For k = 2 a block's carry is the terminal local state of the block before it, which is the
  * local state x[15] that lane - 1 has just computed for its own block (the same operations in the same
  * order as recomputing it, so bitwise the same): a shuffle, and only lane 0 takes it from lane 31 of the
  * previous round, or for the first round recomputes it from the halo block. Rounds run whole (only rounds
@@ -947,7 +1074,7 @@ __device__ __forceinline__ void add_shuffled_carry(A* x, const A* am, int lane, 
  * tile (a tile of FNB blocks not a multiple of 32) repeat its last block. Values at steps outside [0, L)
  * never reach an output: a sequence's first block takes no carry, and the scan runs forwards, so a
  * block's steps past L only feed later steps and blocks. */
-template <typename T, int K, int FNB, typename LoadU, typename LoadA, typename Out>
+template <typename T, int K, int FNB, bool ALL = false, typename LoadU, typename LoadA, typename Out>
 __device__ __forceinline__ void fwd_tile_loop(LoadU ldu, LoadA lda, int64_t L, int64_t t0, int tid, Out out) {
     typedef typename Acc<T>::type A;
     const int ch = tid / WARP, lane = tid % WARP;
@@ -969,7 +1096,9 @@ __device__ __forceinline__ void fwd_tile_loop(LoadU ldu, LoadA lda, int64_t L, i
 #pragma unroll
         for (int i = 1; i < BLK; ++i) x[i] = fma(am[i], x[i - 1], x[i]);
         if (K == 2) add_shuffled_carry<A>(x, am, lane, carry, s > 0);
-        if (bi < FNB && s < L) out(ch, bi, s, (int) (L - s < BLK ? L - s : BLK), x);
+        const int n = bi < FNB && s < L ? (int) (L - s < BLK ? L - s : BLK) : 0;
+        if (ALL) out(ch, bi, s, n, x); /* every lane (out may shuffle); n = 0: not an output */
+        else if (n > 0) out(ch, bi, s, n, x);
     }
 }
 
@@ -984,11 +1113,13 @@ __device__ __forceinline__ void fwd_tile_blocks(const T* us, const T* as, int64_
 /* grid: ((b * H + head) * tiles + tile) * (HEAD / FCH) + channel group */
 /* ANY: rows of any alignment, read in place from their raw chunks (raw_block), or with REALIGN through a
  * realignment pass into the aligned tile (the earlier default: benchmarks only). */
-template <typename T, int K, bool COAL, bool ANY = false, bool REALIGN = false>
+/* BULK (16-bit, sm_90+): rows of any alignment read in place, fetched and stored by bulk copies. */
+template <typename T, int K, bool COAL, bool ANY = false, bool REALIGN = false, bool BULK = false>
 __global__ void __launch_bounds__(FTHREADS, MinBlocks<T, FTHREADS>::value)
 swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restrict__ y,
                    int64_t H, int64_t L, int64_t tiles, int64_t BH) {
     static_assert(!ANY || COAL, "rows of any alignment store through shared memory");
+    static_assert(!BULK || (ANY && !REALIGN && sizeof(T) == 2), "bulk copies: 16-bit rows of any alignment");
     typedef typename Acc<T>::type A;
     constexpr int FNB = Fnb<T>::value;
     constexpr int COLS = FNB * BLK + BLK;                 /* halo block + tile */
@@ -1014,7 +1145,55 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
             store_block<T, A>(y + row0 + ch * L + s, n, x);
         }
     };
-    if (ANY && !REALIGN) { /* raw rows [FCH + 1][RD] where the aligned tile would be, then ys */
+    if (BULK) { /* raw rows [FCH + 1][RD], then ys [FCH][FNB * BLK + PER] in y's alignment, then the barrier */
+        constexpr int RD = fwd_raw_pitch<T>(), YB = FNB * BLK + PER;
+        T* raw = us;
+        ys = raw + (FCH + 1) * RD;
+        uint64_t* bar = reinterpret_cast<uint64_t*>(ys + FCH * YB);
+        if (tid == 0) mbar_init(bar, FCH + 1);
+        __syncthreads();
+        if (tid <= FCH) { /* rows 0..FCH - 1 of u, then the decays */
+            const bool dec = tid == FCH;
+            bulk_issue_row<T>(raw + tid * RD, dec ? a : u, dec ? BH * L : BH * HEAD * L,
+                              (dec ? bh * L : row0 + tid * L) + t0 - BLK, COLS, L, t0 - BLK, bar);
+        }
+        mbar_wait0(bar);
+        __syncthreads(); /* the chunks copied element by element */
+        const int ch = tid / WARP, lane = tid % WARP;
+        const int ush = shift_of(u, row0 + ch * L + t0 - BLK), ash = shift_of(a, bh * L + t0 - BLK);
+        const int o = shift_of(y, row0 + ch * L + t0) * (int) sizeof(T);
+        const T* ur = raw + ch * RD;
+        uint4* yr = reinterpret_cast<uint4*>(ys + ch * YB);
+        unsigned tail[4] = {0u, 0u, 0u, 0u}; /* lane 0: the last words of the previous round's last block */
+        int blocks = 0;                      /* blocks done (whole rounds) */
+        fwd_tile_loop<T, K, FNB, true>(
+            [&](int, int bc, A* x) { raw_block<T, A, CPB>(ur, ush, bc, x); },
+            [&](int bc, A* am) { raw_block<T, A, CPB>(raw + FCH * RD, ash, bc, am); }, L, t0, tid,
+            [&](int, int bi, int64_t, int, const A* x) {
+                const uint4 p0 = pack(x, T()), p1 = pack(x + PER, T());
+                const unsigned own[8] = {p0.x, p0.y, p0.z, p0.w, p1.x, p1.y, p1.z, p1.w};
+                unsigned prev[4];
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const unsigned r = __shfl_sync(0xffffffffu, own[4 + i], (lane + WARP - 1) % WARP);
+                    prev[i] = lane == 0 ? tail[i] : r;
+                    tail[i] = r;
+                }
+                shifted_pair(prev, own, o, yr + 2 * bi);
+                blocks = bi - lane + WARP;
+            });
+        if (lane == 0) { /* the chunk after the last block: its last o bytes */
+            const unsigned none[8] = {0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u};
+            uint4 pair[2];
+            shifted_pair(tail, none, o, pair);
+            yr[2 * blocks] = pair[0];
+        }
+        fence_proxy_async();
+        __syncthreads();
+        const int n = (int) (L - t0 < FNB * BLK ? L - t0 : FNB * BLK);
+        bulk_store_rows<T, FTHREADS>(y, ys, YB, row0 + t0, L, FCH, n, tid);
+        return;
+    } else if (ANY && !REALIGN) { /* raw rows [FCH + 1][RD] where the aligned tile would be, then ys */
         constexpr int RD = fwd_raw_pitch<T>();
         T* raw = us;
         ys = raw + (FCH + 1) * RD;
@@ -1852,15 +2031,17 @@ static EncodeTiledFn tma_encoder() {
     }();
     return fn;
 }
-/* TMA needs sm_90; the current device's capability is a host-side attribute query (no synchronisation). */
-static bool tma_device() {
+/* Bulk copies and TMA need sm_90; the current device's capability is a host-side attribute query (no
+ * synchronisation). */
+static bool sm90_device() {
     int dev = 0, major = 0;
     if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
         (void) cudaGetLastError();
         return false;
     }
-    return major >= 9 && tma_encoder() != nullptr;
+    return major >= 9;
 }
+static bool tma_device() { return sm90_device() && tma_encoder() != nullptr; }
 /* The two 1-D maps (boxes of TMA_BOX and tma_tail<T>() elements) of a buffer of n elements, from its first
  * 16-byte boundary (tma_head elements in). False where TMA cannot serve it: an element-misaligned
  * pointer, a buffer shorter than a box, or coordinates past 32 bits (the staged chunk path then). */
@@ -1886,7 +2067,9 @@ static bool tma_buf(TmaBuf& m, const void* p, int64_t n) {
  * general (unstaged) kernel, 4 = for rows not 16-byte aligned, their raw chunks fetched by TMA on sm_90+
  * (swr_forward_tma: measured slower than the cp.async chunks, docs/CUDA.md; otherwise the default),
  * 5 = for rows not 16-byte aligned, the realignment pass before the recurrence (the earlier default;
- * otherwise the default).
+ * otherwise the default), 6 = for 16-bit rows not 16-byte aligned on sm_90+, read in place and fetched
+ * and stored by bulk copies (otherwise the default). The default is 2, except that 16-bit rows not
+ * 16-byte aligned take 6 on sm_90+ (H200, 2026-12-03: bf16 (8, 4095) 1.42x -> 1.28x its floor).
  * Only benchmarks pick a variant (swr_cuda_forward_variant). */
 constexpr int FWD_DEFAULT_VARIANT = 2;
 
@@ -1900,6 +2083,7 @@ static int forward(const void* a, const void* u, void* y, int64_t B, int64_t H, 
     const int64_t m = carry_blocks(L, k);
     if (m >= 2) return any_window<T>(ap, up, nullptr, yp, nullptr, nullptr, B, H, L, m, stream);
     k = (int32_t) m + 1;
+    const bool dflt = variant == 0;
     if (variant == 0) variant = FWD_DEFAULT_VARIANT;
     const int64_t BH = B * H;
     const bool rows_aligned = (L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(u) && aligned16(y);
@@ -1919,12 +2103,17 @@ static int forward(const void* a, const void* u, void* y, int64_t B, int64_t H, 
             return k == 2 ? launch(swr_forward_staged<T, 2, true, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
                           : launch(swr_forward_staged<T, 1, true, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
         }
+        if (!rows_aligned && (dflt || variant == 6) && sizeof(T) == 2 && sm90_device()) { /* bulk copies */
+            const size_t smem = fwd_bulk_smem<T>();
+            return k == 2 ? launch(swr_forward_staged<T, 2, true, true, false, sizeof(T) == 2>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
+                          : launch(swr_forward_staged<T, 1, true, true, false, sizeof(T) == 2>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
+        }
         if (!rows_aligned) { /* any alignment: aligned chunks, read in place */
             const size_t smem = fwd_direct_smem<T>();
             return k == 2 ? launch(swr_forward_staged<T, 2, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
                           : launch(swr_forward_staged<T, 1, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
         }
-        if (variant == 5) variant = 2;
+        if (variant >= 5) variant = 2;
         if (variant == 2) {
             const size_t smem = fwd_staged_smem<T>(true);
             return k == 2 ? launch(swr_forward_staged<T, 2, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
@@ -2034,7 +2223,7 @@ extern "C" int swr_cuda_forward(int32_t dtype, const void* a, const void* u, voi
 extern "C" int swr_cuda_forward_variant(int32_t variant, int32_t dtype, const void* a, const void* u, void* y,
                                         int64_t B, int64_t H, int64_t L, int32_t block, int32_t k, void* stream) {
     using namespace phalanx_swr_cuda;
-    if (!valid(B, H, L, k) || block != BLK || !a || !u || !y || variant < 0 || variant > 5) return SWR_EINVAL;
+    if (!valid(B, H, L, k) || block != BLK || !a || !u || !y || variant < 0 || variant > 6) return SWR_EINVAL;
     cudaStream_t st = (cudaStream_t) stream;
     switch (dtype) {
         case SWR_F32: return forward<float>(a, u, y, B, H, L, k, st, variant);
