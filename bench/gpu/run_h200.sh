@@ -119,7 +119,7 @@ if raw:
         print(f"{d['dtype']:5} ({int(d['B'])}, {int(d['L']):5}) " + " ".join(f"v{v} {float(d[f'bwd{v}_ms']):.4f} {float(d[f'bwd{v}_ms']) / bwf:5.2f}" for v in (6, 7, 8)))
 bulk = [d for d in bench if float(d.get("fwd6_ms", 0)) > 0]
 if bulk:
-    print("forward variant 6 (16-bit rows not 16-byte aligned, bulk copies), x floor, beside the default; f+b with the default backward")
+    print("forward variant 6 (16-bit rows not 16-byte aligned, bulk copies in), x floor, beside the default; f+b with the default backward")
     for d in bulk:
         ff, fbf = float(d["fwd_floor_ms"]), float(d["fb_floor_ms"])
         print(f"{d['dtype']:5} ({int(d['B'])}, {int(d['L']):5}) fwd {float(d['fwd_ms']) / ff:5.2f} -> {float(d['fwd6_ms']):.4f} {float(d['fwd6_ms']) / ff:5.2f}"

@@ -798,8 +798,8 @@ __device__ __forceinline__ void mbar_arrive_expect(uint64_t* bar, unsigned bytes
                  : "memory");
 #endif
 }
-/* Bulk copies (sm_90+; not the tensor form): `bytes` (a multiple of 16, both addresses 16-byte aligned) in one
- * instruction, global -> shared completing on `bar`, or shared -> global in a bulk group. */
+/* A bulk copy (sm_90+; not the tensor form): `bytes` (a multiple of 16, both addresses 16-byte aligned) in one
+ * instruction, global -> shared, completing on `bar`. */
 __device__ __forceinline__ void bulk_load(void* smem, const void* gmem, unsigned bytes, uint64_t* bar) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
@@ -807,31 +807,11 @@ __device__ __forceinline__ void bulk_load(void* smem, const void* gmem, unsigned
                  "r"((unsigned) __cvta_generic_to_shared(bar)) : "memory");
 #endif
 }
-__device__ __forceinline__ void bulk_store(void* gmem, const void* smem, unsigned bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("cp.async.bulk.global.shared::cta.bulk_group [%0], [%1], %2;\n"
-                 ::"l"(gmem), "r"((unsigned) __cvta_generic_to_shared(smem)), "r"(bytes) : "memory");
-    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
-#endif
-}
-/* The issuing thread's bulk stores have read shared memory (before the CTA may exit). */
-__device__ __forceinline__ void bulk_store_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
-#endif
-}
-/* This thread's shared-memory writes, visible to bulk copies issued after the next barrier. */
-__device__ __forceinline__ void fence_proxy_async() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-#endif
-}
-
 /* ---- Rows of any alignment by bulk copies (sm_90+, 16-bit types: the "bulk" forward). 16-bit raw rows are
  * unpadded, so a row's raw chunks are one contiguous range in shared memory as in global memory: one
  * cp.async.bulk per row instead of a cp.async (and its bounds checks) per 16-byte chunk, the issue cost the
  * chunk loops had in these issue-bound kernels. Outputs likewise: y is written to shared memory in its
- * global alignment (shifted_pair), so that a row leaves as one bulk store and its end elements. ---- */
+ * global alignment (shifted_pair), so that a row leaves as plain 16-byte copies and its end elements. ---- */
 
 /* Issues (one thread) the raw row of flat elements [fr, + cols) of base[0, total) into d, laid out as
  * any_issue does (from the row's first 16-byte boundary; element 0 of the columns is step c0 of its row),
@@ -880,10 +860,10 @@ __device__ __forceinline__ void shifted_pair(const unsigned* prev, const unsigne
 
 /* Stores rows r < rows of n elements from src (row r at src + r * spitch, element e at its position
  * shift_of(base, f0 + r * stride) + e: as shifted_pair wrote it) to base[f0 + r * stride + e]: the whole
- * 16-byte chunks by one bulk store per row (threads r < rows, after fence_proxy_async and a barrier), the
- * at most 2 (16 / sizeof(T) - 1) end elements one per thread. */
+ * 16-byte chunks copied as they are (no shifts: src has base's alignment), the at most
+ * 2 (16 / sizeof(T) - 1) end elements one per thread. After a barrier. */
 template <typename T, int NT>
-__device__ __forceinline__ void bulk_store_rows(T* __restrict__ base, const T* src, int spitch, int64_t f0,
+__device__ __forceinline__ void aligned_store_rows(T* __restrict__ base, const T* src, int spitch, int64_t f0,
                                                 int64_t stride, int rows, int n, int tid) {
     constexpr int PER = 16 / sizeof(T), EDGE = PER - 1;
     auto span = [&](int r, int64_t& fr, int& sh, int& hd, int& tl) {
@@ -893,15 +873,26 @@ __device__ __forceinline__ void bulk_store_rows(T* __restrict__ base, const T* s
         hd = h < n ? h : n;
         tl = hd + (n - hd) / PER * PER;
     };
-    if (tid < rows) {
+    /* The whole chunks by plain 16-byte copies: a bulk store per row (1.28x the floor in bf16 at
+     * (8, 4095)) is not seen by compute-sanitizer's initcheck, which then reported the next kernel's
+     * reads of y as uninitialised. Teams of a warp per row, the row's span computed once. */
+    struct Row {
+        const uint4* s;
+        uint4* d;
+        int nc;
+    };
+    for_row_chunks<NT>(rows, (n + PER - 1) / PER, tid, [&](int r) {
         int64_t fr;
         int sh, hd, tl;
-        span(tid, fr, sh, hd, tl);
-        if (tl > hd) {
-            bulk_store(base + fr + hd, src + tid * spitch + sh + hd, (unsigned) ((tl - hd) * (int) sizeof(T)));
-            bulk_store_wait();
-        }
-    }
+        span(r, fr, sh, hd, tl);
+        Row w;
+        w.s = reinterpret_cast<const uint4*>(src + r * spitch + sh + hd);
+        w.d = reinterpret_cast<uint4*>(base + fr + hd);
+        w.nc = (tl - hd) / PER;
+        return w;
+    }, [&](const Row& w, int c) {
+        if (c < w.nc) w.d[c] = w.s[c];
+    });
     for (int i = tid; i < rows * 2 * EDGE; i += NT) {
         const int r = i / (2 * EDGE), k = i - r * (2 * EDGE);
         int64_t fr;
@@ -1113,7 +1104,7 @@ __device__ __forceinline__ void fwd_tile_blocks(const T* us, const T* as, int64_
 /* grid: ((b * H + head) * tiles + tile) * (HEAD / FCH) + channel group */
 /* ANY: rows of any alignment, read in place from their raw chunks (raw_block), or with REALIGN through a
  * realignment pass into the aligned tile (the earlier default: benchmarks only). */
-/* BULK (16-bit, sm_90+): rows of any alignment read in place, fetched and stored by bulk copies. */
+/* BULK (16-bit, sm_90+): rows of any alignment read in place, each row fetched by one bulk copy, y stored from its global alignment. */
 template <typename T, int K, bool COAL, bool ANY = false, bool REALIGN = false, bool BULK = false>
 __global__ void __launch_bounds__(FTHREADS, MinBlocks<T, FTHREADS>::value)
 swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restrict__ y,
@@ -1188,10 +1179,9 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
             shifted_pair(tail, none, o, pair);
             yr[2 * blocks] = pair[0];
         }
-        fence_proxy_async();
         __syncthreads();
         const int n = (int) (L - t0 < FNB * BLK ? L - t0 : FNB * BLK);
-        bulk_store_rows<T, FTHREADS>(y, ys, YB, row0 + t0, L, FCH, n, tid);
+        aligned_store_rows<T, FTHREADS>(y, ys, YB, row0 + t0, L, FCH, n, tid);
         return;
     } else if (ANY && !REALIGN) { /* raw rows [FCH + 1][RD] where the aligned tile would be, then ys */
         constexpr int RD = fwd_raw_pitch<T>();
@@ -2067,9 +2057,9 @@ static bool tma_buf(TmaBuf& m, const void* p, int64_t n) {
  * general (unstaged) kernel, 4 = for rows not 16-byte aligned, their raw chunks fetched by TMA on sm_90+
  * (swr_forward_tma: measured slower than the cp.async chunks, docs/CUDA.md; otherwise the default),
  * 5 = for rows not 16-byte aligned, the realignment pass before the recurrence (the earlier default;
- * otherwise the default), 6 = for 16-bit rows not 16-byte aligned on sm_90+, read in place and fetched
- * and stored by bulk copies (otherwise the default). The default is 2, except that 16-bit rows not
- * 16-byte aligned take 6 on sm_90+ (H200, 2026-12-03: bf16 (8, 4095) 1.42x -> 1.28x its floor).
+ * otherwise the default), 6 = for 16-bit rows not 16-byte aligned on sm_90+, read in place, fetched by bulk
+ * copies, y stored from its global alignment (otherwise the default). The default is 2, except that 16-bit rows not
+ * 16-byte aligned take 6 on sm_90+ (H200, 2026-12-03: bf16 (8, 4095) 1.42x -> 1.26x its floor).
  * Only benchmarks pick a variant (swr_cuda_forward_variant). */
 constexpr int FWD_DEFAULT_VARIANT = 2;
 

@@ -33,7 +33,7 @@ int swr_cuda_test_sync(void);
  * chunks fetched by TMA (sm_90+; measured slower, docs/CUDA.md; elsewhere the default), 5 = for rows not
  * 16-byte aligned, the staged kernel for any alignment with a realignment pass through shared memory
  * (the earlier default; elsewhere the default), 6 = for 16-bit rows not 16-byte aligned on sm_90+, read
- * in place with each row fetched and stored by one bulk copy (the default there since 2026-12-03;
+ * in place with each row fetched by one bulk copy, y stored from its global alignment (the default there since 2026-12-03;
  * elsewhere the default). Variants 1 and
  * 2 take the staged kernel for any alignment where rows are not 16-byte aligned. Windows k >= 3 ignore
  * the variant. */
