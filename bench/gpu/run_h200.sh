@@ -110,21 +110,14 @@ except OSError:
 for l in open(sys.argv[1]):
     if l.startswith(("GPU:", "copy bandwidth", "WINDOW")):
         print(l.rstrip())
-print("prev: rows not 16-byte aligned with the kernels that were their default before (swr_gpu_check PREV_FWD / PREV_BWD), same run, x floor")
+print("prev: the backward default before (swr_gpu_check PREV_BWD), same run, x floor; the forward is unchanged")
 raw = [d for d in bench if float(d.get("bwd8_ms", 0)) > 0]
 if raw:
-    print("backward alone at rows not 16-byte aligned, x its floor: variant 6 rows of their own, 7 in place, 8 read where they land")
+    print("backward alone at rows not 16-byte aligned, x its floor: default, variant 8 (cp.async chunks read in place), prev")
     for d in raw:
         bwf = float(d["bwd_floor_ms"])
-        print(f"{d['dtype']:5} ({int(d['B'])}, {int(d['L']):5}) " + " ".join(f"v{v} {float(d[f'bwd{v}_ms']):.4f} {float(d[f'bwd{v}_ms']) / bwf:5.2f}" for v in (6, 7, 8)))
-bulk = [d for d in bench if float(d.get("fwd6_ms", 0)) > 0]
-if bulk:
-    print("forward variant 6 (16-bit rows not 16-byte aligned, bulk copies in), x floor, beside the default; f+b with the default backward")
-    for d in bulk:
-        ff, fbf = float(d["fwd_floor_ms"]), float(d["fb_floor_ms"])
-        print(f"{d['dtype']:5} ({int(d['B'])}, {int(d['L']):5}) fwd {float(d['fwd_ms']) / ff:5.2f} -> {float(d['fwd6_ms']):.4f} {float(d['fwd6_ms']) / ff:5.2f}"
-              f"   f+b {float(d['fb_ms']) / fbf:5.2f} -> {float(d['fb6_ms']) / fbf:5.2f}")
-print(f"{'dtype':5} {'(B, L)':12} {'fwd ms':>8} {'x floor':>7} {'bwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} {'prev f':>7} {'b':>5} {'f+b':>5} | {'flex fwd':>8} {'flex f+b':>8} {'speedup f':>9} {'f+b':>6}")
+        print(f"{d['dtype']:5} ({int(d['B'])}, {int(d['L']):5}) " + " ".join(f"{n} {float(d[k]):.4f} {float(d[k]) / bwf:5.2f}" for n, k in (("default", "bwd_ms"), ("v8", "bwd8_ms"), ("prev", "prev_bwd_ms"))))
+print(f"{'dtype':5} {'(B, L)':12} {'fwd ms':>8} {'x floor':>7} {'bwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} {'prev b':>7} {'f+b':>5} | {'flex fwd':>8} {'flex f+b':>8} {'speedup f':>9} {'f+b':>6}")
 for d in bench:
     B, L = int(d["B"]), int(d["L"])
     f, ff, fb, fbf = (float(d[x]) for x in ("fwd_ms", "fwd_floor_ms", "fb_ms", "fb_floor_ms"))
@@ -133,9 +126,9 @@ for d in bench:
     if fx:
         a, b = float(fx["fwd_ms"]), float(fx["fb_ms"])
         extra = f"{a:8.3f} {b:8.3f} {a / f:8.1f}x {b / fb:5.1f}x"
-    of, ofb, ob = (float(d.get(x, 0)) for x in ("prev_fwd_ms", "prev_fb_ms", "prev_bwd_ms"))
+    ofb, ob = (float(d.get(x, 0)) for x in ("prev_fb_ms", "prev_bwd_ms"))
     bw, bwf = float(d["bwd_ms"]), float(d["bwd_floor_ms"])
-    old = f"{of / ff:7.2f} {ob / bwf:5.2f} {ofb / fbf:5.2f}" if of > 0 else f"{'':7} {'':5} {'':5}"
+    old = f"{ob / bwf:7.2f} {ofb / fbf:5.2f}" if ob > 0 else f"{'':7} {'':5}"
     print(f"{d['dtype']:5} ({B}, {L:5}) {f:8.4f} {f / ff:7.2f} {bw:8.4f} {bw / bwf:7.2f} {fb:8.4f} {fb / fbf:7.2f} {old} | {extra}")
 core = [kv(l) for l in open(sys.argv[1]) if l.startswith("CORE")]
 if core:

@@ -174,6 +174,7 @@ struct Worst {
 static Worst worst[4];
 static int n_cases = 0, n_fail = 0, n_variant_bitwise = 0, n_bvariant_bitwise = 0;
 constexpr int FWD_VARIANTS = 6; /* swr_cuda_forward_variant 1..6 */
+constexpr int BWD_VARIANTS = 10; /* swr_cuda_backward_variant 1..10 */
 
 /* The unbounded window (x_t = a_t x_{t-1} + u_t, x_0 = u_0) in float64, O(L): docs/SWR.md, "Any
  * window" (du_t = g_t, da_t = sum over the head's channels of g_t x_{t-1}, da_0 = 0). */
@@ -282,8 +283,9 @@ static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, i
     Err ea = compare(dt, a0, dar), eu = compare(dt, u0, dur);
     /* Every backward kernel (1 staged, per-thread du stores; 2 staged; 3 general; 4 staged with the
      * channel sum by shuffles; 5 that with the raw chunks of rows of any alignment fetched by TMA; 6 and 7
-     * that with the raw rows realigned in rows of their own, or in place; 8 read where they land). */
-    for (int variant = 1; variant <= 8; ++variant) {
+     * that with the raw rows realigned in rows of their own, or in place; 8 read where they land; 9 that by bulk
+     * copies (16-bit); 10 the default before neighbouring threads exchanged their carries). */
+    for (int variant = 1; variant <= BWD_VARIANTS; ++variant) {
         dda[1].poison(); ddu[1].poison();
         rc |= swr_cuda_backward_variant(variant, dt, da_.p(), du_.p(), dg.p(), dda[1].p(), ddu[1].p(), B, H, L, 16, k, nullptr);
         CK(cudaDeviceSynchronize());
@@ -413,7 +415,7 @@ static int run_checks(bool small) {
         printf("  %-4s  y %.2e  da %.2e  du %.2e  max %.2e   tol %.0e\n", dname(dt), worst[dt].y, worst[dt].da,
                worst[dt].du, worst[dt].maxn, tol(dt));
     printf("kernel variants bitwise equal to the default: forward %d of %d, backward %d of %d\n", n_variant_bitwise,
-           FWD_VARIANTS * n_cases, n_bvariant_bitwise, 8 * n_cases);
+           FWD_VARIANTS * n_cases, n_bvariant_bitwise, BWD_VARIANTS * n_cases);
     printf("cases: %d, failed: %d\n", n_cases, n_fail + fails);
     return fails + n_fail;
 }
@@ -682,11 +684,11 @@ static int run_bench(bool swr, bool core, bool quick) {
     printf("copy bandwidth (cudaMemcpy D2D 1 GiB, read + write): %.0f GB/s\n\n", copy_bw / 1e9);
     if (!swr) return core ? run_core_bench(copy_bw, e0, e1) : 0;
 
-    /* Rows not 16-byte aligned are also timed with the kernels that were their default before (forward
-     * variant 2: read in place from cp.async chunks, the 16-bit default until bulk copies; backward
-     * variant 6: the realignment pass), side by side in the same run. */
-    constexpr int PREV_FWD = 2, PREV_BWD = 6; /* forward 2: read in place, cp.async chunks (the default until 2026-12-03) */
-    static_assert(PREV_BWD == 6, "raw_b[0] below reuses the PREV_BWD timing as variant 6");
+    /* Every shape is also timed with the backward that was the default before (variant 10: each thread
+     * recomputing its neighbours' carries), side by side in the same run; the forward is unchanged, and
+     * rows not 16-byte aligned also time backward variant 8 (rows read in place from cp.async chunks: in
+     * 16-bit the alternative to the default's bulk copies). */
+    constexpr int PREV_BWD = 10; /* the backward default until 2026-12-03 (still float32's) */
     /* C = 2048 (H = 128); aligned shapes at 32768 tokens, then lengths that are not a multiple of 8
      * (rows not 16-byte aligned) and random ones, at several B. One input set per dtype, reused. */
     const int64_t H = 128, C = 16 * H;
@@ -729,28 +731,15 @@ static int run_bench(bool swr, bool core, bool quick) {
                 return (double) time_ms(e0, e1) / n;
             };
             const double fwd = timed([&] { rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
-            double var_ms[4] = {0, 0, 0, 0}, bvar_ms[5] = {0, 0, 0, 0, 0}, old_f = 0, old_fb = 0, old_b = 0;
-            double raw_b[3] = {0, 0, 0}; /* unaligned rows: backward variants 6, 7 (the realignments) and 8 */
-            double bulk_f = 0, bulk_fb = 0;  /* unaligned 16-bit rows: forward variant 6 (bulk copies) */
+            double var_ms[4] = {0, 0, 0, 0}, bvar_ms[5] = {0, 0, 0, 0, 0}, bwd8 = 0;
             const double bwd = timed([&] { rc |= swr_cuda_backward(dt, a, u, g, da, du, B, H, L, 16, 2, nullptr); }, reps);
-            if ((L * (int64_t) es) % 16) { /* rows not 16-byte aligned: the earlier default kernels, same run */
-                old_f = timed([&] { rc |= swr_cuda_forward_variant(PREV_FWD, dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
-                old_b = timed([&] { rc |= swr_cuda_backward_variant(PREV_BWD, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr); }, reps);
-                old_fb = timed([&] {
-                    rc |= swr_cuda_forward_variant(PREV_FWD, dt, a, u, y, B, H, L, 16, 2, nullptr);
-                    rc |= swr_cuda_backward_variant(PREV_BWD, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
-                }, reps);
-                raw_b[0] = old_b; /* PREV_BWD is variant 6 */
-                for (int v = 7; v <= 8; ++v)
-                    raw_b[v - 6] = timed([&] { rc |= swr_cuda_backward_variant(v, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr); }, reps);
-                if (es == 2) {
-                    bulk_f = timed([&] { rc |= swr_cuda_forward_variant(6, dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
-                    bulk_fb = timed([&] {
-                        rc |= swr_cuda_forward_variant(6, dt, a, u, y, B, H, L, 16, 2, nullptr);
-                        rc |= swr_cuda_backward(dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
-                    }, reps);
-                }
-            }
+            const double old_b = timed([&] { rc |= swr_cuda_backward_variant(PREV_BWD, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr); }, reps);
+            const double old_fb = timed([&] {
+                rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr);
+                rc |= swr_cuda_backward_variant(PREV_BWD, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
+            }, reps);
+            if ((L * (int64_t) es) % 16)
+                bwd8 = timed([&] { rc |= swr_cuda_backward_variant(8, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr); }, reps);
             for (int variant = 1; variant <= 3 && !quick; ++variant)
                 var_ms[variant] = timed([&] { rc |= swr_cuda_forward_variant(variant, dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
             for (int variant = 1; variant <= 4 && !quick; ++variant)
@@ -772,10 +761,9 @@ static int run_bench(bool swr, bool core, bool quick) {
                    dname(dt), (long long) B, (long long) L, var_ms[1], var_ms[2], var_ms[3], bvar_ms[1], bvar_ms[2],
                    bvar_ms[3], bvar_ms[4]);
             printf("BENCH dtype=%s B=%lld L=%lld fwd_ms=%.5f fwd_floor_ms=%.5f fb_ms=%.5f fb_floor_ms=%.5f copy_GBs=%.1f"
-                   " prev_fwd_ms=%.5f prev_fb_ms=%.5f bwd_ms=%.5f bwd_floor_ms=%.5f prev_bwd_ms=%.5f"
-                   " bwd6_ms=%.5f bwd7_ms=%.5f bwd8_ms=%.5f fwd6_ms=%.5f fb6_ms=%.5f\n",
-                   dname(dt), (long long) B, (long long) L, fwd, ffloor, fb, fbfloor, copy_bw / 1e9, old_f, old_fb, bwd,
-                   bbytes / copy_bw * 1e3, old_b, raw_b[0], raw_b[1], raw_b[2], bulk_f, bulk_fb);
+                   " prev_fb_ms=%.5f bwd_ms=%.5f bwd_floor_ms=%.5f prev_bwd_ms=%.5f bwd8_ms=%.5f\n",
+                   dname(dt), (long long) B, (long long) L, fwd, ffloor, fb, fbfloor, copy_bw / 1e9, old_fb, bwd,
+                   bbytes / copy_bw * 1e3, old_b, bwd8);
             /* Other windows (the multi-pass path), at the first two shapes. */
             if (!quick && (&sh - &shapes[0] == 0 || &sh - &shapes[0] == 5))
                 for (int kk : {1, 3, 8, SWR_UNBOUNDED}) {

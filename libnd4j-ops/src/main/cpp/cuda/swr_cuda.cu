@@ -46,6 +46,7 @@
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
 #include <stdint.h>
+#include <type_traits>
 
 namespace phalanx_swr_cuda {
 
@@ -974,11 +975,11 @@ __device__ __forceinline__ void staged_block(const T* p, A* out) {
 }
 
 /* Terminal local state of a staged block (u at up, decays at ap). */
-template <typename T, typename A, bool RAW = false>
+template <typename T, typename A, bool RAW = false, bool RAWA = RAW>
 __device__ __forceinline__ A smem_terminal(const T* up, const T* ap) {
     A x[BLK], am[BLK];
     staged_block<T, A, RAW>(up, x);
-    staged_block<T, A, RAW>(ap, am);
+    staged_block<T, A, RAWA>(ap, am);
     return terminal_state<A>(x, am);
 }
 
@@ -1282,28 +1283,43 @@ swr_forward_tma(const __grid_constant__ TmaFwdMaps maps, const T* __restrict__ a
 /* One thread's block of a staged backward tile: local states h, output gradients g and, for k = 2,
  * the carrier v from the block before and q (the next block's sum of P * dy) from the block after,
  * both read from the staged halos (zeros past the end). */
-template <typename T, typename A, int K, bool RAW = false>
+/* q of the block before a block: sum_i P_i dy_i over this block (P the prefix product of its decays am). */
+template <typename A>
+__device__ __forceinline__ A prefix_dot(const A* am, const A* g) {
+    A P = am[0], q = P * g[0];
+#pragma unroll
+    for (int i = 1; i < BLK; ++i) { P *= am[i]; q = fma(P, g[i], q); }
+    return q;
+}
+template <typename T, typename A, bool RAW, bool RAWA>
+__device__ __forceinline__ A smem_prefix_dot(const T* gb, const T* ab) {
+    A g[BLK], am[BLK];
+    staged_block<T, A, RAW>(gb, g);
+    staged_block<T, A, RAWA>(ab, am);
+    return prefix_dot<A>(am, g);
+}
+
+/* A thread's block of the backward: local states h (u at ub, decays at ab; RAW / RAWA: read at any
+ * address), dy into g, and for k = 2 the carrier v (the terminal local state of the block before) and
+ * q (prefix_dot of the block after), read from the neighbouring blocks; with `own` (non-null) q is left
+ * to the caller and *own gets this block's prefix_dot, which is the q of the block before it. */
+template <typename T, typename A, int K, bool RAW = false, bool RAWA = RAW>
 __device__ __forceinline__ void staged_block_states(const T* ub, const T* gb, const T* ab, int64_t s,
-                                                    A* h, A* g, A& q, A& v) {
+                                                    A* h, A* g, A& q, A& v, A* own = nullptr) {
     staged_block<T, A, RAW>(ub, h);
     staged_block<T, A, RAW>(gb, g);
     {
         A am[BLK];
-        staged_block<T, A, RAW>(ab, am);
+        staged_block<T, A, RAWA>(ab, am);
 #pragma unroll
         for (int i = 1; i < BLK; ++i) h[i] = fma(am[i], h[i - 1], h[i]);
+        if (K == 2 && own) *own = prefix_dot<A>(am, g);
     }
     q = A(0);
     v = A(0);
-    if (K == 2) {
-        v = s > 0 ? smem_terminal<T, A, RAW>(ub - BLK, ab - BLK) : A(0);
-        A gn[BLK], an[BLK];
-        staged_block<T, A, RAW>(gb + BLK, gn);
-        staged_block<T, A, RAW>(ab + BLK, an);
-        A P = an[0];
-        q = P * gn[0];
-#pragma unroll
-        for (int i = 1; i < BLK; ++i) { P *= an[i]; q = fma(P, gn[i], q); }
+    if (K == 2 && !own) {
+        v = s > 0 ? smem_terminal<T, A, RAW, RAWA>(ub - BLK, ab - BLK) : A(0);
+        q = smem_prefix_dot<T, A, RAW, RAWA>(gb + BLK, ab + BLK);
     }
 }
 
@@ -1471,6 +1487,13 @@ __host__ __device__ constexpr size_t bwd4_smem() {
            + (SK ? sizeof(int) * 2 * HEAD : 0);                                      /* MODE 4: the skews */
 }
 template <typename T> __host__ __device__ constexpr int bwd_skew() { return 7 * pad_elems<T>(); }
+/* After that layout: MODE 5's mbarrier, then (XCH) the exchange of the blocks' carries [2][BTHREADS]. */
+template <typename T, int SK = 0>
+__host__ __device__ constexpr size_t bwd_bar_off() { return (bwd4_smem<T, SK>() + 15) / 16 * 16; }
+template <typename T, int SK = 0>
+__host__ __device__ constexpr size_t bwd_xch_off() { return bwd_bar_off<T, SK>() + 16; }
+template <typename T, int SK = 0>
+constexpr size_t bwd_xch_smem() { return bwd_xch_off<T, SK>() + 2 * sizeof(typename Acc<T>::type) * BTHREADS; }
 /* ANY: raw rows of u and dy ([HEAD][BWD_RP] each) and of a, after the aligned layout */
 template <typename T>
 __host__ __device__ constexpr int bwd_any_rp() { return BNB * BLK + BLK + 16 / (int) sizeof(T); }
@@ -1540,8 +1563,17 @@ __device__ __forceinline__ int raw_skew(int sh, int r, int pitch, int lane) {
  * occupancy in float32 and float64; in 16-bit types, where registers bound the occupancy, its passes of
  * whole warps measured 13% slower than 1's flat loop, docs/CUDA.md); 4 raw rows copied into skewed rows
  * (raw_skew) and read there, each lane shifting its own blocks as it loads them (smem_block_any), the
- * dy and decays past L zeroed in a row's last tile. */
-template <typename T, int K, int MODE>
+ * dy and decays past L zeroed in a row's last tile; 5 (16-bit, sm_90+) that with each of the 32 raw rows
+ * of u and dy fetched by one bulk copy (bulk_issue_row: 16-bit rows are unpadded, so a row's chunks are
+ * contiguous there too) instead of a cp.async and its bounds checks per chunk, and the decays (one row,
+ * read by every lane) loaded element by element into their aligned place, so that lanes read them
+ * without shifts.
+ * XCH (MODES 0, 4, 5; k = 2): a block's carrier v (the terminal local state of the block before it) and
+ * q (prefix_dot of the block after it) are the h[15] and the prefix_dot of the threads next to it,
+ * exchanged through shared memory instead of each thread recomputing them from its neighbours' staged
+ * blocks (4 of its 7 block reads, which at unaligned rows are shifted word by word: the kernel is
+ * issue-bound); the same operations in the same order, so bitwise the same. */
+template <typename T, int K, int MODE, bool XCH = false>
 __device__ __forceinline__ void bwd_shfl_tile(unsigned char* smem_raw, const T* __restrict__ a, const T* __restrict__ u,
                                               const T* __restrict__ dy, T* __restrict__ da, T* __restrict__ du,
                                               int64_t L, int64_t tiles, int64_t BH, const TmaBwdMaps* maps) {
@@ -1551,7 +1583,11 @@ __device__ __forceinline__ void bwd_shfl_tile(unsigned char* smem_raw, const T* 
     constexpr int GCOLS = K == 2 ? STEPS + BLK : STEPS, GP = STEPS + BLK + PADE; /* dy: halo after */
     constexpr int ACOLS = STEPS + 2 * BLK;
     constexpr int DP = STEPS + PADE;                                  /* du staging pitch */
-    constexpr int SK = MODE == 4 ? bwd_skew<T>() : 0, UPS = UP + SK, GPS = GP + SK; /* MODE 4: skewed rows */
+    constexpr bool BULK = MODE == 5;                                  /* MODE 4 with bulk copies */
+    static_assert(!BULK || sizeof(T) == 2, "bulk copies: 16-bit rows");
+    static_assert(!XCH || MODE == 0 || MODE == 4 || MODE == 5, "the exchange: after these layouts");
+    constexpr bool SKEWED = MODE == 4 || BULK;
+    constexpr int SK = SKEWED ? bwd_skew<T>() : 0, UPS = UP + SK, GPS = GP + SK; /* MODE 4: skewed rows */
     T* us = reinterpret_cast<T*>(smem_raw);                           /* [HEAD][UPS] */
     T* gs = us + HEAD * UPS;                                          /* [HEAD][GPS] */
     A* ybuf = reinterpret_cast<A*>(smem_raw);                         /* [BTHREADS][BLK + 1], later */
@@ -1587,25 +1623,41 @@ __device__ __forceinline__ void bwd_shfl_tile(unsigned char* smem_raw, const T* 
         any_realign<T, BTHREADS>(gs, GP, land + HEAD * RT, RT, dy, row0 + t0, L, HEAD, GCOLS, L, t0, tid);
         any_realign<T, BTHREADS>(as, ACOLS, land + 2 * HEAD * RT, RT, a, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, tid);
         __syncthreads();
-    } else if (MODE == 4) { /* raw rows read where they land: no realignment */
+    } else if (SKEWED) { /* raw rows read where they land: no realignment */
+        uint64_t* bar = reinterpret_cast<uint64_t*>(smem_raw + bwd_bar_off<T, SK>()); /* BULK */
         if (tid < WARP) { /* lane r < 16: u row r; 16 + r: dy row r (raw_skew) */
             const int r = tid % HEAD;
             const int sh = tid < HEAD ? shift_of(u, row0 + t0 - BLK + r * L) : shift_of(dy, row0 + t0 + r * L);
             skew[tid] = raw_skew<T>(sh, r, tid < HEAD ? UPS : GPS, tid);
         }
+        if (BULK && tid == 0) mbar_init(bar, 2 * HEAD); /* the rows of u and dy */
         __syncthreads();
-        any_issue<T, BTHREADS>(us, UPS, u, BH * HEAD * L, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, tid, skew);
-        any_issue<T, BTHREADS>(gs, GPS, dy, BH * HEAD * L, row0 + t0, L, HEAD, GCOLS, L, t0, tid, skew + HEAD);
-        any_issue<T, BTHREADS>(as, ACOLS + PADE, a, BH * L, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, tid);
-        cp_wait_all();
-        __syncthreads();
+        if (BULK) { /* thread r < 16: u row r; 16 + r: dy row r; the decays by every thread meanwhile */
+            const int r = tid % HEAD;
+            if (tid < HEAD)
+                bulk_issue_row<T>(us + r * UPS + skew[r], u, BH * HEAD * L, row0 + t0 - BLK + r * L, UCOLS, L, t0 - BLK, bar);
+            else if (tid < 2 * HEAD)
+                bulk_issue_row<T>(gs + r * GPS + skew[HEAD + r], dy, BH * HEAD * L, row0 + t0 + r * L, GCOLS, L, t0, bar);
+            for (int i = tid; i < ACOLS; i += BTHREADS) { /* steps outside [0, L): 0, as staged aligned */
+                const int64_t t = t0 - BLK + i;
+                as[i] = t >= 0 && t < L ? a[bh * L + t] : zero_of<T>();
+            }
+            mbar_wait0(bar);
+        } else {
+            any_issue<T, BTHREADS>(us, UPS, u, BH * HEAD * L, row0 + t0 - BLK, L, HEAD, UCOLS, L, t0 - BLK, tid, skew);
+            any_issue<T, BTHREADS>(gs, GPS, dy, BH * HEAD * L, row0 + t0, L, HEAD, GCOLS, L, t0, tid, skew + HEAD);
+            any_issue<T, BTHREADS>(as, ACOLS + PADE, a, BH * L, bh * L + t0 - BLK, 0, 1, ACOLS, L, t0 - BLK, tid);
+            cp_wait_all();
+        }
+        __syncthreads(); /* BULK: and the chunks copied element by element */
         if (t0 + GCOLS > L) { /* the row's last tile: dy and decays past L become 0, as staged aligned */
             const int lo = (int) (L - t0), nd = GCOLS - lo, na = ACOLS - BLK - lo;
             for (int i = tid; i < HEAD * nd; i += BTHREADS) {
                 const int r = i / nd, c = lo + i % nd;
                 gs[r * GPS + skew[HEAD + r] + shift_of(dy, row0 + t0 + r * L) + c] = zero_of<T>();
             }
-            for (int i = tid; i < na; i += BTHREADS) as[shift_of(a, bh * L + t0 - BLK) + BLK + lo + i] = zero_of<T>();
+            if (!BULK)
+                for (int i = tid; i < na; i += BTHREADS) as[shift_of(a, bh * L + t0 - BLK) + BLK + lo + i] = zero_of<T>();
             __syncthreads();
         }
     } else if (MODE == 3) { /* raw rows into the tile's own rows, realigned there */
@@ -1641,14 +1693,29 @@ __device__ __forceinline__ void bwd_shfl_tile(unsigned char* smem_raw, const T* 
     const T* ub = us + ch * UPS + BLK + bi * BLK;
     const T* gb = gs + ch * GPS + bi * BLK;
     const T* ab = as + BLK + bi * BLK;
-    if (MODE == 4) { /* this lane's rows where they landed */
+    if (SKEWED) { /* this lane's rows where they landed */
         ub += skew[ch] + shift_of(u, row0 + t0 - BLK + ch * L);
         gb += skew[HEAD + ch] + shift_of(dy, row0 + t0 + ch * L);
-        ab += shift_of(a, bh * L + t0 - BLK);
+        if (!BULK) ab += shift_of(a, bh * L + t0 - BLK);
     }
     A h[BLK], g[BLK], q, v;
-    staged_block_states<T, A, K, MODE == 4>(ub, gb, ab, s, h, g, q, v);
-    __syncthreads(); /* the staged u and dy are consumed: ybuf may overwrite them */
+    if (XCH && K == 2) { /* v and q from the neighbouring threads; the tile's first and last from the halo */
+        A* xv = reinterpret_cast<A*>(smem_raw + bwd_xch_off<T, SK>()); /* [BNB][HEAD]: h[15] of block bi */
+        A* xq = xv + BTHREADS;                                         /* [BNB][HEAD]: its prefix_dot */
+        A own;
+        staged_block_states<T, A, K, SKEWED, MODE == 4>(ub, gb, ab, s, h, g, q, v, &own);
+        A vh = A(0), qh = A(0);
+        if (bi == 0 && s > 0) vh = smem_terminal<T, A, SKEWED, MODE == 4>(ub - BLK, ab - BLK);
+        if (bi == BNB - 1) qh = smem_prefix_dot<T, A, SKEWED, MODE == 4>(gb + BLK, ab + BLK);
+        xv[bi * HEAD + ch] = h[BLK - 1];
+        xq[bi * HEAD + ch] = own;
+        __syncthreads(); /* and the staged u and dy are consumed: ybuf may overwrite them */
+        v = s > 0 ? (bi > 0 ? xv[(bi - 1) * HEAD + ch] : vh) : A(0);
+        q = bi < BNB - 1 ? xq[(bi + 1) * HEAD + ch] : qh;
+    } else {
+        staged_block_states<T, A, K, SKEWED, MODE == 4>(ub, gb, ab, s, h, g, q, v);
+        __syncthreads(); /* the staged u and dy are consumed: ybuf may overwrite them */
+    }
 
     A* yp = ybuf + tid * (BLK + 1);                                   /* this thread's y = h + P v */
     A dav[BLK];
@@ -1679,12 +1746,12 @@ __device__ __forceinline__ void bwd_shfl_tile(unsigned char* smem_raw, const T* 
     }
 }
 
-template <typename T, int K, int MODE = 0>
+template <typename T, int K, int MODE = 0, bool XCH = false>
 __global__ void __launch_bounds__(BTHREADS, MinBlocks<T, BTHREADS>::value)
 swr_backward_shfl(const T* __restrict__ a, const T* __restrict__ u, const T* __restrict__ dy,
                   T* __restrict__ da, T* __restrict__ du, int64_t H, int64_t L, int64_t tiles, int64_t BH) {
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    bwd_shfl_tile<T, K, MODE>(smem_raw, a, u, dy, da, du, L, tiles, BH, nullptr);
+    bwd_shfl_tile<T, K, MODE, XCH>(smem_raw, a, u, dy, da, du, L, tiles, BH, nullptr);
 }
 
 /* Backward, rows of any alignment with the raw chunks fetched by TMA (sm_90+; tile as swr_backward_shfl). */
@@ -2124,6 +2191,11 @@ static int forward(const void* a, const void* u, void* y, int64_t B, int64_t H, 
  * against 0.216 / 0.478 for the staged kernel with the sum in shared memory and 0.219 / 0.357 for
  * the general one (docs/BENCHMARKS.md). */
 template <typename T> struct BwdDefault { static constexpr int value = 4; };
+/* The carries exchanged between neighbouring threads (bwd_shfl_tile's XCH) by default in 16-bit types and
+ * float64: on the H200 (2026-12-03, docs/BENCHMARKS.md) bf16 backward at (8, 4096) 1.63x -> 1.53x its
+ * floor, at (8, 4095) 2.35x -> 2.11x; float64 1.09x -> 1.05x. Not in float32, where the exchange made it
+ * spill (64 registers) and the unaligned backward went 1.53x -> 1.63x. */
+template <typename T> struct BwdXch { static constexpr bool value = sizeof(T) != 4; };
 /* Rows not 16-byte aligned: read where they land (variant 8, every type), as measured on the H200 at
  * (8, 4095), backward alone: bf16 0.231 ms against 0.242 through rows of their own and 0.285 realigned in
  * place; float32 0.286 against 0.329 in place, float64 0.620 against 0.713 (docs/BENCHMARKS.md). */
@@ -2152,31 +2224,35 @@ static int backward(const void* a, const void* u, const void* dy, void* da, void
                       : launch(swr_backward_tma<T, 1>, grid, dim3(BTHREADS), smem, stream, maps, ap, up, gp, dap, dup, L, tiles);
     }
     if (variant == 5) variant = 4; /* where TMA cannot serve: the default */
-    if (!rows_aligned && (variant == 4 || variant >= 6)) { /* raw rows read where they land, or realigned */
+    const auto shfl = [&](auto mode, auto xch, size_t smem) {
+        constexpr int M = decltype(mode)::value;
+        constexpr bool X = decltype(xch)::value;
         if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
-        if (variant == 4 || variant == 8) {
-            const size_t smem = bwd4_smem<T, bwd_skew<T>()>();
-            return k == 2 ? launch(swr_backward_shfl<T, 2, 4>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
-                          : launch(swr_backward_shfl<T, 1, 4>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
-        }
-        if (variant == 6) {
-            const size_t smem = bwd4_any_smem<T>();
-            return k == 2 ? launch(swr_backward_shfl<T, 2, 1>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
-                          : launch(swr_backward_shfl<T, 1, 1>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
-        }
-        const size_t smem = bwd4_smem<T>();
-        return k == 2 ? launch(swr_backward_shfl<T, 2, 3>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
-                      : launch(swr_backward_shfl<T, 1, 3>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
+        return k == 2 ? launch(swr_backward_shfl<T, 2, M, X>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
+                      : launch(swr_backward_shfl<T, 1, M, X>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
+    };
+    using NoXch = std::false_type;
+    using Xch = std::true_type;
+    constexpr int SK = bwd_skew<T>();
+    if (variant == 10) /* the default before the exchange (benchmarks: the "prev" columns) */
+        return rows_aligned ? shfl(std::integral_constant<int, 0>(), NoXch(), bwd4_smem<T>())
+                            : shfl(std::integral_constant<int, 4>(), NoXch(), bwd4_smem<T, SK>());
+    if (!rows_aligned && (variant == 4 || variant == 9) && sizeof(T) == 2 && sm90_device()) /* bulk copies */
+        return shfl(std::integral_constant<int, sizeof(T) == 2 ? 5 : 4>(), Xch(), bwd_xch_smem<T, SK>());
+    if (variant == 9) variant = 4; /* where bulk copies do not apply: the default */
+    using DefaultXch = std::integral_constant<bool, BwdXch<T>::value>;
+    if (!rows_aligned && (variant == 4 || variant >= 6)) { /* raw rows read where they land, or realigned */
+        if (variant == 4 || variant == 8)
+            return shfl(std::integral_constant<int, 4>(), DefaultXch(), BwdXch<T>::value ? bwd_xch_smem<T, SK>() : bwd4_smem<T, SK>());
+        if (variant == 6) return shfl(std::integral_constant<int, 1>(), NoXch(), bwd4_any_smem<T>());
+        return shfl(std::integral_constant<int, 3>(), NoXch(), bwd4_smem<T>());
     }
     if (variant >= 6) variant = 4; /* aligned rows: the default */
+    if (variant == 4 && rows_aligned)
+        return shfl(std::integral_constant<int, 0>(), DefaultXch(), BwdXch<T>::value ? bwd_xch_smem<T>() : bwd4_smem<T>());
     if (variant != 3 && rows_aligned) {
         if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
         const dim3 blk(BTHREADS);
-        if (variant == 4) {
-            const size_t smem = bwd4_smem<T>();
-            return k == 2 ? launch(swr_backward_shfl<T, 2>, grid, blk, smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH)
-                          : launch(swr_backward_shfl<T, 1>, grid, blk, smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
-        }
         if (variant == 2) {
             const size_t smem = bwd_staged_smem<T>(true);
             return k == 2 ? launch(swr_backward_staged<T, 2, true>, grid, blk, smem, stream, ap, up, gp, dap, dup, H, L, tiles)
@@ -2229,7 +2305,7 @@ extern "C" int swr_cuda_backward_variant(int32_t variant, int32_t dtype, const v
                                          void* da, void* du, int64_t B, int64_t H, int64_t L, int32_t block,
                                          int32_t k, void* stream) {
     using namespace phalanx_swr_cuda;
-    if (!valid(B, H, L, k) || block != BLK || !a || !u || !dy || !da || !du || variant < 0 || variant > 8)
+    if (!valid(B, H, L, k) || block != BLK || !a || !u || !dy || !da || !du || variant < 0 || variant > 10)
         return SWR_EINVAL;
     cudaStream_t st = (cudaStream_t) stream;
     switch (dtype) {

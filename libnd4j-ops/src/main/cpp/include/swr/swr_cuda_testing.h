@@ -45,7 +45,10 @@ int swr_cuda_forward_variant(int32_t variant, int32_t dtype, const void* a, cons
  * aligned fetched by TMA, as forward variant 4; for rows not 16-byte aligned, 6 = 4 with the raw rows
  * realigned in rows of their own (the 16-bit default until 2026-12-02), 7 = 4 with the raw rows
  * realigned in place (the float32 / float64 default until then), 8 = 4 with the raw rows read where
- * they land, each lane shifting its own blocks (the default); elsewhere 6, 7 and 8 are the default).
+ * they land, each lane shifting its own blocks (the default, but for 16-bit rows on sm_90+: 9), 9 = 8
+ * with each raw row fetched by one bulk copy (16-bit rows on sm_90+; elsewhere the default); elsewhere
+ * 6 to 8 are the default. 10 = the default until 2026-12-03, still float32's (variant 8 at rows not 16-byte aligned, 4 at
+ * aligned ones, each thread recomputing the carries of its neighbouring blocks instead of exchanging them).
  * Windows k >= 3 ignore the variant. */
 int swr_cuda_backward_variant(int32_t variant, int32_t dtype, const void* a, const void* u, const void* dy,
                               void* da, void* du, int64_t B, int64_t H, int64_t L, int32_t block, int32_t k,
