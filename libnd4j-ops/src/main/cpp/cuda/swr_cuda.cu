@@ -1280,9 +1280,6 @@ swr_forward_tma(const __grid_constant__ TmaFwdMaps maps, const T* __restrict__ a
     any_store<T, FTHREADS, CPB>(y, ys, YP, row0 + t0, L, FCH, n, tid);
 }
 
-/* One thread's block of a staged backward tile: local states h, output gradients g and, for k = 2,
- * the carrier v from the block before and q (the next block's sum of P * dy) from the block after,
- * both read from the staged halos (zeros past the end). */
 /* q of the block before a block: sum_i P_i dy_i over this block (P the prefix product of its decays am). */
 template <typename A>
 __device__ __forceinline__ A prefix_dot(const A* am, const A* g) {
@@ -1301,8 +1298,9 @@ __device__ __forceinline__ A smem_prefix_dot(const T* gb, const T* ab) {
 
 /* A thread's block of the backward: local states h (u at ub, decays at ab; RAW / RAWA: read at any
  * address), dy into g, and for k = 2 the carrier v (the terminal local state of the block before) and
- * q (prefix_dot of the block after), read from the neighbouring blocks; with `own` (non-null) q is left
- * to the caller and *own gets this block's prefix_dot, which is the q of the block before it. */
+ * q (prefix_dot of the block after), read from the neighbouring staged blocks (zeros past the end);
+ * with `own` (non-null) q is left to the caller and *own gets this block's prefix_dot, which is the q of
+ * the block before it. */
 template <typename T, typename A, int K, bool RAW = false, bool RAWA = RAW>
 __device__ __forceinline__ void staged_block_states(const T* ub, const T* gb, const T* ab, int64_t s,
                                                     A* h, A* g, A& q, A& v, A* own = nullptr) {
@@ -1494,6 +1492,9 @@ template <typename T, int SK = 0>
 __host__ __device__ constexpr size_t bwd_xch_off() { return bwd_bar_off<T, SK>() + 16; }
 template <typename T, int SK = 0>
 constexpr size_t bwd_xch_smem() { return bwd_xch_off<T, SK>() + 2 * sizeof(typename Acc<T>::type) * BTHREADS; }
+/* MODES 0, 4 (SK = bwd_skew) and 5: the layout with the exchange or without it */
+template <typename T, int SK, bool XCH>
+constexpr size_t bwd_shfl_smem() { return XCH ? bwd_xch_smem<T, SK>() : bwd4_smem<T, SK>(); }
 /* ANY: raw rows of u and dy ([HEAD][BWD_RP] each) and of a, after the aligned layout */
 template <typename T>
 __host__ __device__ constexpr int bwd_any_rp() { return BNB * BLK + BLK + 16 / (int) sizeof(T); }
@@ -2232,24 +2233,24 @@ static int backward(const void* a, const void* u, const void* dy, void* da, void
                       : launch(swr_backward_shfl<T, 1, M, X>, grid, dim3(BTHREADS), smem, stream, ap, up, gp, dap, dup, H, L, tiles, BH);
     };
     using NoXch = std::false_type;
-    using Xch = std::true_type;
+    constexpr bool DX = BwdXch<T>::value;
+    using DefaultXch = std::integral_constant<bool, DX>;
     constexpr int SK = bwd_skew<T>();
     if (variant == 10) /* the default before the exchange (benchmarks: the "prev" columns) */
-        return rows_aligned ? shfl(std::integral_constant<int, 0>(), NoXch(), bwd4_smem<T>())
-                            : shfl(std::integral_constant<int, 4>(), NoXch(), bwd4_smem<T, SK>());
+        return rows_aligned ? shfl(std::integral_constant<int, 0>(), NoXch(), bwd_shfl_smem<T, 0, false>())
+                            : shfl(std::integral_constant<int, 4>(), NoXch(), bwd_shfl_smem<T, SK, false>());
     if (!rows_aligned && (variant == 4 || variant == 9) && sizeof(T) == 2 && sm90_device()) /* bulk copies */
-        return shfl(std::integral_constant<int, sizeof(T) == 2 ? 5 : 4>(), Xch(), bwd_xch_smem<T, SK>());
+        return shfl(std::integral_constant<int, sizeof(T) == 2 ? 5 : 4>(), DefaultXch(), bwd_shfl_smem<T, SK, DX>());
     if (variant == 9) variant = 4; /* where bulk copies do not apply: the default */
-    using DefaultXch = std::integral_constant<bool, BwdXch<T>::value>;
     if (!rows_aligned && (variant == 4 || variant >= 6)) { /* raw rows read where they land, or realigned */
         if (variant == 4 || variant == 8)
-            return shfl(std::integral_constant<int, 4>(), DefaultXch(), BwdXch<T>::value ? bwd_xch_smem<T, SK>() : bwd4_smem<T, SK>());
+            return shfl(std::integral_constant<int, 4>(), DefaultXch(), bwd_shfl_smem<T, SK, DX>());
         if (variant == 6) return shfl(std::integral_constant<int, 1>(), NoXch(), bwd4_any_smem<T>());
         return shfl(std::integral_constant<int, 3>(), NoXch(), bwd4_smem<T>());
     }
     if (variant >= 6) variant = 4; /* aligned rows: the default */
     if (variant == 4 && rows_aligned)
-        return shfl(std::integral_constant<int, 0>(), DefaultXch(), BwdXch<T>::value ? bwd_xch_smem<T>() : bwd4_smem<T>());
+        return shfl(std::integral_constant<int, 0>(), DefaultXch(), bwd_shfl_smem<T, 0, DX>());
     if (variant != 3 && rows_aligned) {
         if (!grid_of(B, H, L, BNB * BLK, 1, tiles, grid)) return SWR_EINVAL;
         const dim3 blk(BTHREADS);
