@@ -14,6 +14,9 @@
 #   SWR_BENCH_DTYPES=bf16,f32 times only those types (default: bf16, f16, f32, f64)
 #   BENCH_MODE=quick times the default kernels only (swr_gpu_check quick; default: bench, all variants)
 #   SANITIZERS="memcheck racecheck" runs only those compute-sanitizer tools (default: all four)
+#   PROFILE=1  also profiles one launch of each default kernel with Nsight Compute (ncu.txt; NCU_ARGS adds
+#              arguments, e.g. -k regex:backward)
+#   SASS=1     also writes the harness's SASS (cuobjdump) to sass.txt.gz
 #   STEP_TIMEOUT=s bounds each check, sanitizer and bench step (default 0: none), e.g. against a hang
 #   AB_DEFINES="-DNAME ..." also builds the harness with those macros (a compile-time alternative kept in
 #              the source for one experiment) and times it with BENCH_MODE after the main timing, same run:
@@ -58,7 +61,7 @@ if $TO "$W/swr_gpu_check" check > "$OUT/check.log" 2>&1; then r=ok; else r=FAILE
 note "check: $r ($(grep '^cases' "$OUT/check.log"), $((SECONDS - t0)) s)"
 grep -A6 "^worst errors" "$OUT/check.log" | tee -a "$OUT/summary.txt"
 grep -A4 "^core worst errors" "$OUT/check.log" | tee -a "$OUT/summary.txt"
-grep -E "^core cases|argument checks" "$OUT/check.log" | tee -a "$OUT/summary.txt"
+grep -E "^core cases|^core backward variants|argument checks|bitwise equal" "$OUT/check.log" | tee -a "$OUT/summary.txt"
 
 # 2. compute-sanitizer on small shapes
 : > "$OUT/sanitizer.log"
@@ -71,6 +74,23 @@ for tool in ${SANITIZERS:-memcheck racecheck initcheck synccheck}; do
   [ $rc -ne 0 ] && status=1
   note "sanitizer $tool: rc $rc, ${summ:-no summary line} ($((SECONDS - t0)) s)"
 done
+
+# 2b. PROFILE=1: Nsight Compute on one launch of each default kernel (swr_gpu_check profile)
+if [ "${PROFILE:-0}" = 1 ]; then
+  if command -v ncu > /dev/null; then
+    $TO ncu --section SpeedOfLight --section Occupancy --section WarpStateStats --section SchedulerStats \
+        --section MemoryWorkloadAnalysis ${NCU_ARGS:-} "$W/swr_gpu_check" profile > "$OUT/ncu.txt" 2>&1
+    note "ncu: rc $? ($(grep -c 'Section: GPU Speed Of Light' "$OUT/ncu.txt") kernels profiled, ncu.txt)"
+  else
+    note "ncu: not on this machine"
+  fi
+fi
+
+# 2c. SASS=1: the harness's machine code (sass.txt.gz), for instruction counts
+if [ "${SASS:-0}" = 1 ]; then
+  cuobjdump -sass "$W/swr_gpu_check" 2> /dev/null | gzip > "$OUT/sass.txt.gz"
+  note "sass: $(zcat "$OUT/sass.txt.gz" | grep -c 'Function :') functions (sass.txt.gz)"
+fi
 
 # 3. Java through JavaCPP
 JAVA_DIR=${JAVA_DIR:-}
@@ -117,7 +137,8 @@ if raw:
     for d in raw:
         bwf = float(d["bwd_floor_ms"])
         print(f"{d['dtype']:5} ({int(d['B'])}, {int(d['L']):5}) " + " ".join(f"{n} {float(d[k]):.4f} {float(d[k]) / bwf:5.2f}" for n, k in (("default", "bwd_ms"), ("v8", "bwd8_ms"), ("prev", "prev_bwd_ms"))))
-print(f"{'dtype':5} {'(B, L)':12} {'fwd ms':>8} {'x floor':>7} {'bwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} {'prev b':>7} {'f+b':>5} | {'flex fwd':>8} {'flex f+b':>8} {'speedup f':>9} {'f+b':>6}")
+print("copy f / b: cudaMemcpy of the bytes the forward / backward moves, same run, x the same floor")
+print(f"{'dtype':5} {'(B, L)':12} {'fwd ms':>8} {'x floor':>7} {'bwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} {'prev b':>7} {'f+b':>5} {'copy f':>6} {'b':>5} | {'flex fwd':>8} {'flex f+b':>8} {'speedup f':>9} {'f+b':>6}")
 for d in bench:
     B, L = int(d["B"]), int(d["L"])
     f, ff, fb, fbf = (float(d[x]) for x in ("fwd_ms", "fwd_floor_ms", "fb_ms", "fb_floor_ms"))
@@ -129,15 +150,18 @@ for d in bench:
     ofb, ob = (float(d.get(x, 0)) for x in ("prev_fb_ms", "prev_bwd_ms"))
     bw, bwf = float(d["bwd_ms"]), float(d["bwd_floor_ms"])
     old = f"{ob / bwf:7.2f} {ofb / fbf:5.2f}" if ob > 0 else f"{'':7} {'':5}"
-    print(f"{d['dtype']:5} ({B}, {L:5}) {f:8.4f} {f / ff:7.2f} {bw:8.4f} {bw / bwf:7.2f} {fb:8.4f} {fb / fbf:7.2f} {old} | {extra}")
+    cf, cb = (float(d.get(x, 0)) for x in ("copy_fwd_ms", "copy_bwd_ms"))
+    print(f"{d['dtype']:5} ({B}, {L:5}) {f:8.4f} {f / ff:7.2f} {bw:8.4f} {bw / bwf:7.2f} {fb:8.4f} {fb / fbf:7.2f} {old} {cf / ff:6.2f} {cb / bwf:5.2f} | {extra}")
 core = [kv(l) for l in open(sys.argv[1]) if l.startswith("CORE")]
 if core:
     print("fused Phalanx core (k = 2): ms and x its floor; unfused = u = beta v, SWR, m = y c + v as separate kernels")
-    print(f"{'dtype':5} {'(B, L)':12} {'kvH':>4} {'fwd ms':>8} {'x floor':>7} {'bwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} | {'unfused fwd':>11} {'unfused bwd':>11}")
+    print("bwd v2 / v3: the fused backward with the carries recomputed / exchanged between threads, x floor")
+    print(f"{'dtype':5} {'(B, L)':12} {'kvH':>4} {'fwd ms':>8} {'x floor':>7} {'bwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} {'bwd v2':>6} {'v3':>5} | {'unfused fwd':>11} {'unfused bwd':>11}")
     for d in core:
-        g = lambda x: float(d[x])
+        g = lambda x: float(d.get(x, 0))
         print(f"{d['dtype']:5} ({int(d['B'])}, {int(d['L']):5}) {int(d['kvH']):4} {g('fwd_ms'):8.4f} {g('fwd_ms') / g('fwd_floor_ms'):7.2f} "
-              f"{g('bwd_ms'):8.4f} {g('bwd_ms') / g('bwd_floor_ms'):7.2f} {g('fb_ms'):8.4f} {g('fb_ms') / g('fb_floor_ms'):7.2f} | "
+              f"{g('bwd_ms'):8.4f} {g('bwd_ms') / g('bwd_floor_ms'):7.2f} {g('fb_ms'):8.4f} {g('fb_ms') / g('fb_floor_ms'):7.2f} "
+              f"{g('bwd2_ms') / g('bwd_floor_ms'):6.2f} {g('bwd3_ms') / g('bwd_floor_ms'):5.2f} | "
               f"{g('unfused_fwd_ms'):11.4f} {g('unfused_bwd_ms'):11.4f}")
 PY
 python3 "$W/summary.py" "$OUT/bench.log" "$OUT/flex.log" | tee -a "$OUT/summary.txt"

@@ -434,7 +434,7 @@ struct CoreWorst {
     double e[6] = {0, 0, 0, 0, 0, 0}; /* m, y, da, dbeta, dv, dc */
 };
 static CoreWorst core_worst[4];
-static int n_core = 0, n_core_fail = 0;
+static int n_core = 0, n_core_fail = 0, n_core_bitwise = 0, n_core_bitwise_of = 0;
 static const char* core_names[6] = {"m", "y", "da", "dbeta", "dv", "dc"};
 
 static bool run_core_case(int dt, int k, int64_t B, int64_t H, int64_t kvH, int64_t L, int gate, bool misalign,
@@ -494,6 +494,22 @@ static bool run_core_case(int dt, int k, int64_t B, int64_t H, int64_t kvH, int6
         e[o] = compare(dt, h0, ref[o]);
         if (o != 1) { out[1][o].get(h1); repro = repro && h0 == h1; }
         guards = guards && out[0][o].guards_ok() && out[1][o].guards_ok();
+    }
+    /* fused backward variants 2 and 3 (carries recomputed / exchanged): bitwise the default's */
+    for (int var : {2, 3}) {
+        for (int o = 2; o < 6; ++o) out[1][o].poison();
+        rc |= phalanx_core_cuda_backward_variant(var, dt, d_a.p(), d_b.p(), d_v.p(), d_c.p(), nullptr, d_dm.p(),
+                                                 out[1][2].p(), out[1][3].p(), out[1][4].p(), out[1][5].p(), B, H, kvH, L,
+                                                 16, k, nullptr);
+        CK(cudaDeviceSynchronize());
+        bool same = true;
+        for (int o = 2; o < 6; ++o) {
+            out[0][o].get(h0);
+            out[1][o].get(h1);
+            same = same && h0 == h1;
+        }
+        n_core_bitwise += same;
+        ++n_core_bitwise_of;
     }
     /* the composed (unfused) variant: the same function */
     for (int o = 0; o < 6; ++o) out[1][o].poison();
@@ -589,6 +605,7 @@ static int run_core_checks(bool small) {
         for (int o = 0; o < 6; ++o) printf("  %s %.2e", core_names[o], core_worst[dt].e[o]);
         printf("   tol %.0e\n", tol(dt));
     }
+    printf("core backward variants 2, 3 bitwise equal to the default: %d of %d\n", n_core_bitwise, n_core_bitwise_of);
     printf("core cases: %d, failed: %d\n", n_core, n_core_fail + fails);
     return fails + n_core_fail;
 }
@@ -641,13 +658,14 @@ static int run_core_bench(double copy_bw, cudaEvent_t e0, cudaEvent_t e1) {
                 const double f = timed([&] { fwd(0); }, 30), bw = timed([&] { bwd(0); }, 30);
                 const double fb = timed([&] { fwd(0); bwd(0); }, 30);
                 const double fu = timed([&] { fwd(1); }, 10), bu = timed([&] { bwd(1); }, 10);
+                const double b2 = timed([&] { bwd(2); }, 30), b3 = timed([&] { bwd(3); }, 30);
                 CK(cudaGetLastError());
                 if (rc) { printf("core launch failed\n"); return 1; }
                 const double ff = es * (na + 2 * ng + 2 * nv) / copy_bw * 1e3;
                 const double bf = es * (2 * na + 4 * ng + 3 * nv) / copy_bw * 1e3;
                 printf("CORE dtype=%s B=%lld L=%lld kvH=%lld fwd_ms=%.5f fwd_floor_ms=%.5f bwd_ms=%.5f bwd_floor_ms=%.5f "
-                       "fb_ms=%.5f fb_floor_ms=%.5f unfused_fwd_ms=%.5f unfused_bwd_ms=%.5f\n",
-                       dname(dt), (long long) B, (long long) L, (long long) kvH, f, ff, bw, bf, fb, ff + bf, fu, bu);
+                       "fb_ms=%.5f fb_floor_ms=%.5f unfused_fwd_ms=%.5f unfused_bwd_ms=%.5f bwd2_ms=%.5f bwd3_ms=%.5f\n",
+                       dname(dt), (long long) B, (long long) L, (long long) kvH, f, ff, bw, bf, fb, ff + bf, fu, bu, b2, b3);
             }
         for (void* p : {a, b, v, c, m, y, dm, da, db, dv, dc}) cudaFree(p);
     }
@@ -717,6 +735,13 @@ static int run_bench(bool swr, bool core, bool quick) {
             CK(cudaMemcpy(u, hu.data(), maxu * es, cudaMemcpyHostToDevice));
             CK(cudaMemcpy(g, hu.data(), maxu * es, cudaMemcpyHostToDevice)); /* any non-zero gradient */
         }
+        /* a copy of the bytes a kernel moves (half read, half written), to show what memory itself takes at
+         * that size (launch, ramp and the last wave included) beside the asymptotic floor */
+        void *cs = nullptr, *cd = nullptr;
+        const size_t cmax = 2 * maxu * es;
+        CK(cudaMalloc(&cs, cmax));
+        CK(cudaMalloc(&cd, cmax));
+        CK(cudaMemset(cs, 0, cmax));
         for (auto& sh : shapes) {
             const int64_t B = sh[0], L = sh[1];
             const size_t na = B * H * L, nu = B * C * L;
@@ -748,6 +773,9 @@ static int run_bench(bool swr, bool core, bool quick) {
                 rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr);
                 rc |= swr_cuda_backward(dt, a, u, g, da, du, B, H, L, 16, 2, nullptr);
             }, reps);
+            const size_t fcopy = es * (na + 2 * nu) / 2, bcopy = es * (2 * na + 3 * nu) / 2;
+            const double copy_f = timed([&] { CK(cudaMemcpyAsync(cd, cs, fcopy, cudaMemcpyDeviceToDevice)); }, reps);
+            const double copy_b = timed([&] { CK(cudaMemcpyAsync(cd, cs, bcopy, cudaMemcpyDeviceToDevice)); }, reps);
             CK(cudaGetLastError());
             if (rc) { printf("launch failed\n"); return 1; }
             /* Floors: forward reads a, u and writes y; backward reads a, u, dy and writes da, du. */
@@ -761,9 +789,10 @@ static int run_bench(bool swr, bool core, bool quick) {
                    dname(dt), (long long) B, (long long) L, var_ms[1], var_ms[2], var_ms[3], bvar_ms[1], bvar_ms[2],
                    bvar_ms[3], bvar_ms[4]);
             printf("BENCH dtype=%s B=%lld L=%lld fwd_ms=%.5f fwd_floor_ms=%.5f fb_ms=%.5f fb_floor_ms=%.5f copy_GBs=%.1f"
-                   " prev_fb_ms=%.5f bwd_ms=%.5f bwd_floor_ms=%.5f prev_bwd_ms=%.5f bwd8_ms=%.5f\n",
+                   " prev_fb_ms=%.5f bwd_ms=%.5f bwd_floor_ms=%.5f prev_bwd_ms=%.5f bwd8_ms=%.5f copy_fwd_ms=%.5f"
+                   " copy_bwd_ms=%.5f\n",
                    dname(dt), (long long) B, (long long) L, fwd, ffloor, fb, fbfloor, copy_bw / 1e9, old_fb, bwd,
-                   bbytes / copy_bw * 1e3, old_b, bwd8);
+                   bbytes / copy_bw * 1e3, old_b, bwd8, copy_f, copy_b);
             /* Other windows (the multi-pass path), at the first two shapes. */
             if (!quick && (&sh - &shapes[0] == 0 || &sh - &shapes[0] == 5))
                 for (int kk : {1, 3, 8, SWR_UNBOUNDED}) {
@@ -778,18 +807,19 @@ static int run_bench(bool swr, bool core, bool quick) {
                            dname(dt), (long long) B, (long long) L, kk, kf, kf / ffloor, kb, kb / fbfloor);
                 }
         }
-        cudaFree(a); cudaFree(u); cudaFree(y); cudaFree(g); cudaFree(da); cudaFree(du);
+        cudaFree(a); cudaFree(u); cudaFree(y); cudaFree(g); cudaFree(da); cudaFree(du); cudaFree(cs); cudaFree(cd);
     }
     return core ? run_core_bench(copy_bw, e0, e1) : 0;
 }
 
 /* One launch of each default kernel at C = 2048 (for a profiler: ncu): SWR forward and backward at
- * (8, 4096) and (8, 4095), the fused core forward and backward at (8, 4096) and (8, 4095), kvH = H, H / 8.
+ * (8, 4096) and (8, 4095), the fused core forward and backward at (8, 4096) and (8, 4095), kvH = H, H / 8,
+ * and the SWR forward at (8, 4097) and (5, 2049).
  * SWR_PROF_DTYPE picks the type (default bf16). */
 static int run_profile() {
     const char* e = getenv("SWR_PROF_DTYPE");
     const int dt = !e ? SWR_BF16 : !strcmp(e, "f32") ? SWR_F32 : !strcmp(e, "f16") ? SWR_F16 : !strcmp(e, "f64") ? SWR_F64 : SWR_BF16;
-    const int64_t H = 128, C = 16 * H, B = 8, Lmax = 4096;
+    const int64_t H = 128, C = 16 * H, B = 8, Lmax = 4097;
     const size_t es = dsize(dt), nv = B * C * Lmax, na = B * H * Lmax;
     void *a, *b, *v, *c, *m, *dm, *da, *db, *dv, *dc;
     for (void** p : {&a, &da}) { CK(cudaMalloc(p, na * es)); CK(cudaMemset(*p, 0x3c, na * es)); }
@@ -805,6 +835,9 @@ static int run_profile() {
             rc |= phalanx_core_cuda_backward(dt, a, b, v, c, nullptr, dm, da, db, dv, dc, B, H, kvH, L, 16, 2, nullptr);
         }
     }
+    /* forwards whose rows end in a short tile: (8, 4097), (5, 2049) */
+    rc |= swr_cuda_forward(dt, a, v, m, B, H, 4097, 16, 2, nullptr);
+    rc |= swr_cuda_forward(dt, a, v, m, 5, H, 2049, 16, 2, nullptr);
     CK(cudaDeviceSynchronize());
     for (void* p : {a, b, v, c, m, dm, da, db, dv, dc}) cudaFree(p);
     printf("profile launches: %s\n", rc ? "FAILED" : "ok");

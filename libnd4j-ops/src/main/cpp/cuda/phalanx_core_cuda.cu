@@ -177,14 +177,8 @@ core_forward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T
             any_store<T, FTHREADS, CPB>(m, ms, YP, row0 + t0, L, FCH, n, tid);
             if (y) any_store<T, FTHREADS, CPB>(y, ys, YP, row0 + t0, L, FCH, n, tid);
         } else {
-            constexpr int CPR = STEPS / PER;
-            for (int i = tid; i < (y ? 2 : 1) * FCH * CPR; i += FTHREADS) {
-                const int r = i / CPR, cc = i - r * CPR;  /* r >= FCH: the y rows */
-                const int64_t t = t0 + (int64_t) cc * PER;
-                if (t < L)
-                    *reinterpret_cast<uint4*>((r < FCH ? m : y) + row0 + (r % FCH) * L + t) =
-                        reinterpret_cast<const uint4*>(ms + r * YP)[padded_chunk<CPB>(cc)];
-            }
+            store_rows<T, FTHREADS, CPB>(m, ms, YP, row0, L, FCH, STEPS / PER, t0, tid);
+            if (y) store_rows<T, FTHREADS, CPB>(y, ys, YP, row0, L, FCH, STEPS / PER, t0, tid);
         }
     } /* heads of the group */
 }
@@ -217,11 +211,15 @@ __host__ __device__ constexpr size_t core_bwd_ybuf_bytes(bool any) {
     const size_t raw = sizeof(T) * (2 * HEAD + 1) * core_bwd_rp<T>();
     return ((any && raw > ybuf ? raw : ybuf) + 15) / 16 * 16;
 }
+/* xch: after those regions, the blocks' carries exchanged between threads ([2][BTHREADS], A) */
 template <typename T>
-constexpr size_t core_bwd_smem(bool any, bool grouped) {
-    typedef typename Acc<T>::type A;
+__host__ __device__ constexpr size_t core_bwd_xch_off(bool any, bool grouped) {
     return core_bwd_stage_bytes<T>(grouped && !any) + core_bwd_ybuf_bytes<T>(any) +
-           (grouped ? sizeof(A) * 2 * HEAD * core_bwd_acc_pitch<T>() : 0);
+           (grouped ? sizeof(typename Acc<T>::type) * 2 * HEAD * core_bwd_acc_pitch<T>() : 0);
+}
+template <typename T>
+constexpr size_t core_bwd_smem(bool any, bool grouped, bool xch) {
+    return core_bwd_xch_off<T>(any, grouped) + (xch ? sizeof(typename Acc<T>::type) * 2 * BTHREADS : 0);
 }
 
 /* Stores rows r < HEAD of src (pitch sp, T) to dst rows f0 + r * L, steps [t0, t0 + n): coalesced
@@ -233,12 +231,7 @@ __device__ __forceinline__ void core_store_rows(T* __restrict__ dst, const T* sr
         any_store<T, BTHREADS>(dst, src, sp, f0 + t0, L, HEAD, n, tid);
         return;
     }
-    constexpr int PER = 16 / sizeof(T), CPR = CB_STEPS / PER;
-    for (int i = tid; i < HEAD * CPR; i += BTHREADS) {
-        const int r = i / CPR, cc = i - r * CPR;
-        const int64_t t = t0 + (int64_t) cc * PER;
-        if (t < L) *reinterpret_cast<uint4*>(dst + f0 + r * L + t) = reinterpret_cast<const uint4*>(src + r * sp)[cc];
-    }
+    store_rows<T, BTHREADS>(dst, src, sp, f0, L, HEAD, CB_STEPS * (int) sizeof(T) / 16, t0, tid);
 }
 
 /* Copies rows r < HEAD (cols elements from step c0) of base into dst (pitch dp): cp.async for aligned
@@ -249,7 +242,7 @@ __device__ __forceinline__ void core_stage_issue(T* dst, int dp, T* raw, const T
                                                  int64_t f0, int64_t L, int rows, int cols, int64_t c0, int tid) {
     constexpr int RP = core_bwd_rp<T>();
     if (ANY) any_issue<T, BTHREADS>(raw, RP, base, total, f0 + c0, rows > 1 ? L : 0, rows, cols, L, c0, tid);
-    else stage_rows_pitch<T>(dst, base + f0, rows, cols, dp, L, c0, tid);
+    else stage_rows<T, BTHREADS>(dst, base + f0, rows, cols, dp, L, c0, tid);
 }
 template <typename T, bool ANY>
 __device__ __forceinline__ void core_stage_finish(T* dst, int dp, const T* raw, const T* base, int64_t f0, int64_t L,
@@ -258,7 +251,12 @@ __device__ __forceinline__ void core_stage_finish(T* dst, int dp, const T* raw, 
     if (ANY) any_realign<T, BTHREADS>(dst, dp, raw, RP, base, f0 + c0, rows > 1 ? L : 0, rows, cols, L, c0, tid);
 }
 
-template <typename T, int K, bool ANY, bool GROUPED>
+/* XCH (k = 2): a block's carrier (the terminal local state of the block before it) and q (the prefix_dot
+ * of dy over the block after it) are the last local state and the prefix_dot of the threads next to it,
+ * exchanged through shared memory instead of each thread recomputing them from its neighbours' staged
+ * v, beta, dm, c and decays (6 of its 11 block reads); only the tile's first and last block read the
+ * halo. The same operations in the same order: bitwise equal. */
+template <typename T, int K, bool ANY, bool GROUPED, bool XCH>
 __global__ void __launch_bounds__(BTHREADS, MinBlocks<T, BTHREADS>::value)
 core_backward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T* __restrict__ v,
                      const T* __restrict__ c, const T* __restrict__ dm, T* __restrict__ da, T* __restrict__ dbeta,
@@ -350,18 +348,16 @@ core_backward_staged(const T* __restrict__ a, const T* __restrict__ beta, const 
         /* Local states h of u = beta * v, g = dy = dm * c, and for k = 2 the carrier vc (terminal local
          * state of the block before) and q (the next block's sum of P * dy). */
         A h[BLK], g[BLK], qn = A(0), vc = A(0);
-        if (K == 2) {
+        if (K == 2 && XCH && bi == 0 && st > 0) vc = core_terminal<T, A>(vb - BLK, bb - BLK, ab - BLK);
+        if (K == 2 && (!XCH || bi == BNB - 1)) { /* XCH: the tile's first and last block from the halo only */
             A x[BLK], w[BLK];
-            if (st > 0) vc = core_terminal<T, A>(vb - BLK, bb - BLK, ab - BLK);
+            if (!XCH && st > 0) vc = core_terminal<T, A>(vb - BLK, bb - BLK, ab - BLK);
             smem_block<T, A>(gb + BLK, x);
             smem_block<T, A>(cb + BLK, w);
 #pragma unroll
             for (int i = 0; i < BLK; ++i) x[i] *= w[i];
             smem_block<T, A>(ab + BLK, w);
-            A P = w[0];
-            qn = P * x[0];
-#pragma unroll
-            for (int i = 1; i < BLK; ++i) { P *= w[i]; qn = fma(P, x[i], qn); }
+            qn = prefix_dot<A>(w, x);
         }
         {
             A w[BLK];
@@ -369,16 +365,29 @@ core_backward_staged(const T* __restrict__ a, const T* __restrict__ beta, const 
             smem_block<T, A>(bb, w);
 #pragma unroll
             for (int i = 0; i < BLK; ++i) h[i] *= w[i];
-            smem_block<T, A>(ab, w);
-#pragma unroll
-            for (int i = 1; i < BLK; ++i) h[i] = fma(w[i], h[i - 1], h[i]);
             smem_block<T, A>(gb, g);
             smem_block<T, A>(cb, w);
 #pragma unroll
             for (int i = 0; i < BLK; ++i) g[i] *= w[i];
+            smem_block<T, A>(ab, w);
+            A P = w[0], own = P * g[0]; /* XCH: prefix_dot(w, g), in the scan's loop (fewer registers live) */
+#pragma unroll
+            for (int i = 1; i < BLK; ++i) {
+                h[i] = fma(w[i], h[i - 1], h[i]);
+                if (K == 2 && XCH) { P *= w[i]; own = fma(P, g[i], own); }
+            }
+            if (K == 2 && XCH) {
+                A* xv = reinterpret_cast<A*>(smem_raw + core_bwd_xch_off<T>(ANY, GROUPED)); /* [BNB][HEAD] */
+                A* xq = xv + BTHREADS;
+                xv[bi * HEAD + ch] = h[BLK - 1];
+                xq[bi * HEAD + ch] = own;
+                __syncthreads(); /* and every read of a neighbour's staged block is done */
+                if (bi > 0) vc = xv[(bi - 1) * HEAD + ch];
+                if (bi < BNB - 1) qn = xq[(bi + 1) * HEAD + ch];
+            }
         }
         staged_block_y<T, A, K, BLK>(ab, h, vc, st == 0, yp); /* all 16 steps of y: dc needs them */
-        __syncthreads(); /* every neighbour read is done: the staged slots may be overwritten */
+        if (!(K == 2 && XCH)) __syncthreads(); /* every neighbour read is done: the staged slots may be overwritten */
         A dav[BLK];
         staged_sweep<T, A, K>(ab, h, qn, vc, st == 0, g, yp, dav); /* du into g, da terms into dav */
         reduce_half<A, 8>(dav, lane, 8);
@@ -576,14 +585,22 @@ static int core_forward(const void* a_, const void* beta_, const void* v_, const
                    : launch(core_forward_staged<T, 1, true>, grid, blk, smem, st, a, beta, v, c, m, y, s);
 }
 
-template <typename T, int K, bool ANY>
+/* The carries exchanged between threads (core_backward_staged's XCH) by default where measured faster
+ * (H200, 2026-12-03, backward x its floor, without -> with): bf16 kvH = H / 8 2.98 -> 2.84 at (8, 4096),
+ * 4.37 -> 4.29 at (8, 4095), but kvH = H 1.19 -> 1.26 and 2.08 -> 2.32 (16-bit: only grouped heads);
+ * float32 kvH = H 1.16 -> 1.08, H / 8 2.30 -> 2.20, unaligned equal. float64 (not timed) keeps the
+ * recomputation. Variant 2 = without (the default before, for benchmarks), variant 3 = with. */
+template <typename T>
+static bool core_bwd_xch(bool grouped) { return sizeof(T) == 4 || (sizeof(T) == 2 && grouped); }
+
+template <typename T, int K, bool ANY, bool XCH>
 static int core_backward_launch(const T* a, const T* beta, const T* v, const T* c, const T* dm, T* da, T* dbeta, T* dv,
                                 T* dc, const CoreShape& s, unsigned grid, cudaStream_t st) {
     const dim3 blk(BTHREADS);
-    return s.r > 1 ? launch(core_backward_staged<T, K, ANY, true>, grid, blk, core_bwd_smem<T>(ANY, true), st, a, beta,
-                            v, c, dm, da, dbeta, dv, dc, s)
-                   : launch(core_backward_staged<T, K, ANY, false>, grid, blk, core_bwd_smem<T>(ANY, false), st, a,
-                            beta, v, c, dm, da, dbeta, dv, dc, s);
+    return s.r > 1 ? launch(core_backward_staged<T, K, ANY, true, XCH>, grid, blk, core_bwd_smem<T>(ANY, true, XCH), st,
+                            a, beta, v, c, dm, da, dbeta, dv, dc, s)
+                   : launch(core_backward_staged<T, K, ANY, false, XCH>, grid, blk, core_bwd_smem<T>(ANY, false, XCH),
+                            st, a, beta, v, c, dm, da, dbeta, dv, dc, s);
 }
 
 template <typename T>
@@ -599,13 +616,17 @@ static int core_backward(const void* a_, const void* beta_, const void* v_, cons
     s.tiles = tiles;
     const bool aligned = (s.L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(beta) && aligned16(v) &&
                          aligned16(c) && aligned16(dm) && aligned16(dbeta) && aligned16(dv) && aligned16(dc);
-    if (core_bwd_smem<T>(!aligned, s.r > 1) > max_smem_per_cta())
+    const bool xch = mb == 1 && (variant == 0 ? core_bwd_xch<T>(s.r > 1) : variant == 3);
+    if (core_bwd_smem<T>(!aligned, s.r > 1, xch) > max_smem_per_cta())
         return core_composed_backward<T>(a, beta, v, c, dm, da, dbeta, dv, dc, s, k, st);
+    if (mb == 1 && xch)
+        return aligned ? core_backward_launch<T, 2, false, true>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st)
+                       : core_backward_launch<T, 2, true, true>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st);
     if (mb == 1)
-        return aligned ? core_backward_launch<T, 2, false>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st)
-                       : core_backward_launch<T, 2, true>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st);
-    return aligned ? core_backward_launch<T, 1, false>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st)
-                   : core_backward_launch<T, 1, true>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st);
+        return aligned ? core_backward_launch<T, 2, false, false>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st)
+                       : core_backward_launch<T, 2, true, false>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st);
+    return aligned ? core_backward_launch<T, 1, false, false>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st)
+                   : core_backward_launch<T, 1, true, false>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st);
 }
 
 /* Shape checks shared by both entry points. */
@@ -705,7 +726,8 @@ extern "C" int phalanx_core_cuda_backward(int32_t dtype, const void* a, const vo
                                                  k, stream);
 }
 
-/* Benchmarking only (swr/swr_cuda_testing.h): variant 1 = the composed (unfused) path for any k. */
+/* Benchmarking only (swr/swr_cuda_testing.h): variant 1 = the composed (unfused) path for any k; backward
+ * variants 2 and 3 = the fused kernel without and with the carries exchanged between threads. */
 extern "C" int phalanx_core_cuda_forward_variant(int32_t variant, int32_t dtype, const void* a, const void* beta,
                                                  const void* v, const void* c, void* m, void* y, int64_t B, int64_t H,
                                                  int64_t kvH, int64_t L, int32_t block, int32_t k, void* stream) {
@@ -717,7 +739,7 @@ extern "C" int phalanx_core_cuda_backward_variant(int32_t variant, int32_t dtype
                                                   const void* v, const void* c, const void* y, const void* dm, void* da,
                                                   void* dbeta, void* dv, void* dc, int64_t B, int64_t H, int64_t kvH,
                                                   int64_t L, int32_t block, int32_t k, void* stream) {
-    if (variant < 0 || variant > 1) return SWR_EINVAL;
+    if (variant < 0 || variant > 3) return SWR_EINVAL;
     return phalanx_swr_cuda::core_backward_entry(variant, dtype, a, beta, v, c, y, dm, da, dbeta, dv, dc, B, H, kvH, L,
                                                  block, k, stream);
 }

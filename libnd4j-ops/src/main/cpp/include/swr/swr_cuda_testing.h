@@ -56,7 +56,9 @@ int swr_cuda_backward_variant(int32_t variant, int32_t dtype, const void* a, con
 
 /* BENCHMARKING ONLY: phalanx_core_cuda_forward / _backward (swr/phalanx_core.h) with an explicit path:
  * 0 = the default (fused for k <= 2), 1 = the composed, unfused steps (u = beta * v, SWR, m = y * c + v
- * as separate kernels, with u, y and dy in storage precision), the baseline the fused core replaces. */
+ * as separate kernels, with u, y and dy in storage precision), the baseline the fused core replaces;
+ * backward only: 2 / 3 = the fused kernel without / with the blocks' carries exchanged between threads
+ * (bitwise equal to each other and to the default, which is one of them). */
 int phalanx_core_cuda_forward_variant(int32_t variant, int32_t dtype, const void* a, const void* beta, const void* v,
                                       const void* c, void* m, void* y, int64_t B, int64_t H, int64_t kvH, int64_t L,
                                       int32_t block, int32_t k, void* stream);
