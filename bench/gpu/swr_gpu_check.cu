@@ -486,16 +486,18 @@ static bool run_core_case(int dt, int k, int64_t B, int64_t H, int64_t kvH, int6
         CK(cudaDeviceSynchronize());
     }
     CK(cudaGetLastError());
-    std::vector<unsigned char> h0, h1;
+    std::vector<unsigned char> h0[6], h1;
     bool repro = true, guards = d_a.guards_ok() && d_b.guards_ok() && d_v.guards_ok() && d_c.guards_ok() && d_dm.guards_ok();
     Err e[6];
     for (int o = 0; o < 6; ++o) {
-        out[0][o].get(h0);
-        e[o] = compare(dt, h0, ref[o]);
-        if (o != 1) { out[1][o].get(h1); repro = repro && h0 == h1; }
+        out[0][o].get(h0[o]);
+        e[o] = compare(dt, h0[o], ref[o]);
+        if (o != 1) { out[1][o].get(h1); repro = repro && h0[o] == h1; }
         guards = guards && out[0][o].guards_ok() && out[1][o].guards_ok();
     }
-    /* fused backward variants 2 and 3 (carries recomputed / exchanged): bitwise the default's */
+    /* fused backward variants 2 and 3 (carries recomputed / exchanged): the same operations in the same
+     * order, so bitwise the default's, or the case fails */
+    bool variants_same = true;
     for (int var : {2, 3}) {
         for (int o = 2; o < 6; ++o) out[1][o].poison();
         rc |= phalanx_core_cuda_backward_variant(var, dt, d_a.p(), d_b.p(), d_v.p(), d_c.p(), nullptr, d_dm.p(),
@@ -504,12 +506,12 @@ static bool run_core_case(int dt, int k, int64_t B, int64_t H, int64_t kvH, int6
         CK(cudaDeviceSynchronize());
         bool same = true;
         for (int o = 2; o < 6; ++o) {
-            out[0][o].get(h0);
             out[1][o].get(h1);
-            same = same && h0 == h1;
+            same = same && h0[o] == h1;
         }
         n_core_bitwise += same;
         ++n_core_bitwise_of;
+        variants_same = variants_same && same;
     }
     /* the composed (unfused) variant: the same function */
     for (int o = 0; o < 6; ++o) out[1][o].poison();
@@ -525,7 +527,7 @@ static bool run_core_case(int dt, int k, int64_t B, int64_t H, int64_t kvH, int6
     }
     /* dbeta and dc sum H / kvH products per element: scale the tolerance of the 16-bit types by it */
     const double t = tol(dt);
-    bool ok = rc == SWR_OK && repro && guards;
+    bool ok = rc == SWR_OK && repro && guards && variants_same;
     for (int o = 0; o < 6; ++o) {
         ok = ok && e[o].nan == 0 && e[o].rel <= t && e[o].maxn <= 4 * t;
         core_worst[dt].e[o] = std::max(core_worst[dt].e[o], e[o].rel);
@@ -536,7 +538,7 @@ static bool run_core_case(int dt, int k, int64_t B, int64_t H, int64_t kvH, int6
         printf("core %-4s k=%-10d B=%lld H=%lld kvH=%lld L=%-6lld %-8s%s%s ", dname(dt), k, (long long) B, (long long) H,
                (long long) kvH, (long long) L, gname(gate), misalign ? " misal" : "", pname(poison));
         for (int o = 0; o < 6; ++o) printf(" %s %.1e/%.1e/%ld", core_names[o], e[o].rel, e[o].maxn, e[o].nan);
-        printf("  repro %d guards %d rc %d  %s\n", (int) repro, (int) guards, rc, ok ? "ok" : "FAIL");
+        printf("  repro %d guards %d variants %d rc %d  %s\n", (int) repro, (int) guards, (int) variants_same, rc, ok ? "ok" : "FAIL");
     }
     return ok;
 }
