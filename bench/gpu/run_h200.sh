@@ -61,7 +61,7 @@ if $TO "$W/swr_gpu_check" check > "$OUT/check.log" 2>&1; then r=ok; else r=FAILE
 note "check: $r ($(grep '^cases' "$OUT/check.log"), $((SECONDS - t0)) s)"
 grep -A6 "^worst errors" "$OUT/check.log" | tee -a "$OUT/summary.txt"
 grep -A4 "^core worst errors" "$OUT/check.log" | tee -a "$OUT/summary.txt"
-grep -E "^core cases|^core backward variants|argument checks" "$OUT/check.log" | tee -a "$OUT/summary.txt"
+grep -E "^core cases|^core (forward|backward) variant|argument checks" "$OUT/check.log" | tee -a "$OUT/summary.txt"
 
 # 2. compute-sanitizer on small shapes
 : > "$OUT/sanitizer.log"
@@ -130,7 +130,7 @@ except OSError:
 for l in open(sys.argv[1]):
     if l.startswith(("GPU:", "copy bandwidth", "WINDOW")):
         print(l.rstrip())
-print("prev: the backward default before (swr_gpu_check PREV_BWD), same run, x floor; the forward is unchanged")
+print("prev b: the backward default before (swr_gpu_check PREV_BWD), prev f: forward variant 7 (every step in the tiles), same run, x floor")
 raw = [d for d in bench if float(d.get("bwd8_ms", 0)) > 0]
 if raw:
     print("backward alone at rows not 16-byte aligned, x its floor: default, variant 8 (cp.async chunks read in place), prev")
@@ -138,7 +138,7 @@ if raw:
         bwf = float(d["bwd_floor_ms"])
         print(f"{d['dtype']:5} ({int(d['B'])}, {int(d['L']):5}) " + " ".join(f"{n} {float(d[k]):.4f} {float(d[k]) / bwf:5.2f}" for n, k in (("default", "bwd_ms"), ("v8", "bwd8_ms"), ("prev", "prev_bwd_ms"))))
 print("copy f / b: cudaMemcpy of the bytes the forward / backward moves, same run, x the same floor")
-print(f"{'dtype':5} {'(B, L)':12} {'fwd ms':>8} {'x floor':>7} {'bwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} {'prev b':>7} {'f+b':>5} {'copy f':>6} {'b':>5} | {'flex fwd':>8} {'flex f+b':>8} {'speedup f':>9} {'f+b':>6}")
+print(f"{'dtype':5} {'(B, L)':12} {'fwd ms':>8} {'x floor':>7} {'bwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} {'prev b':>7} {'f+b':>5} {'prev f':>6} {'copy f':>6} {'b':>5} | {'flex fwd':>8} {'flex f+b':>8} {'speedup f':>9} {'f+b':>6}")
 for d in bench:
     B, L = int(d["B"]), int(d["L"])
     f, ff, fb, fbf = (float(d[x]) for x in ("fwd_ms", "fwd_floor_ms", "fb_ms", "fb_floor_ms"))
@@ -150,18 +150,18 @@ for d in bench:
     ofb, ob = (float(d.get(x, 0)) for x in ("prev_fb_ms", "prev_bwd_ms"))
     bw, bwf = float(d["bwd_ms"]), float(d["bwd_floor_ms"])
     old = f"{ob / bwf:7.2f} {ofb / fbf:5.2f}" if ob > 0 else f"{'':7} {'':5}"
-    cf, cb = (float(d.get(x, 0)) for x in ("copy_fwd_ms", "copy_bwd_ms"))
-    print(f"{d['dtype']:5} ({B}, {L:5}) {f:8.4f} {f / ff:7.2f} {bw:8.4f} {bw / bwf:7.2f} {fb:8.4f} {fb / fbf:7.2f} {old} {cf / ff:6.2f} {cb / bwf:5.2f} | {extra}")
+    cf, cb, of = (float(d.get(x, 0)) for x in ("copy_fwd_ms", "copy_bwd_ms", "prev_fwd_ms"))
+    print(f"{d['dtype']:5} ({B}, {L:5}) {f:8.4f} {f / ff:7.2f} {bw:8.4f} {bw / bwf:7.2f} {fb:8.4f} {fb / fbf:7.2f} {old} {of / ff:6.2f} {cf / ff:6.2f} {cb / bwf:5.2f} | {extra}")
 core = [kv(l) for l in open(sys.argv[1]) if l.startswith("CORE")]
 if core:
     print("fused Phalanx core (k = 2): ms and x its floor; unfused = u = beta v, SWR, m = y c + v as separate kernels")
-    print("bwd v2 / v3: the fused backward with the carries recomputed / exchanged between threads, x floor")
-    print(f"{'dtype':5} {'(B, L)':12} {'kvH':>4} {'fwd ms':>8} {'x floor':>7} {'bwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} {'bwd v2':>6} {'v3':>5} | {'unfused fwd':>11} {'unfused bwd':>11}")
+    print("bwd v2 / v3: the fused backward with the carries recomputed / exchanged between threads, v4 / v5: v3 with the group sums in registers (2 / 3 CTAs per SM hinted); fwd v2: the forward with every step in the tiles (no row ends apart); x floor")
+    print(f"{'dtype':5} {'(B, L)':12} {'kvH':>4} {'fwd ms':>8} {'x floor':>7} {'bwd ms':>8} {'x floor':>7} {'f+b ms':>8} {'x floor':>7} {'bwd v2':>6} {'v3':>5} {'v4':>5} {'v5':>5} {'fwd v2':>6} | {'unfused fwd':>11} {'unfused bwd':>11}")
     for d in core:
         g = lambda x: float(d.get(x, 0))
         print(f"{d['dtype']:5} ({int(d['B'])}, {int(d['L']):5}) {int(d['kvH']):4} {g('fwd_ms'):8.4f} {g('fwd_ms') / g('fwd_floor_ms'):7.2f} "
               f"{g('bwd_ms'):8.4f} {g('bwd_ms') / g('bwd_floor_ms'):7.2f} {g('fb_ms'):8.4f} {g('fb_ms') / g('fb_floor_ms'):7.2f} "
-              f"{g('bwd2_ms') / g('bwd_floor_ms'):6.2f} {g('bwd3_ms') / g('bwd_floor_ms'):5.2f} | "
+              f"{g('bwd2_ms') / g('bwd_floor_ms'):6.2f} {g('bwd3_ms') / g('bwd_floor_ms'):5.2f} {g('bwd4_ms') / g('bwd_floor_ms'):5.2f} {g('bwd5_ms') / g('bwd_floor_ms'):5.2f} {g('fwd2_ms') / g('fwd_floor_ms'):6.2f} | "
               f"{g('unfused_fwd_ms'):11.4f} {g('unfused_bwd_ms'):11.4f}")
 PY
 python3 "$W/summary.py" "$OUT/bench.log" "$OUT/flex.log" | tee -a "$OUT/summary.txt"

@@ -173,7 +173,7 @@ struct Worst {
 };
 static Worst worst[4];
 static int n_cases = 0, n_fail = 0, n_variant_bitwise = 0, n_bvariant_bitwise = 0;
-constexpr int FWD_VARIANTS = 6; /* swr_cuda_forward_variant 1..6 */
+constexpr int FWD_VARIANTS = 7; /* swr_cuda_forward_variant 1..7 */
 constexpr int BWD_VARIANTS = 10; /* swr_cuda_backward_variant 1..10 */
 
 /* The unbounded window (x_t = a_t x_{t-1} + u_t, x_0 = u_0) in float64, O(L): docs/SWR.md, "Any
@@ -297,7 +297,9 @@ static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, i
     }
     /* The other forward kernels (staged with per-thread stores; the general kernel; raw chunks of rows
      * of any alignment fetched by TMA; rows of any alignment through the realignment pass; 16-bit rows of
-     * any alignment by bulk copies): same tolerance. */
+     * any alignment by bulk copies; the default with every step in the tiles): same tolerance. Variant 7
+     * differs from the default only in where a row's last blocks are computed: bitwise equal, or the case fails. */
+    bool ends_same = true;
     for (int variant = 1; variant <= FWD_VARIANTS; ++variant) {
         dy[1].poison();
         rc |= swr_cuda_forward_variant(variant, dt, da_.p(), du_.p(), dy[1].p(), B, H, L, 16, k, nullptr);
@@ -306,9 +308,10 @@ static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, i
         const Err ev = compare(dt, y1, yr);
         ey.rel = std::max(ey.rel, ev.rel); ey.maxn = std::max(ey.maxn, ev.maxn); ey.nan += ev.nan;
         if (y1 == y0) ++n_variant_bitwise;
+        else if (variant == 7) ends_same = false;
     }
     const double t = tol(dt);
-    const bool ok = rc == SWR_OK && repro && guards && ey.nan == 0 && ea.nan == 0 && eu.nan == 0 &&
+    const bool ok = rc == SWR_OK && repro && guards && ends_same && ey.nan == 0 && ea.nan == 0 && eu.nan == 0 &&
                     ey.rel <= t && ea.rel <= t && eu.rel <= t && ey.maxn <= 4 * t && ea.maxn <= 4 * t &&
                     eu.maxn <= 4 * t;
     Worst& w = worst[dt];
@@ -319,7 +322,7 @@ static bool run_case(int dt, int k, int64_t B, int64_t H, int64_t L, int gate, i
     if (verbose || !ok)
         printf("%-4s k=%-10d B=%lld H=%lld L=%-6lld %-8s%s%s  y %.2e/%.2e  da %.2e/%.2e  du %.2e/%.2e  nan %ld/%ld/%ld repro %d guards %d rc %d  %s\n",
                dname(dt), k, (long long) B, (long long) H, (long long) L, gname(gate), misalign ? (misalign == 1 ? " misal" : misalign == 3 ? " misal3" : " misal7") : "",
-               pname(poison), ey.rel, ey.maxn, ea.rel, ea.maxn, eu.rel, eu.maxn, ey.nan, ea.nan, eu.nan, (int) repro, (int) guards, rc,
+               pname(poison), ey.rel, ey.maxn, ea.rel, ea.maxn, eu.rel, eu.maxn, ey.nan, ea.nan, eu.nan, (int) (repro && ends_same), (int) guards, rc,
                ok ? "ok" : "FAIL");
     return ok;
 }
@@ -434,7 +437,7 @@ struct CoreWorst {
     double e[6] = {0, 0, 0, 0, 0, 0}; /* m, y, da, dbeta, dv, dc */
 };
 static CoreWorst core_worst[4];
-static int n_core = 0, n_core_fail = 0, n_core_bitwise = 0, n_core_bitwise_of = 0;
+static int n_core = 0, n_core_fail = 0, n_core_bitwise = 0, n_core_bitwise_of = 0, n_core_fbitwise = 0, n_core_fbitwise_of = 0;
 static const char* core_names[6] = {"m", "y", "da", "dbeta", "dv", "dc"};
 
 static bool run_core_case(int dt, int k, int64_t B, int64_t H, int64_t kvH, int64_t L, int gate, bool misalign,
@@ -495,24 +498,34 @@ static bool run_core_case(int dt, int k, int64_t B, int64_t H, int64_t kvH, int6
         if (o != 1) { out[1][o].get(h1); repro = repro && h0[o] == h1; }
         guards = guards && out[0][o].guards_ok() && out[1][o].guards_ok();
     }
-    /* fused backward variants 2 and 3 (carries recomputed / exchanged): the same operations in the same
-     * order, so bitwise the default's, or the case fails */
+    /* Fused variants: the same operations in the same order, so bitwise the default's outputs [o0, o1), or
+     * the case fails. run(var) launches variant var into out[1]. */
     bool variants_same = true;
-    for (int var : {2, 3}) {
-        for (int o = 2; o < 6; ++o) out[1][o].poison();
-        rc |= phalanx_core_cuda_backward_variant(var, dt, d_a.p(), d_b.p(), d_v.p(), d_c.p(), nullptr, d_dm.p(),
-                                                 out[1][2].p(), out[1][3].p(), out[1][4].p(), out[1][5].p(), B, H, kvH, L,
-                                                 16, k, nullptr);
+    auto same_as_default = [&](int var, int o0, int o1, int& n_same, int& n_of, auto&& run) {
+        for (int o = o0; o < o1; ++o) out[1][o].poison();
+        rc |= run(var);
         CK(cudaDeviceSynchronize());
         bool same = true;
-        for (int o = 2; o < 6; ++o) {
+        for (int o = o0; o < o1; ++o) {
             out[1][o].get(h1);
             same = same && h0[o] == h1;
         }
-        n_core_bitwise += same;
-        ++n_core_bitwise_of;
+        n_same += same;
+        ++n_of;
         variants_same = variants_same && same;
-    }
+    };
+    /* backward variants 2 and 3 (carries recomputed / exchanged), 4 and 5 (3 with the group sums in registers) */
+    for (int var : {2, 3, 4, 5})
+        same_as_default(var, 2, 6, n_core_bitwise, n_core_bitwise_of, [&](int vr) {
+            return phalanx_core_cuda_backward_variant(vr, dt, d_a.p(), d_b.p(), d_v.p(), d_c.p(), nullptr, d_dm.p(),
+                                                      out[1][2].p(), out[1][3].p(), out[1][4].p(), out[1][5].p(), B, H,
+                                                      kvH, L, 16, k, nullptr);
+        });
+    /* forward variant 2 (every step in the tiles): m and y */
+    same_as_default(2, 0, 2, n_core_fbitwise, n_core_fbitwise_of, [&](int vr) {
+        return phalanx_core_cuda_forward_variant(vr, dt, d_a.p(), d_b.p(), d_v.p(), d_c.p(), out[1][0].p(), out[1][1].p(),
+                                                 B, H, kvH, L, 16, k, nullptr);
+    });
     /* the composed (unfused) variant: the same function */
     for (int o = 0; o < 6; ++o) out[1][o].poison();
     rc |= phalanx_core_cuda_forward_variant(1, dt, d_a.p(), d_b.p(), d_v.p(), d_c.p(), out[1][0].p(), out[1][1].p(), B, H,
@@ -577,9 +590,9 @@ static int run_core_checks(bool small) {
     if (small) {
         for (int dt : {SWR_F32, SWR_BF16})
             for (int k : {1, 2, 3})
-                for (int64_t L : {17, 300, 1100}) {
+                for (int64_t L : {17, 300, 1030}) {
                     run_core_case(dt, k, 2, 2, 2, L, G_MIXED, L == 300, rng, true);
-                    run_core_case(dt, k, 1, 4, 1, L, G_MIXED, L == 1100, rng, true);
+                    run_core_case(dt, k, 1, 4, 1, L, G_MIXED, L == 1030, rng, true);
                 }
     } else {
         /* lengths: tiny, block and 16-byte edges, backward tiles (256), forward tiles (256-1024), odd */
@@ -607,7 +620,8 @@ static int run_core_checks(bool small) {
         for (int o = 0; o < 6; ++o) printf("  %s %.2e", core_names[o], core_worst[dt].e[o]);
         printf("   tol %.0e\n", tol(dt));
     }
-    printf("core backward variants 2, 3 bitwise equal to the default: %d of %d\n", n_core_bitwise, n_core_bitwise_of);
+    printf("core forward variant 2 bitwise equal to the default: %d of %d\n", n_core_fbitwise, n_core_fbitwise_of);
+    printf("core backward variants 2-5 bitwise equal to the default: %d of %d\n", n_core_bitwise, n_core_bitwise_of);
     printf("core cases: %d, failed: %d\n", n_core, n_core_fail + fails);
     return fails + n_core_fail;
 }
@@ -659,15 +673,16 @@ static int run_core_bench(double copy_bw, cudaEvent_t e0, cudaEvent_t e1) {
                 };
                 const double f = timed([&] { fwd(0); }, 30), bw = timed([&] { bwd(0); }, 30);
                 const double fb = timed([&] { fwd(0); bwd(0); }, 30);
-                const double fu = timed([&] { fwd(1); }, 10), bu = timed([&] { bwd(1); }, 10);
+                const double fu = timed([&] { fwd(1); }, 10), bu = timed([&] { bwd(1); }, 10), f2 = timed([&] { fwd(2); }, 30);
                 const double b2 = timed([&] { bwd(2); }, 30), b3 = timed([&] { bwd(3); }, 30);
+                const double b4 = kvH < H ? timed([&] { bwd(4); }, 30) : 0, b5 = kvH < H ? timed([&] { bwd(5); }, 30) : 0;
                 CK(cudaGetLastError());
                 if (rc) { printf("core launch failed\n"); return 1; }
                 const double ff = es * (na + 2 * ng + 2 * nv) / copy_bw * 1e3;
                 const double bf = es * (2 * na + 4 * ng + 3 * nv) / copy_bw * 1e3;
                 printf("CORE dtype=%s B=%lld L=%lld kvH=%lld fwd_ms=%.5f fwd_floor_ms=%.5f bwd_ms=%.5f bwd_floor_ms=%.5f "
-                       "fb_ms=%.5f fb_floor_ms=%.5f unfused_fwd_ms=%.5f unfused_bwd_ms=%.5f bwd2_ms=%.5f bwd3_ms=%.5f\n",
-                       dname(dt), (long long) B, (long long) L, (long long) kvH, f, ff, bw, bf, fb, ff + bf, fu, bu, b2, b3);
+                       "fb_ms=%.5f fb_floor_ms=%.5f unfused_fwd_ms=%.5f unfused_bwd_ms=%.5f bwd2_ms=%.5f bwd3_ms=%.5f fwd2_ms=%.5f bwd4_ms=%.5f bwd5_ms=%.5f\n",
+                       dname(dt), (long long) B, (long long) L, (long long) kvH, f, ff, bw, bf, fb, ff + bf, fu, bu, b2, b3, f2, b4, b5);
             }
         for (void* p : {a, b, v, c, m, y, dm, da, db, dv, dc}) cudaFree(p);
     }
@@ -758,6 +773,7 @@ static int run_bench(bool swr, bool core, bool quick) {
                 return (double) time_ms(e0, e1) / n;
             };
             const double fwd = timed([&] { rc |= swr_cuda_forward(dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
+            const double old_f = timed([&] { rc |= swr_cuda_forward_variant(7, dt, a, u, y, B, H, L, 16, 2, nullptr); }, reps);
             double var_ms[4] = {0, 0, 0, 0}, bvar_ms[5] = {0, 0, 0, 0, 0}, bwd8 = 0;
             const double bwd = timed([&] { rc |= swr_cuda_backward(dt, a, u, g, da, du, B, H, L, 16, 2, nullptr); }, reps);
             const double old_b = timed([&] { rc |= swr_cuda_backward_variant(PREV_BWD, dt, a, u, g, da, du, B, H, L, 16, 2, nullptr); }, reps);
@@ -792,9 +808,9 @@ static int run_bench(bool swr, bool core, bool quick) {
                    bvar_ms[3], bvar_ms[4]);
             printf("BENCH dtype=%s B=%lld L=%lld fwd_ms=%.5f fwd_floor_ms=%.5f fb_ms=%.5f fb_floor_ms=%.5f copy_GBs=%.1f"
                    " prev_fb_ms=%.5f bwd_ms=%.5f bwd_floor_ms=%.5f prev_bwd_ms=%.5f bwd8_ms=%.5f copy_fwd_ms=%.5f"
-                   " copy_bwd_ms=%.5f\n",
+                   " copy_bwd_ms=%.5f prev_fwd_ms=%.5f\n",
                    dname(dt), (long long) B, (long long) L, fwd, ffloor, fb, fbfloor, copy_bw / 1e9, old_fb, bwd,
-                   bbytes / copy_bw * 1e3, old_b, bwd8, copy_f, copy_b);
+                   bbytes / copy_bw * 1e3, old_b, bwd8, copy_f, copy_b, old_f);
             /* Other windows (the multi-pass path), at the first two shapes. */
             if (!quick && (&sh - &shapes[0] == 0 || &sh - &shapes[0] == 5))
                 for (int kk : {1, 3, 8, SWR_UNBOUNDED}) {

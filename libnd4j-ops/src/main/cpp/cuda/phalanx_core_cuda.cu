@@ -49,6 +49,7 @@ __device__ __forceinline__ A core_terminal(const T* vp, const T* bp, const T* ap
 /* Shape of a core call. G = HEAD * kvH group channels; r = H / kvH heads per group. */
 struct CoreShape {
     int64_t B, H, kvH, L, r, tiles;
+    int64_t Le, ends; /* forward: where the tiles end, row-end CTAs before them (swr_cuda.cu: tiled_end) */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -58,7 +59,11 @@ struct CoreShape {
  * asked for) staged for coalesced stores. Rows of any alignment stay raw (the chunks that cover them,
  * read in place by raw_block, as the SWR forward), aligned ones are staged as the aligned tile.
  * A CTA visits the r = H / kvH heads of its group in order (beta and c staged once: through L2 once
- * per group, not once per head). grid: ((b * kvH + gh) * tiles + tile) * (HEAD / FCH) + channel group.
+ * per group, not once per head). grid: row-end CTAs (s.ends: swr_cuda.cu's fwd_row_end, one channel row
+ * per thread), then ((b * kvH + gh) * tiles + tile) * (HEAD / FCH) + channel group over steps [0, s.Le).
+ * Spreading a group tile's heads over as many CTAs as the GPU holds at once (no part-empty last wave)
+ * measured no faster (H200, 2026-12-04: bf16 kvH = H / 8 1.48x -> 1.49x its floor, float32 1.30x -> 1.39x):
+ * with fewer bytes per head than kvH = H the kernel is bound by its instructions per head.
  * --------------------------------------------------------------------------------------------- */
 /* Row pitches (elements) of the staged v, beta and decay rows and of the c rows: aligned, or raw (ANY). */
 template <typename T>
@@ -74,8 +79,16 @@ constexpr size_t core_fwd_smem(bool any, bool with_y) {
                         (size_t) (with_y ? 2 : 1) * FCH * core_fwd_yp<T>());
 }
 
+/* The occupancy hint: as many CTAs as shared memory admits (228 KiB per SM, 1 KiB reserved per CTA), so
+ * that registers are capped no lower than that occupancy needs (at 64 the float32 kernels spilled). */
+template <typename T>
+struct CoreFwdMinBlocks {
+    static constexpr int by_smem = (int) (228 * 1024 / (core_fwd_smem<T>(false, false) + 1024));
+    static constexpr int value = by_smem < MinBlocks<T, FTHREADS>::value ? (by_smem > 0 ? by_smem : 1) : MinBlocks<T, FTHREADS>::value;
+};
+
 template <typename T, int K, bool ANY>
-__global__ void __launch_bounds__(FTHREADS, MinBlocks<T, FTHREADS>::value)
+__global__ void __launch_bounds__(FTHREADS, CoreFwdMinBlocks<T>::value)
 core_forward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T* __restrict__ v,
                     const T* __restrict__ c, T* __restrict__ m, T* __restrict__ y, CoreShape s) {
     typedef typename Acc<T>::type A;
@@ -89,16 +102,36 @@ core_forward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T
     T* cs = as + PITCH;                                   /* [FCH][CP] */
     T* ms = cs + FCH * CP;                                /* [FCH][YP], then y [FCH][YP] */
     T* ys = ms + FCH * YP;
-    const int64_t L = s.L, id = blockIdx.x;
+    const int64_t L = s.L, Le = s.Le;
+    const int64_t nv = s.B * s.H * HEAD * L, ng = s.B * s.kvH * HEAD * L;
+    const int tid = threadIdx.x, ch = tid / WARP;
+    if ((int64_t) blockIdx.x < s.ends) { /* row ends: one channel row per thread */
+        const int64_t row = (int64_t) blockIdx.x * FTHREADS + tid;
+        if (row >= s.B * s.H * HEAD) return;
+        const int64_t bh = row / HEAD, b = bh / s.H, h = bh % s.H;
+        const int64_t grow = ((b * s.kvH + h / s.r) * HEAD + row % HEAD) * L;
+        const T *vr = v + row * L, *br = beta + grow, *cr = c + grow, *ar = a + bh * L;
+        T* mr = m + row * L;
+        fwd_row_end<T, K>([&](int64_t t) { return to_acc(vr[t]) * to_acc(br[t]); }, /* u = v * beta */
+                          [&](int64_t t) { return to_acc(ar[t]); }, L, Le, [&](int64_t t, int n, const A* x) {
+#pragma unroll
+                              for (int i = 0; i < BLK; ++i) {
+                                  if (i >= n) continue;
+                                  if (y) y[row * L + t + i] = store_cast(x[i], T());
+                                  mr[t + i] = store_cast(fma(x[i], to_acc(cr[t + i]), to_acc(vr[t + i])), T());
+                              }
+                          });
+        return;
+    }
+    const int64_t id = (int64_t) blockIdx.x - s.ends;
     const int grp = (int) (id % (HEAD / FCH));
     int64_t q = id / (HEAD / FCH);
-    const int64_t tile = q % s.tiles; q /= s.tiles;      /* q = b * kvH + gh */
+    const int64_t tile = q % s.tiles;
+    q /= s.tiles; /* q = b * kvH + gh */
     const int64_t b = q / s.kvH, gh = q % s.kvH;
     const int64_t t0 = tile * STEPS;
     const int64_t grow0 = (q * HEAD + grp * FCH) * L;     /* beta, c: the group's first channel row */
-    const int64_t nv = s.B * s.H * HEAD * L, ng = s.B * s.kvH * HEAD * L;
-    const int tid = threadIdx.x, ch = tid / WARP;
-    const int n = (int) (L - t0 < STEPS ? L - t0 : STEPS);
+    const int n = (int) (Le - t0 < STEPS ? Le - t0 : STEPS); /* this tile's steps */
     /* beta and c, once for the r heads of the group (issued here, waited for with the first head's rows) */
     if (ANY) {
         any_issue<T, FTHREADS, CPB>(bs, PITCH, beta, ng, grow0 + t0 - BLK, L, FCH, COLS, L, t0 - BLK, tid);
@@ -152,7 +185,7 @@ core_forward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T
                     for (int i = 0; i < PER; ++i) x[e * PER + i] *= w[i];
                 }
             },
-            [&](int bc, A* am) { ld(as, ash, bc, am); }, L, t0, tid,
+            [&](int bc, A* am) { ld(as, ash, bc, am); }, Le, t0, tid,
             [&](int, int bi, int64_t, int, const A* x) {
                 if (y) {
                     T* yb = ys + ch * YP + bi * BP;
@@ -177,8 +210,8 @@ core_forward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T
             any_store<T, FTHREADS, CPB>(m, ms, YP, row0 + t0, L, FCH, n, tid);
             if (y) any_store<T, FTHREADS, CPB>(y, ys, YP, row0 + t0, L, FCH, n, tid);
         } else {
-            store_rows<T, FTHREADS, CPB>(m, ms, YP, row0, L, FCH, STEPS / PER, t0, tid);
-            if (y) store_rows<T, FTHREADS, CPB>(y, ys, YP, row0, L, FCH, STEPS / PER, t0, tid);
+            store_rows<T, FTHREADS, CPB>(m, ms, YP, row0, L, FCH, n / PER, t0, tid);
+            if (y) store_rows<T, FTHREADS, CPB>(y, ys, YP, row0, L, FCH, n / PER, t0, tid);
         }
     } /* heads of the group */
 }
@@ -212,14 +245,15 @@ __host__ __device__ constexpr size_t core_bwd_ybuf_bytes(bool any) {
     return ((any && raw > ybuf ? raw : ybuf) + 15) / 16 * 16;
 }
 /* xch: after those regions, the blocks' carries exchanged between threads ([2][BTHREADS], A) */
+/* racc: the group sums in registers (no shared memory for them) */
 template <typename T>
-__host__ __device__ constexpr size_t core_bwd_xch_off(bool any, bool grouped) {
+__host__ __device__ constexpr size_t core_bwd_xch_off(bool any, bool grouped, bool racc = false) {
     return core_bwd_stage_bytes<T>(grouped && !any) + core_bwd_ybuf_bytes<T>(any) +
-           (grouped ? sizeof(typename Acc<T>::type) * 2 * HEAD * core_bwd_acc_pitch<T>() : 0);
+           (grouped && !racc ? sizeof(typename Acc<T>::type) * 2 * HEAD * core_bwd_acc_pitch<T>() : 0);
 }
 template <typename T>
-constexpr size_t core_bwd_smem(bool any, bool grouped, bool xch) {
-    return core_bwd_xch_off<T>(any, grouped) + (xch ? sizeof(typename Acc<T>::type) * 2 * BTHREADS : 0);
+constexpr size_t core_bwd_smem(bool any, bool grouped, bool xch, bool racc = false) {
+    return core_bwd_xch_off<T>(any, grouped, racc) + (xch ? sizeof(typename Acc<T>::type) * 2 * BTHREADS : 0);
 }
 
 /* Stores rows r < HEAD of src (pitch sp, T) to dst rows f0 + r * L, steps [t0, t0 + n): coalesced
@@ -256,8 +290,10 @@ __device__ __forceinline__ void core_stage_finish(T* dst, int dp, const T* raw, 
  * exchanged through shared memory instead of each thread recomputing them from its neighbours' staged
  * v, beta, dm, c and decays (6 of its 11 block reads); only the tile's first and last block read the
  * halo. The same operations in the same order: bitwise equal. */
-template <typename T, int K, bool ANY, bool GROUPED, bool XCH>
-__global__ void __launch_bounds__(BTHREADS, MinBlocks<T, BTHREADS>::value)
+/* RACC > 0 (kvH < H, k = 2 with XCH; the default: core_bwd_racc): each thread's dbeta and dc sums in
+ * registers instead of shared memory (33 KB less in 16-bit), with an occupancy hint of RACC CTAs per SM. */
+template <typename T, int K, bool ANY, bool GROUPED, bool XCH, int RACC = 0>
+__global__ void __launch_bounds__(BTHREADS, RACC > 0 ? RACC : MinBlocks<T, BTHREADS>::value)
 core_backward_staged(const T* __restrict__ a, const T* __restrict__ beta, const T* __restrict__ v,
                      const T* __restrict__ c, const T* __restrict__ dm, T* __restrict__ da, T* __restrict__ dbeta,
                      T* __restrict__ dv, T* __restrict__ dc, CoreShape s) {
@@ -301,6 +337,7 @@ core_backward_staged(const T* __restrict__ a, const T* __restrict__ beta, const 
     T* bb = bs + ch * UP + BLK + bi * BLK;
     T* cb = cs + ch * UP + bi * BLK;
     A* yp = ybuf + tid * (BLK + 1);
+    A rb[RACC > 0 ? BLK : 1], rc[RACC > 0 ? BLK : 1]; /* RACC: the sums */
     /* Issues head hs's v, dm and decays into buffer set `buf` (1: the PF set). */
     auto issue_head = [&](int64_t hs, int buf, int stid) {
         const int64_t bh = b * s.H + gh * s.r + hs, row0 = bh * HEAD * L;
@@ -377,7 +414,7 @@ core_backward_staged(const T* __restrict__ a, const T* __restrict__ beta, const 
                 if (K == 2 && XCH) { P *= w[i]; own = fma(P, g[i], own); }
             }
             if (K == 2 && XCH) {
-                A* xv = reinterpret_cast<A*>(smem_raw + core_bwd_xch_off<T>(ANY, GROUPED)); /* [BNB][HEAD] */
+                A* xv = reinterpret_cast<A*>(smem_raw + core_bwd_xch_off<T>(ANY, GROUPED, RACC > 0)); /* [BNB][HEAD] */
                 A* xq = xv + BTHREADS;
                 xv[bi * HEAD + ch] = h[BLK - 1];
                 xq[bi * HEAD + ch] = own;
@@ -412,7 +449,14 @@ core_backward_staged(const T* __restrict__ a, const T* __restrict__ beta, const 
                 dmv[j] *= yp[i];                          /* dm * y */
             }
             reinterpret_cast<uint4*>(vb)[e] = pack(bt, T());
-            if (GROUPED) {
+            if (GROUPED && RACC > 0) {
+#pragma unroll
+                for (int j = 0; j < PER; ++j) {
+                    const int i = e * PER + j;
+                    rb[i] = hs == 0 ? vv[j] : rb[i] + vv[j];
+                    rc[i] = hs == 0 ? dmv[j] : rc[i] + dmv[j];
+                }
+            } else if (GROUPED) {
                 A* sb = acc + ch * AP + bi * BLK + e * PER;
                 A* sc = acc + (HEAD + ch) * AP + bi * BLK + e * PER;
 #pragma unroll
@@ -432,11 +476,11 @@ core_backward_staged(const T* __restrict__ a, const T* __restrict__ beta, const 
         __syncthreads();
         A x[BLK];
 #pragma unroll
-        for (int i = 0; i < BLK; ++i) x[i] = acc[ch * AP + bi * BLK + i];
+        for (int i = 0; i < BLK; ++i) x[i] = RACC > 0 ? rb[i] : acc[ch * AP + bi * BLK + i];
 #pragma unroll
         for (int e = 0; e < BLK / PER; ++e) reinterpret_cast<uint4*>(bb)[e] = pack(x + e * PER, T());
 #pragma unroll
-        for (int i = 0; i < BLK; ++i) x[i] = acc[(HEAD + ch) * AP + bi * BLK + i];
+        for (int i = 0; i < BLK; ++i) x[i] = RACC > 0 ? rc[i] : acc[(HEAD + ch) * AP + bi * BLK + i];
 #pragma unroll
         for (int e = 0; e < BLK / PER; ++e) reinterpret_cast<uint4*>(cb)[e] = pack(x + e * PER, T());
     }
@@ -571,12 +615,16 @@ static int core_forward(const void* a_, const void* beta_, const void* v_, const
     if (mb >= 2 || variant == 1) return core_composed_forward<T>(a, beta, v, c, m, y, s, k, st);
     int64_t tiles;
     unsigned grid;
-    if (!grid_of(s.B, s.kvH, s.L, Fnb<T>::value * BLK, HEAD / FCH, tiles, grid)) return SWR_EINVAL;
+    s.Le = variant == 2 ? s.L : tiled_end(s.L);
+    s.ends = row_end_ctas(s.B * s.H * HEAD, s.L, s.Le);
+    if (!grid_of(s.B, s.kvH, s.Le, Fnb<T>::value * BLK, HEAD / FCH, tiles, grid)) return SWR_EINVAL;
     s.tiles = tiles;
     const bool aligned = (s.L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(beta) && aligned16(v) &&
                          aligned16(c) && aligned16(m) && (!y || aligned16(y));
     const size_t smem = core_fwd_smem<T>(!aligned, y != nullptr);
     if (smem > max_smem_per_cta()) return core_composed_forward<T>(a, beta, v, c, m, y, s, k, st);
+    if (grid + s.ends > 0x7fffffffLL) return SWR_EINVAL;
+    grid += (unsigned) s.ends;
     const dim3 blk(FTHREADS);
     if (mb == 1)
         return aligned ? launch(core_forward_staged<T, 2, false>, grid, blk, smem, st, a, beta, v, c, m, y, s)
@@ -592,11 +640,28 @@ static int core_forward(const void* a_, const void* beta_, const void* v_, const
  * recomputation. Variant 2 = without (the default before, for benchmarks), variant 3 = with. */
 template <typename T>
 static bool core_bwd_xch(bool grouped) { return sizeof(T) == 4 || (sizeof(T) == 2 && grouped); }
+/* kvH < H with the exchange (k = 2): the group sums in registers by default, with an occupancy hint of 3
+ * CTAs per SM in 16-bit and 2 in float32, as measured on the H200 (2026-12-04, backward x its floor at
+ * kvH = H / 8, sums in shared memory -> registers with hints 2 / 3): bf16 (8, 4096) 2.92 -> 1.94 / 1.96,
+ * (8, 4095) 4.30 -> 3.45 / 3.20; float32 2.09 -> 1.56 / 1.80, (8, 4095) 4.43 -> 2.27 / 2.41. In shared
+ * memory (float32, 33 KB in 16-bit) each head's read-modify-write of the sums cost more than the
+ * registers, which the 64-register cap had denied (the 16-bit kernel spilled there). float64: shared
+ * memory (in registers it spilled 200 bytes). */
+template <typename T>
+static int core_bwd_racc() { return sizeof(T) == 2 ? 3 : sizeof(T) == 4 ? 2 : 0; }
 
 template <typename T, int K, bool ANY, bool XCH>
 static int core_backward_launch(const T* a, const T* beta, const T* v, const T* c, const T* dm, T* da, T* dbeta, T* dv,
-                                T* dc, const CoreShape& s, unsigned grid, cudaStream_t st) {
+                                T* dc, const CoreShape& s, unsigned grid, cudaStream_t st, int racc = 0) {
     const dim3 blk(BTHREADS);
+    if constexpr (K == 2 && XCH && sizeof(T) <= 4) { /* the sums in registers (benchmarks: variants 4, 5) */
+        if (s.r > 1 && racc == 2)
+            return launch(core_backward_staged<T, K, ANY, true, XCH, 2>, grid, blk, core_bwd_smem<T>(ANY, true, XCH, true),
+                          st, a, beta, v, c, dm, da, dbeta, dv, dc, s);
+        if (s.r > 1 && racc == 3)
+            return launch(core_backward_staged<T, K, ANY, true, XCH, 3>, grid, blk, core_bwd_smem<T>(ANY, true, XCH, true),
+                          st, a, beta, v, c, dm, da, dbeta, dv, dc, s);
+    }
     return s.r > 1 ? launch(core_backward_staged<T, K, ANY, true, XCH>, grid, blk, core_bwd_smem<T>(ANY, true, XCH), st,
                             a, beta, v, c, dm, da, dbeta, dv, dc, s)
                    : launch(core_backward_staged<T, K, ANY, false, XCH>, grid, blk, core_bwd_smem<T>(ANY, false, XCH),
@@ -616,12 +681,13 @@ static int core_backward(const void* a_, const void* beta_, const void* v_, cons
     s.tiles = tiles;
     const bool aligned = (s.L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(beta) && aligned16(v) &&
                          aligned16(c) && aligned16(dm) && aligned16(dbeta) && aligned16(dv) && aligned16(dc);
-    const bool xch = mb == 1 && (variant == 0 ? core_bwd_xch<T>(s.r > 1) : variant == 3);
-    if (core_bwd_smem<T>(!aligned, s.r > 1, xch) > max_smem_per_cta())
+    const bool xch = mb == 1 && (variant == 0 ? core_bwd_xch<T>(s.r > 1) : variant >= 3);
+    const int racc = variant == 0 ? core_bwd_racc<T>() : variant == 4 ? 2 : variant == 5 ? 3 : 0;
+    if (core_bwd_smem<T>(!aligned, s.r > 1, xch, racc > 0 && mb == 1 && xch && sizeof(T) <= 4) > max_smem_per_cta())
         return core_composed_backward<T>(a, beta, v, c, dm, da, dbeta, dv, dc, s, k, st);
     if (mb == 1 && xch)
-        return aligned ? core_backward_launch<T, 2, false, true>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st)
-                       : core_backward_launch<T, 2, true, true>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st);
+        return aligned ? core_backward_launch<T, 2, false, true>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st, racc)
+                       : core_backward_launch<T, 2, true, true>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st, racc);
     if (mb == 1)
         return aligned ? core_backward_launch<T, 2, false, false>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st)
                        : core_backward_launch<T, 2, true, false>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st);
@@ -632,7 +698,7 @@ static int core_backward(const void* a_, const void* beta_, const void* v_, cons
 /* Shape checks shared by both entry points. */
 static bool core_valid(int64_t B, int64_t H, int64_t kvH, int64_t L, int32_t block, int32_t k, CoreShape& s) {
     if (!valid(B, H, L, k) || block != BLK || kvH < 1 || kvH > H || H % kvH != 0) return false;
-    s = CoreShape{B, H, kvH, L, H / kvH, 0};
+    s = CoreShape{B, H, kvH, L, H / kvH, 0, L, 0};
     return true;
 }
 
@@ -726,12 +792,15 @@ extern "C" int phalanx_core_cuda_backward(int32_t dtype, const void* a, const vo
                                                  k, stream);
 }
 
-/* Benchmarking only (swr/swr_cuda_testing.h): variant 1 = the composed (unfused) path for any k; backward
- * variants 2 and 3 = the fused kernel without and with the carries exchanged between threads. */
+/* Benchmarking only (swr/swr_cuda_testing.h): variant 1 = the composed (unfused) path for any k; forward
+ * variant 2 = the fused kernel with every step in the tiles (no row ends apart); backward variants 2 and 3
+ * = the fused kernel without and with the carries exchanged between threads (for kvH < H, 3 with the
+ * group sums in shared memory: the default until 2026-12-04), 4 and 5 = 3 with the group sums of kvH < H
+ * in registers (occupancy hints of 2 and 3 CTAs per SM; 16-bit and float32; the default is one of them). */
 extern "C" int phalanx_core_cuda_forward_variant(int32_t variant, int32_t dtype, const void* a, const void* beta,
                                                  const void* v, const void* c, void* m, void* y, int64_t B, int64_t H,
                                                  int64_t kvH, int64_t L, int32_t block, int32_t k, void* stream) {
-    if (variant < 0 || variant > 1) return SWR_EINVAL;
+    if (variant < 0 || variant > 2) return SWR_EINVAL;
     return phalanx_swr_cuda::core_forward_entry(variant, dtype, a, beta, v, c, m, y, B, H, kvH, L, block, k, stream);
 }
 
@@ -739,7 +808,7 @@ extern "C" int phalanx_core_cuda_backward_variant(int32_t variant, int32_t dtype
                                                   const void* v, const void* c, const void* y, const void* dm, void* da,
                                                   void* dbeta, void* dv, void* dc, int64_t B, int64_t H, int64_t kvH,
                                                   int64_t L, int32_t block, int32_t k, void* stream) {
-    if (variant < 0 || variant > 3) return SWR_EINVAL;
+    if (variant < 0 || variant > 5) return SWR_EINVAL;
     return phalanx_swr_cuda::core_backward_entry(variant, dtype, a, beta, v, c, y, dm, da, dbeta, dv, dc, B, H, kvH, L,
                                                  block, k, stream);
 }

@@ -1159,14 +1159,65 @@ __device__ __forceinline__ void fwd_tile_blocks(const T* us, const T* as, int64_
                              [&](int bc, A* am) { smem_block<T, A>(as + BP + bc * BP, am); }, L, t0, tid, out);
 }
 
-/* grid: ((b * H + head) * tiles + tile) * (HEAD / FCH) + channel group */
+/* Row ends. A tile's rounds take 32 blocks of a row at once, so steps a few blocks past a whole round
+ * (L = 4097: one step) took a round, and a CTA, of their own: bf16 (8, 4097) forward 1.39x its floor against
+ * 1.07x at 4096 (H200, 2026-12-03). Where a row ends at most ROW_END_BLOCKS blocks past a whole round, the
+ * tiles stop at that round (Le) and the rest [Le, L) goes to row-end CTAs placed before the tiles' in the
+ * grid, one channel row per thread: its blocks in turn, the carry from the block before Le. The same
+ * operations in the same order as fwd_tile_loop (the carry is the previous block's local terminal state;
+ * a sequence's first block takes none): bitwise equal. */
+constexpr int ROUND_STEPS = WARP * BLK;
+constexpr int ROW_END_BLOCKS = 4;
+/* Where the tiles of a row of L steps end (a multiple of ROUND_STEPS, or L itself). */
+__host__ __device__ inline int64_t tiled_end(int64_t L) {
+    const int64_t r = L % ROUND_STEPS;
+    return r > 0 && r <= ROW_END_BLOCKS * BLK ? L - r : L;
+}
+/* Row-end CTAs (FTHREADS rows each) for `rows` channel rows, placed before the tiles. */
+static inline int64_t row_end_ctas(int64_t rows, int64_t L, int64_t Le) {
+    return Le < L ? (rows + FTHREADS - 1) / FTHREADS : 0;
+}
+/* One row's steps [Le, L): ldu(t) and lda(t) the input and the decay at step t, out(s, n, y) a block's
+ * outputs (n of them valid). The scan and the carry in one pass (the same operations as the two passes of
+ * fwd_tile_loop: h = a h + u the local state, y = h + P carry): no block of decays kept (registers). */
+template <typename T, int K, typename LoadU, typename LoadA, typename Out>
+__device__ __forceinline__ void fwd_row_end(LoadU ldu, LoadA lda, int64_t L, int64_t Le, Out out) {
+    typedef typename Acc<T>::type A;
+    A carry = A(0);
+    if (K == 2 && Le > 0) { /* terminal_state of the block before Le */
+        carry = ldu(Le - BLK);
+#pragma unroll 1
+        for (int i = 1; i < BLK; ++i) carry = fma(lda(Le - BLK + i), carry, ldu(Le - BLK + i));
+    }
+#pragma unroll 1
+    for (int64_t s = Le; s < L; s += BLK) {
+        const int n = (int) (L - s < BLK ? L - s : BLK);
+        A y[BLK], h = A(0), P = A(1);
+#pragma unroll
+        for (int i = 0; i < BLK; ++i) {
+            const A u = i < n ? ldu(s + i) : A(0), ai = i < n ? lda(s + i) : A(0);
+            h = i == 0 ? u : fma(ai, h, u);
+            if (K == 2 && s > 0) {
+                P = i == 0 ? ai : P * ai;
+                y[i] = fma(P, carry, h);
+            } else {
+                y[i] = h;
+            }
+        }
+        carry = h;
+        out(s, n, y);
+    }
+}
+
+/* grid: row-end CTAs (`ends` of them), then ((b * H + head) * tiles + tile) * (HEAD / FCH) + channel group;
+ * the tiles cover steps [0, Le) */
 /* ANY: rows of any alignment, read in place from their raw chunks (raw_block), or with REALIGN through a
  * realignment pass into the aligned tile (the earlier default: benchmarks only). */
 /* BULK (16-bit, sm_90+): rows of any alignment read in place, each row fetched by one bulk copy, y stored from its global alignment. */
 template <typename T, int K, bool COAL, bool ANY = false, bool REALIGN = false, bool BULK = false>
 __global__ void __launch_bounds__(FTHREADS, MinBlocks<T, FTHREADS>::value)
 swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restrict__ y,
-                   int64_t H, int64_t L, int64_t tiles, int64_t BH) {
+                   int64_t H, int64_t L, int64_t tiles, int64_t BH, int64_t Le, int64_t ends) {
     static_assert(!ANY || COAL, "rows of any alignment store through shared memory");
     static_assert(!BULK || (ANY && !REALIGN && sizeof(T) == 2), "bulk copies: 16-bit rows of any alignment");
     typedef typename Acc<T>::type A;
@@ -1178,7 +1229,22 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
     T* us = reinterpret_cast<T*>(smem_raw);               /* [FCH][PITCH] */
     T* as = us + FCH * PITCH;                             /* [PITCH] */
     T* ys = as + PITCH;                                   /* [FCH][YP] (COAL) */
-    const int64_t id = blockIdx.x;
+    if ((int64_t) blockIdx.x < ends) {
+        const int64_t row = (int64_t) blockIdx.x * FTHREADS + threadIdx.x;
+        if (row < BH * HEAD) {
+            const T* ur = u + row * L;
+            const T* ar = a + row / HEAD * L;
+            T* yr = y + row * L;
+            fwd_row_end<T, K>([&](int64_t t) { return to_acc(ur[t]); }, [&](int64_t t) { return to_acc(ar[t]); }, L, Le,
+                              [&](int64_t s, int n, const A* x) {
+#pragma unroll
+                                  for (int i = 0; i < BLK; ++i)
+                                      if (i < n) yr[s + i] = store_cast(x[i], T());
+                              });
+        }
+        return;
+    }
+    const int64_t id = blockIdx.x - ends;
     const int grp = (int) (id % (HEAD / FCH));
     const int64_t bt = id / (HEAD / FCH), bh = bt / tiles, tile = bt % tiles;
     const int64_t t0 = tile * (FNB * BLK);
@@ -1217,7 +1283,7 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
         int blocks = 0;                      /* blocks done (whole rounds) */
         fwd_tile_loop<T, K, FNB, true>(
             [&](int, int bc, A* x) { raw_block<T, A, CPB>(ur, ush, bc, x); },
-            [&](int bc, A* am) { raw_block<T, A, CPB>(raw + FCH * RD, ash, bc, am); }, L, t0, tid,
+            [&](int bc, A* am) { raw_block<T, A, CPB>(raw + FCH * RD, ash, bc, am); }, Le, t0, tid,
             [&](int, int bi, int64_t, int, const A* x) {
                 const uint4 p0 = pack(x, T()), p1 = pack(x + PER, T());
                 const unsigned own[8] = {p0.x, p0.y, p0.z, p0.w, p1.x, p1.y, p1.z, p1.w};
@@ -1238,7 +1304,7 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
             yr[2 * blocks] = pair[0];
         }
         __syncthreads();
-        const int n = (int) (L - t0 < FNB * BLK ? L - t0 : FNB * BLK);
+        const int n = (int) (Le - t0 < FNB * BLK ? Le - t0 : FNB * BLK);
         aligned_store_rows<T, FTHREADS>(y, ys, YB, row0 + t0, L, FCH, n, tid);
         return;
     } else if (ANY && !REALIGN) { /* raw rows [FCH + 1][RD] where the aligned tile would be, then ys */
@@ -1253,19 +1319,19 @@ swr_forward_staged(const T* __restrict__ a, const T* __restrict__ u, T* __restri
         const int ush = shift_of(u, row0 + ch * L + t0 - BLK), ash = shift_of(a, bh * L + t0 - BLK);
         const T* ur = raw + ch * RD;
         fwd_tile_loop<T, K, FNB>([&](int, int bc, A* x) { raw_block<T, A, CPB>(ur, ush, bc, x); },
-                                 [&](int bc, A* am) { raw_block<T, A, CPB>(raw + FCH * RD, ash, bc, am); }, L, t0, tid, out);
+                                 [&](int bc, A* am) { raw_block<T, A, CPB>(raw + FCH * RD, ash, bc, am); }, Le, t0, tid, out);
     } else {
         /* ANY: the raw rows go where ys will be written */
         stage_fwd_tile<T, ANY, CPB, PITCH, COLS, RP>(us, as, ys, u, BH * HEAD * L, a, BH * L, row0, bh * L, L, t0, tid);
-        fwd_tile_blocks<T, K, FNB, PITCH, BP>(us, as, L, t0, tid, out);
+        fwd_tile_blocks<T, K, FNB, PITCH, BP>(us, as, Le, t0, tid, out);
     }
+    const int n = (int) (Le - t0 < FNB * BLK ? Le - t0 : FNB * BLK); /* this tile's steps */
     if (ANY) {
         __syncthreads();
-        const int n = (int) (L - t0 < FNB * BLK ? L - t0 : FNB * BLK);
         any_store<T, FTHREADS, CPB>(y, ys, YP, row0 + t0, L, FCH, n, tid);
     } else if (COAL) {
         __syncthreads();
-        store_rows<T, FTHREADS, CPB>(y, ys, YP, row0, L, FCH, FNB * BLK / PER, t0, tid);
+        store_rows<T, FTHREADS, CPB>(y, ys, YP, row0, L, FCH, n / PER, t0, tid);
     }
 }
 
@@ -2153,6 +2219,7 @@ static bool tma_buf(TmaBuf& m, const void* p, int64_t n) {
  * otherwise the default), 6 = for 16-bit rows not 16-byte aligned on sm_90+, read in place, fetched by bulk
  * copies, y stored from its global alignment (otherwise the default). The default is 2, except that 16-bit rows not
  * 16-byte aligned take 6 on sm_90+ (H200, 2026-12-03: bf16 (8, 4095) 1.42x -> 1.26x its floor).
+ * 7 = the default with every step in the tiles (no row ends apart: the default until 2026-12-04).
  * Only benchmarks pick a variant (swr_cuda_forward_variant). */
 constexpr int FWD_DEFAULT_VARIANT = 2;
 
@@ -2166,45 +2233,52 @@ static int forward(const void* a, const void* u, void* y, int64_t B, int64_t H, 
     const int64_t m = carry_blocks(L, k);
     if (m >= 2) return any_window<T>(ap, up, nullptr, yp, nullptr, nullptr, B, H, L, m, stream);
     k = (int32_t) m + 1;
+    const bool ends_apart = variant != 7; /* 7: the default with every step in the tiles (benchmarks) */
+    if (variant == 7) variant = 0;
     const bool dflt = variant == 0;
     if (variant == 0) variant = FWD_DEFAULT_VARIANT;
     const int64_t BH = B * H;
     const bool rows_aligned = (L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(u) && aligned16(y);
     if (variant != 3) {
-        if (!grid_of(B, H, L, Fnb<T>::value * BLK, HEAD / FCH, tiles, grid)) return SWR_EINVAL;
         const dim3 blk(FTHREADS);
         TmaFwdMaps maps;
         if (!rows_aligned && variant == 4 && tma_device() && tma_buf<T>(maps.u, u, BH * HEAD * L) &&
             tma_buf<T>(maps.a, a, BH * L)) { /* any alignment, the raw chunks by TMA (benchmarks only: slower) */
+            if (!grid_of(B, H, L, Fnb<T>::value * BLK, HEAD / FCH, tiles, grid)) return SWR_EINVAL;
             const size_t smem = fwd_tma_smem<T>();
             return k == 2 ? launch(swr_forward_tma<T, 2>, grid, blk, smem, stream, maps, ap, up, yp, L, tiles)
                           : launch(swr_forward_tma<T, 1>, grid, blk, smem, stream, maps, ap, up, yp, L, tiles);
         }
         if (variant == 4) variant = 2; /* where TMA cannot serve: the default */
+        /* the staged kernels: row ends apart (tiled_end) */
+        const int64_t Le = ends_apart ? tiled_end(L) : L, ends = row_end_ctas(BH * HEAD, L, Le);
+        if (!grid_of(B, H, Le, Fnb<T>::value * BLK, HEAD / FCH, tiles, grid) || grid + ends > 0x7fffffffLL)
+            return SWR_EINVAL;
+        grid += (unsigned) ends;
         if (!rows_aligned && variant == 5) { /* any alignment through a realignment pass (the earlier default) */
             const size_t smem = fwd_staged_smem<T>(true, true);
-            return k == 2 ? launch(swr_forward_staged<T, 2, true, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
-                          : launch(swr_forward_staged<T, 1, true, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
+            return k == 2 ? launch(swr_forward_staged<T, 2, true, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH, Le, ends)
+                          : launch(swr_forward_staged<T, 1, true, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH, Le, ends);
         }
         if (!rows_aligned && (dflt || variant == 6) && sizeof(T) == 2 && sm90_device()) { /* bulk copies */
             const size_t smem = fwd_bulk_smem<T>();
-            return k == 2 ? launch(swr_forward_staged<T, 2, true, true, false, sizeof(T) == 2>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
-                          : launch(swr_forward_staged<T, 1, true, true, false, sizeof(T) == 2>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
+            return k == 2 ? launch(swr_forward_staged<T, 2, true, true, false, sizeof(T) == 2>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH, Le, ends)
+                          : launch(swr_forward_staged<T, 1, true, true, false, sizeof(T) == 2>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH, Le, ends);
         }
         if (!rows_aligned) { /* any alignment: aligned chunks, read in place */
             const size_t smem = fwd_direct_smem<T>();
-            return k == 2 ? launch(swr_forward_staged<T, 2, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
-                          : launch(swr_forward_staged<T, 1, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
+            return k == 2 ? launch(swr_forward_staged<T, 2, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH, Le, ends)
+                          : launch(swr_forward_staged<T, 1, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH, Le, ends);
         }
         if (variant >= 5) variant = 2;
         if (variant == 2) {
             const size_t smem = fwd_staged_smem<T>(true);
-            return k == 2 ? launch(swr_forward_staged<T, 2, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
-                          : launch(swr_forward_staged<T, 1, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
+            return k == 2 ? launch(swr_forward_staged<T, 2, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH, Le, ends)
+                          : launch(swr_forward_staged<T, 1, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH, Le, ends);
         }
         const size_t smem = fwd_staged_smem<T>(false);
-        return k == 2 ? launch(swr_forward_staged<T, 2, false>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH)
-                      : launch(swr_forward_staged<T, 1, false>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH);
+        return k == 2 ? launch(swr_forward_staged<T, 2, false>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH, Le, ends)
+                      : launch(swr_forward_staged<T, 1, false>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH, Le, ends);
     }
     if (!grid_of(B, H, L, TILE_STEPS, 1, tiles, grid)) return SWR_EINVAL;
     const dim3 blk(WARP, HEAD);
@@ -2315,7 +2389,7 @@ extern "C" int swr_cuda_forward(int32_t dtype, const void* a, const void* u, voi
 extern "C" int swr_cuda_forward_variant(int32_t variant, int32_t dtype, const void* a, const void* u, void* y,
                                         int64_t B, int64_t H, int64_t L, int32_t block, int32_t k, void* stream) {
     using namespace phalanx_swr_cuda;
-    if (!valid(B, H, L, k) || block != BLK || !a || !u || !y || variant < 0 || variant > 6) return SWR_EINVAL;
+    if (!valid(B, H, L, k) || block != BLK || !a || !u || !y || variant < 0 || variant > 7) return SWR_EINVAL;
     cudaStream_t st = (cudaStream_t) stream;
     switch (dtype) {
         case SWR_F32: return forward<float>(a, u, y, B, H, L, k, st, variant);

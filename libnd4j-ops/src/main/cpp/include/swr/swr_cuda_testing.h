@@ -34,7 +34,8 @@ int swr_cuda_test_sync(void);
  * 16-byte aligned, the staged kernel for any alignment with a realignment pass through shared memory
  * (the earlier default; elsewhere the default), 6 = for 16-bit rows not 16-byte aligned on sm_90+, read
  * in place with each row fetched by one bulk copy, y stored from its global alignment (the default there since 2026-12-03;
- * elsewhere the default). Variants 1 and
+ * elsewhere the default), 7 = the default with every step of a row in the tiles (the row ends a few
+ * blocks past a whole round not apart: the default until 2026-12-04). Variants 1 and
  * 2 take the staged kernel for any alignment where rows are not 16-byte aligned. Windows k >= 3 ignore
  * the variant. */
 int swr_cuda_forward_variant(int32_t variant, int32_t dtype, const void* a, const void* u, void* y,
@@ -57,8 +58,11 @@ int swr_cuda_backward_variant(int32_t variant, int32_t dtype, const void* a, con
 /* BENCHMARKING ONLY: phalanx_core_cuda_forward / _backward (swr/phalanx_core.h) with an explicit path:
  * 0 = the default (fused for k <= 2), 1 = the composed, unfused steps (u = beta * v, SWR, m = y * c + v
  * as separate kernels, with u, y and dy in storage precision), the baseline the fused core replaces;
- * backward only: 2 / 3 = the fused kernel without / with the blocks' carries exchanged between threads
- * (bitwise equal to each other and to the default, which is one of them). */
+ * forward only: 2 = the fused kernel with every step of a row in the tiles (the default until 2026-12-04),
+ * bitwise equal to the default; backward only: 2 / 3 = the fused kernel without / with the blocks' carries exchanged between threads
+ * (bitwise equal to each other and to the default; for kvH < H 3 keeps the dbeta and dc sums in shared
+ * memory, the default until 2026-12-04), 4 / 5 = 3 with those sums in registers (occupancy hints of 2 / 3
+ * CTAs per SM; 16-bit and float32, the default one of them; bitwise equal too). */
 int phalanx_core_cuda_forward_variant(int32_t variant, int32_t dtype, const void* a, const void* beta, const void* v,
                                       const void* c, void* m, void* y, int64_t B, int64_t H, int64_t kvH, int64_t L,
                                       int32_t block, int32_t k, void* stream);
