@@ -1160,10 +1160,11 @@ __device__ __forceinline__ void fwd_tile_blocks(const T* us, const T* as, int64_
 }
 
 /* Row ends. A tile's rounds take 32 blocks of a row at once, so steps a few blocks past a whole round
- * (L = 4097: one step) took a round, and a CTA, of their own: bf16 (8, 4097) forward 1.39x its floor against
- * 1.07x at 4096 (H200, 2026-12-03). Where a row ends at most ROW_END_BLOCKS blocks past a whole round, the
- * tiles stop at that round (Le) and the rest [Le, L) goes to row-end CTAs placed before the tiles' in the
- * grid, one channel row per thread: its blocks in turn, the carry from the block before Le. The same
+ * (L = 4097: one step) took a round, and a CTA, of their own: bf16 (8, 4097) forward 1.42x its floor against
+ * 1.08x at 4096, 1.28x with the row ends apart (H200, 2026-12-04). Where a row ends at most ROW_END_BLOCKS
+ * blocks past a whole round, the tiles stop at that round (Le) and the rest [Le, L) goes to row-end CTAs
+ * placed before the tiles' in the grid, one channel row per thread: its blocks in turn, the carry from the
+ * block before Le. The same
  * operations in the same order as fwd_tile_loop (the carry is the previous block's local terminal state;
  * a sequence's first block takes none): bitwise equal. */
 constexpr int ROUND_STEPS = WARP * BLK;
