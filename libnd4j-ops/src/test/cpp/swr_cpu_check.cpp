@@ -339,6 +339,60 @@ static void check_core_errors() {
     expect_rc("core under the cap", phalanx_core_cpu_backward_f64(a.data(), p, p, p, nullptr, p, o1.data(), o2.data(), o3.data(), o4.data(), 1, 2, 1, 300, 5, 2), SWR_OK);
 }
 
+/*
+ * float32 outputs past STREAM_STORE_MIN_BYTES (streamed in whole lines, stream_row) at every offset of a
+ * buffer from its 64-byte line (ND4J's large buffers start 16 bytes past one) and rows of every alignment
+ * (L odd): forward and backward (k = 1, 2) against the reference on the rounded inputs, the unbounded
+ * forward against the recurrence itself, and every element around the outputs untouched.
+ */
+struct OffsetBuf {
+    std::vector<float> mem;
+    float* p;
+    size_t n;
+    OffsetBuf(size_t n_, int off) : mem(n_ + 64, 7.f), n(n_) {
+        const uintptr_t base = (reinterpret_cast<uintptr_t>(mem.data()) + 63) & ~(uintptr_t) 63;
+        p = reinterpret_cast<float*>(base) + 16 + off; /* at least 16 guard floats before */
+    }
+    bool guards_ok() const {
+        for (const float* q = mem.data(); q < p; ++q)
+            if (*q != 7.f) return false;
+        for (const float* q = p + n; q < mem.data() + mem.size(); ++q)
+            if (*q != 7.f) return false;
+        return true;
+    }
+};
+static void check_streamed_offsets(std::mt19937_64& rng) {
+    const int64_t B = 1, H = 4, L = 65537, C = 16 * H; /* 16.8 MB of u, y, du */
+    std::vector<double> a = uniform(rng, B * H * L, 0.8, 1.0), u = uniform(rng, B * C * L, -1, 1), dy = uniform(rng, B * C * L, -1, 1);
+    std::vector<float> af(a.begin(), a.end()), uf(u.begin(), u.end()), gf(dy.begin(), dy.end());
+    const std::vector<double> a32(af.begin(), af.end()), u32(uf.begin(), uf.end()), g32(gf.begin(), gf.end());
+    std::vector<double> yr[2], dar[2], dur[2], yu(B * C * L);
+    for (int k = 1; k <= 2; ++k) {
+        swr_ref::forward(a32, u32, yr[k - 1], B, H, L, 16, k);
+        swr_ref::backward(a32, u32, g32, dar[k - 1], dur[k - 1], B, H, L, 16, k);
+    }
+    for (int64_t row = 0; row < B * C; ++row) /* the unbounded window: x_t = a_t x_{t-1} + u_t */
+        for (int64_t t = 0; t < L; ++t)
+            yu[row * L + t] = t == 0 ? u32[row * L] : a32[row / 16 * L + t] * yu[row * L + t - 1] + u32[row * L + t];
+    for (int off : {0, 1, 4, 13}) {
+        for (int32_t k : {1, 2, SWR_UNBOUNDED}) {
+            const std::string where = "streamed offset " + std::to_string(off) + " k=" + std::to_string(k);
+            OffsetBuf y(B * C * L, off), da(B * H * L, off), du(B * C * L, off);
+            expect_rc(where + " forward", swr_cpu_forward_f32(af.data(), uf.data(), y.p, B, H, L, 16, k), SWR_OK);
+            close("y", where, y.p, k == SWR_UNBOUNDED ? yu : yr[k - 1], 2e-6);
+            if (k != SWR_UNBOUNDED) { /* (the unbounded backward's reference is O(L^3)) */
+                expect_rc(where + " backward", swr_cpu_backward_f32(af.data(), uf.data(), gf.data(), da.p, du.p, B, H, L, 16, k), SWR_OK);
+                close("da", where, da.p, dar[k - 1], 5e-5);
+                close("du", where, du.p, dur[k - 1], 2e-6);
+            }
+            if (!y.guards_ok() || !da.guards_ok() || !du.guards_ok()) {
+                printf("FAIL %s: an element outside the outputs was written\n", where.c_str());
+                ++fails;
+            }
+        }
+    }
+}
+
 int main() {
     std::mt19937_64 rng(42);
     const int32_t U = SWR_UNBOUNDED;
@@ -426,6 +480,7 @@ int main() {
 #ifdef _OPENMP
     omp_set_num_threads(threads);
 #endif
+    check_streamed_offsets(rng);
     check_core_all(rng);
     check_core_errors();
 

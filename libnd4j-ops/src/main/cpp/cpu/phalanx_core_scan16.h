@@ -10,8 +10,7 @@
  * run of blocks); per block the group's heads run one after another (head 0 first), their dbeta and
  * dc terms summed in registers in that order and stored once, with streaming stores: no line is read
  * for ownership, no two threads write one element, and the result does not depend on the thread count.
- * The backward streams its outputs in whole lines (stream_row); the forward's 16 m rows measured no
- * faster that way (a few % slower on a quiet machine), so it keeps V16::store.
+ * Both stream their outputs in whole lines (stream_row, swr_cpu_scan16.h).
  *
  * Included by swr_cpu.cpp right after swr_cpu_scan16.h, in the same namespace and target region;
  * no include guard on purpose.
@@ -26,40 +25,6 @@ struct CoreRows {
         return {(b * H + hd) * L, (b * H + hd) * HEAD * L, (b * kvH + hd / per) * HEAD * L};
     }
 };
-
-/*
- * Streaming a row block after block in whole lines. ND4J's large buffers start 16 bytes past a line, so
- * each block's 16 floats straddle two lines; streamed as they come, every output row leaves a line half
- * written until its next block, dozens of rows overflow the write-combining buffers and the lines go to
- * memory in pieces. Instead a block's head joins the previous block's tail (pend: the row's previous
- * block, 16 floats) into the line they share, streamed aligned. The part lines at the ends of a run
- * take regular stores (the neighbouring run, maybe another thread's, writes the rest of them).
- * first: the run's first block; after its last, stream_row_end.
- */
-static inline void stream_row(float* p, int n, V16 v, bool streaming, bool first, float* pend) {
-    const int o = (int) (((uintptr_t) p >> 2) & 15);
-    if (!streaming || o == 0 || ((uintptr_t) p & 3) || (first && n < 16)) {
-        V16::store(p, n, v, streaming);
-        return;
-    }
-    if (first) {
-        V16::store(p, 16 - o, v, false); /* up to the line end */
-    } else { /* the line shared with the previous block; the sequence's partial last block regularly, to its end */
-        V16::store(p - o, std::min(16, o + n), V16::splice(V16::load(pend, 16), v, o), n == 16);
-        if (n < 16) {
-            if (n > 16 - o) V16::store(p + 16 - o, n - 16 + o, V16::splice(v, v, o), false);
-            return;
-        }
-    }
-    V16::store(pend, 16, v, false);
-}
-
-/* The tail of a run's last block (stream_row; p, n as given there). */
-static inline void stream_row_end(float* p, int n, bool streaming, const float* pend) {
-    const int o = (int) (((uintptr_t) p >> 2) & 15);
-    if (streaming && o != 0 && !((uintptr_t) p & 3) && n == 16)
-        V16::store(p + 16 - o, o, V16::splice(V16::load(pend, 16), V16::load(pend, 16), o), false);
-}
 
 /* u = beta * v of one channel's rows over a block. */
 static inline V16 core_input(const float* betap, const float* vp, int64_t s, int n) {
@@ -96,7 +61,7 @@ static void core_forward(const float* a, const float* beta, const float* v, cons
         const float* vp = v + r.channel;
         float* mp = m + r.channel;
         float* yp = y ? y + r.channel : nullptr;
-        float carry[HEAD * 16];
+        float carry[HEAD * 16], pend[2 * HEAD * 16]; /* stream_row's previous blocks: m rows, then y rows */
         core_start_carriers<K>(ap, betap, vp, L, w.c0, carry);
         for (int64_t c = w.c0; c < w.c1; ++c) {
             const int64_t s = c * BLOCK;
@@ -108,10 +73,17 @@ static void core_forward(const float* a, const float* beta, const float* v, cons
                 const V16 h = d.scan(V16::mul(V16::load(betap + row + s, d.n), vv));
                 /* Block 0 has no carry (a[0] never multiplied), as in forward<K>. */
                 const V16 out = K == 2 && c > 0 ? V16::fmadd(d.p, V16::load(carry + 16 * ch, 16), h) : h;
-                if (yp) V16::store(yp + row + s, d.n, out, streaming);
-                V16::store(mp + row + s, d.n, V16::fmadd(out, V16::load(cp + row + s, d.n), vv), streaming);
+                if (yp) stream_row(yp + row + s, d.n, out, streaming, c == w.c0, pend + 16 * (HEAD + ch));
+                stream_row(mp + row + s, d.n, V16::fmadd(out, V16::load(cp + row + s, d.n), vv), streaming, c == w.c0,
+                           pend + 16 * ch);
                 if (K == 2) V16::store(carry + 16 * ch, 16, V16::last(h), false);
             }
+        }
+        const int64_t s_end = (w.c1 - 1) * BLOCK;
+        const int n_end = (int) std::min<int64_t>(BLOCK, L - s_end);
+        for (int ch = 0; ch < HEAD; ++ch) {
+            stream_row_end(mp + ch * L + s_end, n_end, streaming, pend + 16 * ch);
+            if (yp) stream_row_end(yp + ch * L + s_end, n_end, streaming, pend + 16 * (HEAD + ch));
         }
         _mm_sfence();
     }

@@ -78,6 +78,40 @@ struct ReverseDecays {
     }
 };
 
+/*
+ * Streaming a row block after block in whole lines. ND4J's large buffers start 16 bytes past a line, so
+ * each block's 16 floats straddle two lines; streamed as they come, every output row leaves a line half
+ * written until its next block, dozens of rows overflow the write-combining buffers and the lines go to
+ * memory in pieces. Instead a block's head joins the previous block's tail (pend: the row's previous
+ * block, 16 floats) into the line they share, streamed aligned. The part lines at the ends of a run
+ * take regular stores (the neighbouring run, maybe another thread's, writes the rest of them).
+ * first: the run's first block; after its last, stream_row_end.
+ */
+static inline void stream_row(float* p, int n, V16 v, bool streaming, bool first, float* pend) {
+    const int o = (int) (((uintptr_t) p >> 2) & 15);
+    if (!streaming || o == 0 || ((uintptr_t) p & 3) || (first && n < 16)) {
+        V16::store(p, n, v, streaming);
+        return;
+    }
+    if (first) {
+        V16::store(p, 16 - o, v, false); /* up to the line end */
+    } else { /* the line shared with the previous block; the sequence's partial last block regularly, to its end */
+        V16::store(p - o, std::min(16, o + n), V16::splice(V16::load(pend, 16), v, o), n == 16);
+        if (n < 16) {
+            if (n > 16 - o) V16::store(p + 16 - o, n - 16 + o, V16::splice(v, v, o), false);
+            return;
+        }
+    }
+    V16::store(pend, 16, v, false);
+}
+
+/* The tail of a run's last block (stream_row; p, n as given there). */
+static inline void stream_row_end(float* p, int n, bool streaming, const float* pend) {
+    const int o = (int) (((uintptr_t) p >> 2) & 15);
+    if (streaming && o != 0 && !((uintptr_t) p & 3) && n == 16)
+        V16::store(p + 16 - o, o, V16::splice(V16::load(pend, 16), V16::load(pend, 16), o), false);
+}
+
 /* The carriers a run of blocks starts from: zero at the sequence start, else the terminal local
  * states (broadcast) of the block before the run (one block of look-behind). */
 template <int K>
@@ -101,6 +135,7 @@ static void forward(const float* a, const float* u, float* y, int64_t B, int64_t
         const float* up_ = u + w.channel_offset;
         float* yp = y + w.channel_offset;
         V16 v[HEAD];
+        float pend[HEAD * 16]; /* stream_row's previous blocks */
         start_carriers<K>(ap, up_, L, w.c0, v);
         for (int64_t c = w.c0; c < w.c1; ++c) {
             const int64_t s = c * BLOCK;
@@ -109,10 +144,14 @@ static void forward(const float* a, const float* u, float* y, int64_t B, int64_t
             for (int ch = 0; ch < HEAD; ++ch) {
                 const V16 h = d.scan(V16::load(up_ + ch * L + s, d.n));
                 /* Block 0 has no carry: y = h there, so a[0] (in d.p, never multiplied) stays out. */
-                V16::store(yp + ch * L + s, d.n, K == 2 && c > 0 ? V16::fmadd(d.p, v[ch], h) : h, streaming);
+                stream_row(yp + ch * L + s, d.n, K == 2 && c > 0 ? V16::fmadd(d.p, v[ch], h) : h, streaming, c == w.c0,
+                           pend + 16 * ch);
                 if (K == 2) v[ch] = V16::last(h);
             }
         }
+        const int64_t s_end = (w.c1 - 1) * BLOCK;
+        for (int ch = 0; ch < HEAD; ++ch)
+            stream_row_end(yp + ch * L + s_end, (int) std::min<int64_t>(BLOCK, L - s_end), streaming, pend + 16 * ch);
         _mm_sfence();
     }
 }
@@ -131,6 +170,7 @@ static void forward_unbounded(const float* a, const float* u, float* y, int64_t 
         const float* up_ = u + bh * HEAD * L;
         float* yp = y + bh * HEAD * L;
         V16 x[HEAD];
+        float pend[HEAD * 16]; /* stream_row's previous blocks */
         for (int64_t c = 0; c < nblocks; ++c) {
             const int64_t s = c * BLOCK;
             BlockDecays d;
@@ -138,10 +178,13 @@ static void forward_unbounded(const float* a, const float* u, float* y, int64_t 
             for (int ch = 0; ch < HEAD; ++ch) {
                 const V16 h = d.scan(V16::load(up_ + ch * L + s, d.n));
                 const V16 out = c > 0 ? V16::fmadd(d.p, x[ch], h) : h;
-                V16::store(yp + ch * L + s, d.n, out, streaming);
+                stream_row(yp + ch * L + s, d.n, out, streaming, c == 0, pend + 16 * ch);
                 x[ch] = V16::last(out);
             }
         }
+        const int64_t s_end = (nblocks - 1) * BLOCK;
+        for (int ch = 0; ch < HEAD; ++ch)
+            stream_row_end(yp + ch * L + s_end, (int) std::min<int64_t>(BLOCK, L - s_end), streaming, pend + 16 * ch);
         _mm_sfence();
     }
 }
@@ -201,6 +244,7 @@ static void backward(const float* a, const float* u, const float* dy, float* da,
         float* dap = da + w.decay_offset;
         float* dup = du + w.channel_offset;
         V16 v[HEAD];
+        float pend[(HEAD + 1) * 16]; /* stream_row's previous blocks: du rows, then the da row */
         start_carriers<K>(ap, up_, L, w.c0, v);
         for (int64_t c = w.c0; c < w.c1; ++c) {
             const int64_t s = c * BLOCK;
@@ -235,10 +279,15 @@ static void backward(const float* a, const float* u, const float* dy, float* da,
                 } else {
                     dh = V16::fmadd(rev, hprev, dh);
                 }
-                V16::store(dup + ch * L + s, n, g, streaming);
+                stream_row(dup + ch * L + s, n, g, streaming, c == w.c0, pend + 16 * ch);
             }
-            V16::store(dap + s, n, carry ? V16::add(V16::zero_first(dh), dv) : V16::zero_first(dh), streaming);
+            stream_row(dap + s, n, carry ? V16::add(V16::zero_first(dh), dv) : V16::zero_first(dh), streaming, c == w.c0,
+                       pend + 16 * HEAD);
         }
+        const int64_t s_end = (w.c1 - 1) * BLOCK;
+        const int n_end = (int) std::min<int64_t>(BLOCK, L - s_end);
+        for (int ch = 0; ch < HEAD; ++ch) stream_row_end(dup + ch * L + s_end, n_end, streaming, pend + 16 * ch);
+        stream_row_end(dap + s_end, n_end, streaming, pend + 16 * HEAD);
         _mm_sfence();
     }
 }
