@@ -79,12 +79,8 @@ static void core_forward(const float* a, const float* beta, const float* v, cons
                 if (K == 2) V16::store(carry + 16 * ch, 16, V16::last(h), false);
             }
         }
-        const int64_t s_end = (w.c1 - 1) * BLOCK;
-        const int n_end = (int) std::min<int64_t>(BLOCK, L - s_end);
-        for (int ch = 0; ch < HEAD; ++ch) {
-            stream_row_end(mp + ch * L + s_end, n_end, streaming, pend + 16 * ch);
-            if (yp) stream_row_end(yp + ch * L + s_end, n_end, streaming, pend + 16 * (HEAD + ch));
-        }
+        stream_rows_end(mp, HEAD, L, w.c1 - 1, streaming, pend);
+        if (yp) stream_rows_end(yp, HEAD, L, w.c1 - 1, streaming, pend + 16 * HEAD);
         _mm_sfence();
     }
 }
@@ -177,18 +173,14 @@ static void core_backward(const float* a, const float* beta, const float* v, con
                 stream_row(dc + group + ch * L + s, n, gcsum[ch], streaming, c == w.c0, gpend + 16 * (HEAD + ch));
             }
         }
-        const int64_t s_end = (w.c1 - 1) * BLOCK;
-        const int n_end = (int) std::min<int64_t>(BLOCK, L - s_end);
         for (int64_t hr = 0; hr < per; ++hr) {
             const CoreRows r = CoreRows::of(b, grp * per + hr, H, kvH, L);
             const float* const dvpend = mine + hr * HEAD_FLOATS + HEAD * 16;
-            for (int ch = 0; ch < HEAD; ++ch) stream_row_end(dv + r.channel + ch * L + s_end, n_end, streaming, dvpend + 16 * ch);
-            stream_row_end(da + r.decay + s_end, n_end, streaming, dvpend + HEAD * 16);
+            stream_rows_end(dv + r.channel, HEAD, L, w.c1 - 1, streaming, dvpend);
+            stream_rows_end(da + r.decay, 1, L, w.c1 - 1, streaming, dvpend + HEAD * 16);
         }
-        for (int ch = 0; ch < HEAD; ++ch) {
-            stream_row_end(dbeta + group + ch * L + s_end, n_end, streaming, gpend + 16 * ch);
-            stream_row_end(dc + group + ch * L + s_end, n_end, streaming, gpend + 16 * (HEAD + ch));
-        }
+        stream_rows_end(dbeta + group, HEAD, L, w.c1 - 1, streaming, gpend);
+        stream_rows_end(dc + group, HEAD, L, w.c1 - 1, streaming, gpend + 16 * HEAD);
         _mm_sfence();
     }
 }

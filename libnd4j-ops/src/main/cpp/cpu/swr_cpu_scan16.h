@@ -112,6 +112,13 @@ static inline void stream_row_end(float* p, int n, bool streaming, const float* 
         V16::store(p + 16 - o, o, V16::splice(V16::load(pend, 16), V16::load(pend, 16), o), false);
 }
 
+/* stream_row_end for `rows` rows (row r at p + r L, its pend at pend + 16 r) whose run ended with block c_last. */
+static inline void stream_rows_end(float* p, int rows, int64_t L, int64_t c_last, bool streaming, const float* pend) {
+    const int64_t s = c_last * BLOCK;
+    const int n = (int) std::min<int64_t>(BLOCK, L - s);
+    for (int r = 0; r < rows; ++r) stream_row_end(p + r * L + s, n, streaming, pend + 16 * r);
+}
+
 /* The carriers a run of blocks starts from: zero at the sequence start, else the terminal local
  * states (broadcast) of the block before the run (one block of look-behind). */
 template <int K>
@@ -149,9 +156,7 @@ static void forward(const float* a, const float* u, float* y, int64_t B, int64_t
                 if (K == 2) v[ch] = V16::last(h);
             }
         }
-        const int64_t s_end = (w.c1 - 1) * BLOCK;
-        for (int ch = 0; ch < HEAD; ++ch)
-            stream_row_end(yp + ch * L + s_end, (int) std::min<int64_t>(BLOCK, L - s_end), streaming, pend + 16 * ch);
+        stream_rows_end(yp, HEAD, L, w.c1 - 1, streaming, pend);
         _mm_sfence();
     }
 }
@@ -182,9 +187,7 @@ static void forward_unbounded(const float* a, const float* u, float* y, int64_t 
                 x[ch] = V16::last(out);
             }
         }
-        const int64_t s_end = (nblocks - 1) * BLOCK;
-        for (int ch = 0; ch < HEAD; ++ch)
-            stream_row_end(yp + ch * L + s_end, (int) std::min<int64_t>(BLOCK, L - s_end), streaming, pend + 16 * ch);
+        stream_rows_end(yp, HEAD, L, nblocks - 1, streaming, pend);
         _mm_sfence();
     }
 }
@@ -284,10 +287,8 @@ static void backward(const float* a, const float* u, const float* dy, float* da,
             stream_row(dap + s, n, carry ? V16::add(V16::zero_first(dh), dv) : V16::zero_first(dh), streaming, c == w.c0,
                        pend + 16 * HEAD);
         }
-        const int64_t s_end = (w.c1 - 1) * BLOCK;
-        const int n_end = (int) std::min<int64_t>(BLOCK, L - s_end);
-        for (int ch = 0; ch < HEAD; ++ch) stream_row_end(dup + ch * L + s_end, n_end, streaming, pend + 16 * ch);
-        stream_row_end(dap + s_end, n_end, streaming, pend + 16 * HEAD);
+        stream_rows_end(dup, HEAD, L, w.c1 - 1, streaming, pend);
+        stream_rows_end(dap, 1, L, w.c1 - 1, streaming, pend + 16 * HEAD);
         _mm_sfence();
     }
 }
