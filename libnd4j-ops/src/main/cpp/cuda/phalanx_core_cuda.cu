@@ -49,7 +49,7 @@ __device__ __forceinline__ A core_terminal(const T* vp, const T* bp, const T* ap
 /* Shape of a core call. G = HEAD * kvH group channels; r = H / kvH heads per group. */
 struct CoreShape {
     int64_t B, H, kvH, L, r, tiles;
-    int64_t Le, ends; /* forward: where the tiles end, row-end CTAs before them (swr_cuda.cu: tiled_end) */
+    int64_t Le, ends; /* forward: where the tiles end, row-end CTAs before them (swr_cuda.cu: row_end_grid) */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -615,16 +615,14 @@ static int core_forward(const void* a_, const void* beta_, const void* v_, const
     if (mb >= 2 || variant == 1) return core_composed_forward<T>(a, beta, v, c, m, y, s, k, st);
     int64_t tiles;
     unsigned grid;
-    s.Le = variant == 2 ? s.L : tiled_end(s.L);
-    s.ends = row_end_ctas(s.B * s.H * HEAD, s.L, s.Le);
-    if (!grid_of(s.B, s.kvH, s.Le, Fnb<T>::value * BLK, HEAD / FCH, tiles, grid)) return SWR_EINVAL;
+    if (!row_end_grid(s.B, s.kvH, s.L, Fnb<T>::value * BLK, HEAD / FCH, s.B * s.H * HEAD, variant != 2, s.Le, s.ends,
+                      tiles, grid))
+        return SWR_EINVAL;
     s.tiles = tiles;
     const bool aligned = (s.L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(beta) && aligned16(v) &&
                          aligned16(c) && aligned16(m) && (!y || aligned16(y));
     const size_t smem = core_fwd_smem<T>(!aligned, y != nullptr);
     if (smem > max_smem_per_cta()) return core_composed_forward<T>(a, beta, v, c, m, y, s, k, st);
-    if (grid + s.ends > 0x7fffffffLL) return SWR_EINVAL;
-    grid += (unsigned) s.ends;
     const dim3 blk(FTHREADS);
     if (mb == 1)
         return aligned ? launch(core_forward_staged<T, 2, false>, grid, blk, smem, st, a, beta, v, c, m, y, s)
@@ -650,15 +648,16 @@ static bool core_bwd_xch(bool grouped) { return sizeof(T) == 4 || (sizeof(T) == 
 template <typename T>
 static int core_bwd_racc() { return sizeof(T) == 2 ? 3 : sizeof(T) == 4 ? 2 : 0; }
 
+/* racc: the occupancy hint of the group sums in registers (2 or 3; core_backward decides where they apply), or 0 */
 template <typename T, int K, bool ANY, bool XCH>
 static int core_backward_launch(const T* a, const T* beta, const T* v, const T* c, const T* dm, T* da, T* dbeta, T* dv,
                                 T* dc, const CoreShape& s, unsigned grid, cudaStream_t st, int racc = 0) {
     const dim3 blk(BTHREADS);
-    if constexpr (K == 2 && XCH && sizeof(T) <= 4) { /* the sums in registers (benchmarks: variants 4, 5) */
-        if (s.r > 1 && racc == 2)
+    if constexpr (K == 2 && XCH && sizeof(T) <= 4) { /* the only builds with the sums in registers */
+        if (racc == 2)
             return launch(core_backward_staged<T, K, ANY, true, XCH, 2>, grid, blk, core_bwd_smem<T>(ANY, true, XCH, true),
                           st, a, beta, v, c, dm, da, dbeta, dv, dc, s);
-        if (s.r > 1 && racc == 3)
+        if (racc == 3)
             return launch(core_backward_staged<T, K, ANY, true, XCH, 3>, grid, blk, core_bwd_smem<T>(ANY, true, XCH, true),
                           st, a, beta, v, c, dm, da, dbeta, dv, dc, s);
     }
@@ -682,8 +681,10 @@ static int core_backward(const void* a_, const void* beta_, const void* v_, cons
     const bool aligned = (s.L * (int64_t) sizeof(T)) % 16 == 0 && aligned16(a) && aligned16(beta) && aligned16(v) &&
                          aligned16(c) && aligned16(dm) && aligned16(dbeta) && aligned16(dv) && aligned16(dc);
     const bool xch = mb == 1 && (variant == 0 ? core_bwd_xch<T>(s.r > 1) : variant >= 3);
-    const int racc = variant == 0 ? core_bwd_racc<T>() : variant == 4 ? 2 : variant == 5 ? 3 : 0;
-    if (core_bwd_smem<T>(!aligned, s.r > 1, xch, racc > 0 && mb == 1 && xch && sizeof(T) <= 4) > max_smem_per_cta())
+    /* the group sums in registers: kvH < H, k = 2 with the exchange, 16-bit and float32 */
+    const bool racc_ok = s.r > 1 && mb == 1 && xch && sizeof(T) <= 4;
+    const int racc = !racc_ok ? 0 : variant == 0 ? core_bwd_racc<T>() : variant == 4 ? 2 : variant == 5 ? 3 : 0;
+    if (core_bwd_smem<T>(!aligned, s.r > 1, xch, racc > 0) > max_smem_per_cta())
         return core_composed_backward<T>(a, beta, v, c, dm, da, dbeta, dv, dc, s, k, st);
     if (mb == 1 && xch)
         return aligned ? core_backward_launch<T, 2, false, true>(a, beta, v, c, dm, da, dbeta, dv, dc, s, grid, st, racc)

@@ -1170,13 +1170,9 @@ __device__ __forceinline__ void fwd_tile_blocks(const T* us, const T* as, int64_
 constexpr int ROUND_STEPS = WARP * BLK;
 constexpr int ROW_END_BLOCKS = 4;
 /* Where the tiles of a row of L steps end (a multiple of ROUND_STEPS, or L itself). */
-__host__ __device__ inline int64_t tiled_end(int64_t L) {
+static inline int64_t tiled_end(int64_t L) {
     const int64_t r = L % ROUND_STEPS;
     return r > 0 && r <= ROW_END_BLOCKS * BLK ? L - r : L;
-}
-/* Row-end CTAs (FTHREADS rows each) for `rows` channel rows, placed before the tiles. */
-static inline int64_t row_end_ctas(int64_t rows, int64_t L, int64_t Le) {
-    return Le < L ? (rows + FTHREADS - 1) / FTHREADS : 0;
 }
 /* One row's steps [Le, L): ldu(t) and lda(t) the input and the decay at step t, out(s, n, y) a block's
  * outputs (n of them valid). The scan and the carry in one pass (the same operations as the two passes of
@@ -2163,6 +2159,17 @@ static bool grid_of(int64_t B, int64_t H, int64_t L, int64_t steps, int64_t grou
     return true;
 }
 
+/* The forward's grid with the row ends apart (fwd_row_end; apart = false: every step in the tiles): the
+ * tiles of grid_of over steps [0, Le), after `ends` row-end CTAs of FTHREADS of the `rows` channel rows. */
+static bool row_end_grid(int64_t B, int64_t H, int64_t L, int64_t steps, int64_t groups, int64_t rows, bool apart,
+                         int64_t& Le, int64_t& ends, int64_t& tiles, unsigned& grid) {
+    Le = apart ? tiled_end(L) : L;
+    ends = Le < L ? (rows + FTHREADS - 1) / FTHREADS : 0;
+    if (!grid_of(B, H, Le, steps, groups, tiles, grid) || grid + ends > 0x7fffffffLL) return false;
+    grid += (unsigned) ends;
+    return true;
+}
+
 /* ---- TMA on the host: the driver's cuTensorMapEncodeTiled through the runtime's entry-point query
  * (found once; no link-time dependency on libcuda), and the device's compute capability. ---- */
 typedef CUresult (*EncodeTiledFn)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
@@ -2251,11 +2258,9 @@ static int forward(const void* a, const void* u, void* y, int64_t B, int64_t H, 
                           : launch(swr_forward_tma<T, 1>, grid, blk, smem, stream, maps, ap, up, yp, L, tiles);
         }
         if (variant == 4) variant = 2; /* where TMA cannot serve: the default */
-        /* the staged kernels: row ends apart (tiled_end) */
-        const int64_t Le = ends_apart ? tiled_end(L) : L, ends = row_end_ctas(BH * HEAD, L, Le);
-        if (!grid_of(B, H, Le, Fnb<T>::value * BLK, HEAD / FCH, tiles, grid) || grid + ends > 0x7fffffffLL)
+        int64_t Le, ends; /* the staged kernels: row ends apart */
+        if (!row_end_grid(B, H, L, Fnb<T>::value * BLK, HEAD / FCH, BH * HEAD, ends_apart, Le, ends, tiles, grid))
             return SWR_EINVAL;
-        grid += (unsigned) ends;
         if (!rows_aligned && variant == 5) { /* any alignment through a realignment pass (the earlier default) */
             const size_t smem = fwd_staged_smem<T>(true, true);
             return k == 2 ? launch(swr_forward_staged<T, 2, true, true, true>, grid, blk, smem, stream, ap, up, yp, H, L, tiles, BH, Le, ends)
